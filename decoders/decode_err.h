@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Every decode error and decode event, defined once.
+ *
+ * NM_DECODE_ERRORS(X) lists X(NAME, fatal, "message"):
+ *   fatal = 1: the datagram is rejected with this reason (the decoder returns
+ *              it; records already produced from earlier sets stay valid);
+ *   fatal = 0: a part of the datagram (a set, a record, a template) is skipped
+ *              and counted; decoding goes on.
+ * Each entry yields an enum member NM_ERR_<NAME>, a message and a counter in
+ * struct nm_decode_stats. The accounting identity is
+ *   datagrams = datagrams_ok + sum over fatal reasons of err[reason].
+ *
+ * NM_DECODE_EVENTS(X) lists things that are not errors but are counted
+ * (templates learned, sequence gaps, records without a known rate...).
+ */
+#ifndef NM_DECODE_ERR_H
+#define NM_DECODE_ERR_H
+
+#include <stdint.h>
+
+#define NM_DECODE_ERRORS(X)                                                                  \
+	X(OK, 0, "no error")                                                                 \
+	X(SHORT_HEADER, 1, "datagram shorter than its export header")                        \
+	X(BAD_VERSION, 1, "unknown or unsupported export version")                           \
+	X(V5_BAD_COUNT, 1, "NetFlow v5 record count is zero or above 30")                    \
+	X(V5_TRUNCATED, 1, "NetFlow v5 datagram shorter than its record count says")         \
+	X(IPFIX_BAD_LENGTH, 1, "IPFIX message length is below 16 or beyond the datagram")    \
+	X(SET_HEADER_TRUNCATED, 1, "set/flowset header cut short by the end of the datagram") \
+	X(SET_LENGTH, 1, "set/flowset length below 4 or beyond the end of the message")      \
+	X(SET_RESERVED_ID, 0, "set/flowset ID in the reserved range; set skipped")           \
+	X(TMPL_TRUNCATED, 0, "template record cut short by the end of its set")              \
+	X(TMPL_TOO_MANY_FIELDS, 0, "template has more fields than the configured cap")       \
+	X(TMPL_ZERO_LENGTH, 0, "template describes records of zero length")                  \
+	X(TMPL_BAD_ID, 0, "template ID below 256")                                           \
+	X(TMPL_BAD_SCOPE, 0, "options template scope count or length inconsistent")          \
+	X(TMPL_WITHDRAW_UNKNOWN, 0, "withdrawal of a template that is not known")            \
+	X(DATA_NO_TEMPLATE, 0, "data set for a template that is not known; set skipped")     \
+	X(DATA_TMPL_EXPIRED, 0, "data set for a template past its lifetime; set skipped")    \
+	X(RECORD_TRUNCATED, 0, "data record cut short (variable-length field beyond set)")   \
+	X(BATCH_FULL, 0, "record dropped: output batch full and no flush callback")          \
+	X(EXPORTER_CACHE_FULL, 0, "no exporter slot could be taken; datagram's state skipped")
+
+#define NM_DECODE_EVENTS(X)                                                                  \
+	X(TMPL_ADDED, "template learned")                                                    \
+	X(TMPL_REFRESHED, "template re-sent unchanged")                                      \
+	X(TMPL_REPLACED, "template re-defined with different fields")                        \
+	X(TMPL_WITHDRAWN, "template withdrawn by the exporter")                              \
+	X(TMPL_EVICTED_POOL, "template evicted: template pool full")                         \
+	X(TMPL_EVICTED_EXPORTER, "template evicted: per-exporter template cap reached")      \
+	X(TMPL_EXPIRED, "template expired (lifetime passed)")                                \
+	X(EXPORTER_ADDED, "exporter (address, port, version, domain) first seen")           \
+	X(EXPORTER_EVICTED, "exporter evicted: exporter cache full")                         \
+	X(OPTIONS_RECORDS, "options data records decoded")                                   \
+	X(SAMPLER_LEARNED, "sampling rate learned from options data")                        \
+	X(SAMPLER_EVICTED, "sampler entry replaced: per-exporter sampler table full")        \
+	X(RATE_UNKNOWN, "flow records with no known sampling rate (SamplingRate 0)")         \
+	X(TIME_BASE_UNKNOWN, "flow records with uptime times but no known system init time") \
+	X(SEQ_GAP, "sequence gaps (datagrams or records missing)")                           \
+	X(SEQ_LOST, "datagrams (v9) or records (v5, IPFIX) missing by sequence numbers")     \
+	X(SEQ_RESET, "sequence number went back or jumped: counting restarts")               \
+	X(PADDING, "datagrams with trailing padding after the last set")                     \
+	X(FIELD_BAD_LENGTH, "mapped field with a length its type cannot take; skipped")      \
+	X(ENTERPRISE_FIELDS, "enterprise-specific fields skipped by length")
+
+enum nm_err {
+#define NM_X_(name, fatal, msg) NM_ERR_##name,
+	NM_DECODE_ERRORS(NM_X_)
+#undef NM_X_
+	NM_ERR__COUNT
+};
+
+enum nm_ev {
+#define NM_X_(name, msg) NM_EV_##name,
+	NM_DECODE_EVENTS(NM_X_)
+#undef NM_X_
+	NM_EV__COUNT
+};
+
+/* Per-decoder counters; single writer (the decoder's owner). */
+struct nm_decode_stats {
+	uint64_t datagrams;    /* datagrams handed to a decode function */
+	uint64_t datagrams_ok; /* datagrams decoded without a fatal error */
+	uint64_t records;      /* flow records produced */
+	uint64_t err[NM_ERR__COUNT];
+	uint64_t ev[NM_EV__COUNT];
+};
+
+const char *nm_err_name(enum nm_err e);    /* "SHORT_HEADER" */
+const char *nm_err_message(enum nm_err e); /* human text */
+int nm_err_is_fatal(enum nm_err e);
+const char *nm_ev_name(enum nm_ev e);
+const char *nm_ev_message(enum nm_ev e);
+
+#endif

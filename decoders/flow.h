@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * struct nm_flow: the one fixed-size flow record every decoder produces.
+ *
+ * It carries every field of proto/flow.proto (FlowMessage) as a plain value:
+ * no pointers into packets or templates, so batches of records can move
+ * between threads by pointer and be recycled. Addresses are 16 bytes,
+ * IPv4 stored IPv4-mapped (::ffff:a.b.c.d), exactly as on the wire.
+ */
+#ifndef NM_FLOW_H
+#define NM_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum nm_flow_type {
+	NM_FLOW_TYPE_UNKNOWN = 0,
+	NM_FLOW_TYPE_SFLOW_5 = 1,
+	NM_FLOW_TYPE_NETFLOW_V5 = 2,
+	NM_FLOW_TYPE_NETFLOW_V9 = 3,
+	NM_FLOW_TYPE_IPFIX = 4,
+};
+
+/* Names as in the proto enum (FlowMessage.FlowType). */
+const char *nm_flow_type_name(enum nm_flow_type t);
+
+struct nm_addr {
+	uint8_t b[16];
+};
+
+struct nm_flow {
+	/* 64-bit fields */
+	uint64_t time_received;     /*  2 */
+	uint64_t sampling_rate;     /*  3: 0 = unknown */
+	uint64_t time_flow_end;     /*  5 */
+	uint64_t bytes;             /*  9 */
+	uint64_t packets;           /* 10 */
+	uint64_t src_mac;           /* 27 */
+	uint64_t dst_mac;           /* 28 */
+	uint64_t time_flow_start;   /* 38 */
+	uint64_t sampler_id;        /* 1002 */
+	uint64_t time_received_ns;  /* 1003 */
+	uint64_t time_flow_start_ns; /* 1004 */
+	uint64_t time_flow_end_ns;  /* 1005 */
+
+	/* addresses */
+	struct nm_addr src_addr;       /*  6 */
+	struct nm_addr dst_addr;       /*  7 */
+	struct nm_addr sampler_address; /* 11 */
+	struct nm_addr next_hop;       /* 12 */
+	struct nm_addr src_addr_encap; /* 44 */
+	struct nm_addr dst_addr_encap; /* 45 */
+	struct nm_addr bgp_next_hop;   /* 1006 */
+
+	/* 32-bit fields */
+	uint32_t type;              /*  1: enum nm_flow_type */
+	uint32_t sequence_num;      /*  4 */
+	uint32_t next_hop_as;       /* 13 */
+	uint32_t src_as;            /* 14 */
+	uint32_t dst_as;            /* 15 */
+	uint32_t src_net;           /* 16 */
+	uint32_t dst_net;           /* 17 */
+	uint32_t in_if;             /* 18 */
+	uint32_t out_if;            /* 19 */
+	uint32_t proto;             /* 20 */
+	uint32_t src_port;          /* 21 */
+	uint32_t dst_port;          /* 22 */
+	uint32_t ip_tos;            /* 23 */
+	uint32_t forwarding_status; /* 24 */
+	uint32_t ip_ttl;            /* 25 */
+	uint32_t tcp_flags;         /* 26 */
+	uint32_t vlan_id;           /* 29 */
+	uint32_t etype;             /* 30 */
+	uint32_t icmp_type;         /* 31 */
+	uint32_t icmp_code;         /* 32 */
+	uint32_t src_vlan;          /* 33 */
+	uint32_t dst_vlan;          /* 34 */
+	uint32_t fragment_id;       /* 35 */
+	uint32_t fragment_offset;   /* 36 */
+	uint32_t ipv6_flow_label;   /* 37 */
+	uint32_t ingress_vrf_id;    /* 39 */
+	uint32_t egress_vrf_id;     /* 40 */
+	uint32_t bi_flow_direction; /* 41 */
+	uint32_t flow_direction;    /* 42 */
+	uint32_t proto_encap;       /* 46 */
+	uint32_t etype_encap;       /* 47 */
+	uint32_t ip_tos_encap;      /* 48 */
+	uint32_t ip_ttl_encap;      /* 49 */
+	uint32_t ipv6_flow_label_encap; /* 50 */
+	uint32_t fragment_id_encap; /* 51 */
+	uint32_t fragment_offset_encap; /* 52 */
+	uint32_t mpls_count;        /* 54 */
+	uint32_t mpls1_ttl;         /* 55 */
+	uint32_t mpls1_label;       /* 56 */
+	uint32_t mpls2_ttl;         /* 57 */
+	uint32_t mpls2_label;       /* 58 */
+	uint32_t mpls3_ttl;         /* 59 */
+	uint32_t mpls3_label;       /* 60 */
+	uint32_t mpls_last_ttl;     /* 61 */
+	uint32_t mpls_last_label;   /* 62 */
+	uint32_t ppp_address_control; /* 64 */
+	uint32_t observation_domain_id; /* 1000 */
+	uint32_t exporter_port;     /* 1001 */
+	uint32_t flow_end_reason;   /* 1007 */
+
+	/* booleans */
+	uint8_t has_encap;          /* 43 */
+	uint8_t has_mpls;           /* 53 */
+	uint8_t has_ppp;            /* 63 */
+	uint8_t pad_[5];
+};
+
+/*
+ * Every wire field of FlowMessage, in field-number order:
+ * X(number, WireName, KIND, nm_flow member, protobuf-c member)
+ * KIND: ENUM, U32, U64, ADDR (16 bytes), MAC (uint64, low 48 bits), BOOL.
+ * Kept in step with proto/flow.proto by tests/test_proto.c.
+ */
+#define NM_FLOW_FIELDS(X) \
+	X(1, Type, ENUM, type, type) \
+	X(2, TimeReceived, U64, time_received, timereceived) \
+	X(3, SamplingRate, U64, sampling_rate, samplingrate) \
+	X(4, SequenceNum, U32, sequence_num, sequencenum) \
+	X(5, TimeFlowEnd, U64, time_flow_end, timeflowend) \
+	X(6, SrcAddr, ADDR, src_addr, srcaddr) \
+	X(7, DstAddr, ADDR, dst_addr, dstaddr) \
+	X(9, Bytes, U64, bytes, bytes) \
+	X(10, Packets, U64, packets, packets) \
+	X(11, SamplerAddress, ADDR, sampler_address, sampleraddress) \
+	X(12, NextHop, ADDR, next_hop, nexthop) \
+	X(13, NextHopAS, U32, next_hop_as, nexthopas) \
+	X(14, SrcAS, U32, src_as, srcas) \
+	X(15, DstAS, U32, dst_as, dstas) \
+	X(16, SrcNet, U32, src_net, srcnet) \
+	X(17, DstNet, U32, dst_net, dstnet) \
+	X(18, InIf, U32, in_if, inif) \
+	X(19, OutIf, U32, out_if, outif) \
+	X(20, Proto, U32, proto, proto) \
+	X(21, SrcPort, U32, src_port, srcport) \
+	X(22, DstPort, U32, dst_port, dstport) \
+	X(23, IPTos, U32, ip_tos, iptos) \
+	X(24, ForwardingStatus, U32, forwarding_status, forwardingstatus) \
+	X(25, IPTTL, U32, ip_ttl, ipttl) \
+	X(26, TCPFlags, U32, tcp_flags, tcpflags) \
+	X(27, SrcMac, MAC, src_mac, srcmac) \
+	X(28, DstMac, MAC, dst_mac, dstmac) \
+	X(29, VlanId, U32, vlan_id, vlanid) \
+	X(30, Etype, U32, etype, etype) \
+	X(31, IcmpType, U32, icmp_type, icmptype) \
+	X(32, IcmpCode, U32, icmp_code, icmpcode) \
+	X(33, SrcVlan, U32, src_vlan, srcvlan) \
+	X(34, DstVlan, U32, dst_vlan, dstvlan) \
+	X(35, FragmentId, U32, fragment_id, fragmentid) \
+	X(36, FragmentOffset, U32, fragment_offset, fragmentoffset) \
+	X(37, IPv6FlowLabel, U32, ipv6_flow_label, ipv6flowlabel) \
+	X(38, TimeFlowStart, U64, time_flow_start, timeflowstart) \
+	X(39, IngressVrfID, U32, ingress_vrf_id, ingressvrfid) \
+	X(40, EgressVrfID, U32, egress_vrf_id, egressvrfid) \
+	X(41, BiFlowDirection, U32, bi_flow_direction, biflowdirection) \
+	X(42, FlowDirection, U32, flow_direction, flowdirection) \
+	X(43, HasEncap, BOOL, has_encap, hasencap) \
+	X(44, SrcAddrEncap, ADDR, src_addr_encap, srcaddrencap) \
+	X(45, DstAddrEncap, ADDR, dst_addr_encap, dstaddrencap) \
+	X(46, ProtoEncap, U32, proto_encap, protoencap) \
+	X(47, EtypeEncap, U32, etype_encap, etypeencap) \
+	X(48, IPTosEncap, U32, ip_tos_encap, iptosencap) \
+	X(49, IPTTLEncap, U32, ip_ttl_encap, ipttlencap) \
+	X(50, IPv6FlowLabelEncap, U32, ipv6_flow_label_encap, ipv6flowlabelencap) \
+	X(51, FragmentIdEncap, U32, fragment_id_encap, fragmentidencap) \
+	X(52, FragmentOffsetEncap, U32, fragment_offset_encap, fragmentoffsetencap) \
+	X(53, HasMPLS, BOOL, has_mpls, hasmpls) \
+	X(54, MPLSCount, U32, mpls_count, mplscount) \
+	X(55, MPLS1TTL, U32, mpls1_ttl, mpls1ttl) \
+	X(56, MPLS1Label, U32, mpls1_label, mpls1label) \
+	X(57, MPLS2TTL, U32, mpls2_ttl, mpls2ttl) \
+	X(58, MPLS2Label, U32, mpls2_label, mpls2label) \
+	X(59, MPLS3TTL, U32, mpls3_ttl, mpls3ttl) \
+	X(60, MPLS3Label, U32, mpls3_label, mpls3label) \
+	X(61, MPLSLastTTL, U32, mpls_last_ttl, mplslastttl) \
+	X(62, MPLSLastLabel, U32, mpls_last_label, mplslastlabel) \
+	X(63, HasPPP, BOOL, has_ppp, hasppp) \
+	X(64, PPPAddressControl, U32, ppp_address_control, pppaddresscontrol) \
+	X(1000, ObservationDomainId, U32, observation_domain_id, observationdomainid) \
+	X(1001, ExporterPort, U32, exporter_port, exporterport) \
+	X(1002, SamplerId, U64, sampler_id, samplerid) \
+	X(1003, TimeReceivedNs, U64, time_received_ns, timereceivedns) \
+	X(1004, TimeFlowStartNs, U64, time_flow_start_ns, timeflowstartns) \
+	X(1005, TimeFlowEndNs, U64, time_flow_end_ns, timeflowendns) \
+	X(1006, BgpNextHop, ADDR, bgp_next_hop, bgpnexthop) \
+	X(1007, FlowEndReason, U32, flow_end_reason, flowendreason)
+
+/* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
+static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])
+{
+	memset(a->b, 0, 10);
+	a->b[10] = 0xff;
+	a->b[11] = 0xff;
+	memcpy(a->b + 12, v4, 4);
+}
+
+static inline bool nm_addr_is_v4(const struct nm_addr *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return memcmp(a->b, prefix, 12) == 0;
+}
+
+static inline bool nm_addr_is_zero(const struct nm_addr *a)
+{
+	static const uint8_t zero[16];
+	return memcmp(a->b, zero, 16) == 0;
+}
+
+/*
+ * Formats an address as text: dotted quad for IPv4-mapped, RFC 5952 for
+ * IPv6. buf must hold at least 46 bytes. Returns buf.
+ */
+char *nm_addr_format(const struct nm_addr *a, char *buf, size_t len);
+
+/*
+ * A batch of records owned by the caller. Decoders append; when the batch is
+ * full they call flush (if set) and continue from an empty batch, otherwise
+ * they count NM_ERR_BATCH_FULL and drop the record.
+ */
+struct nm_flow_batch {
+	struct nm_flow *recs;
+	uint32_t n;
+	uint32_t cap;
+	void (*flush)(struct nm_flow_batch *b, void *ctx);
+	void *flush_ctx;
+};
+
+#endif

@@ -1,0 +1,1001 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) decoders.
+ *
+ * NetFlow v5 (fixed layout, 24-byte header + count x 48-byte records):
+ *   0 version(2) count(2) sysUptime(4) unix_secs(4) unix_nsecs(4)
+ *  16 flow_sequence(4) engine_type(1) engine_id(1) sampling_interval(2)
+ * NetFlow v9 header (20 bytes), then flowsets (id(2) length(2) body):
+ *   0 version(2)=9 count(2) sysUptime(4) unix_secs(4) sequence(4) source_id(4)
+ *   flowset 0 = templates, 1 = options templates, >= 256 = data
+ * IPFIX message header (16 bytes), then sets (id(2) length(2) body):
+ *   0 version(2)=10 length(2) export_time(4) sequence(4) observation_domain(4)
+ *   set 2 = templates, 3 = options templates, >= 256 = data
+ *
+ * Templates are compiled once into a list of operations (struct nm_tmpl_op)
+ * so a data record is decoded by one tight loop without looking at IE
+ * numbers again; consecutive unmapped fields collapse into one skip.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "decode.h"
+#include "nf_state.h"
+#include "reader.h"
+
+/* ---- information element map ---- */
+
+struct nm_ie_map {
+	uint8_t kind;
+	uint8_t arg;
+	uint16_t dst;
+};
+
+#define NM_IE_MAP_N 320
+#define U32_(fld) {NM_OP_UINT, 4, offsetof(struct nm_flow, fld)}
+#define U64_(fld) {NM_OP_UINT, 8, offsetof(struct nm_flow, fld)}
+#define U32Z_(fld) {NM_OP_UINT_IFZERO, 4, offsetof(struct nm_flow, fld)}
+#define U64Z_(fld) {NM_OP_UINT_IFZERO, 8, offsetof(struct nm_flow, fld)}
+#define A4_(fld) {NM_OP_ADDR4, 0, offsetof(struct nm_flow, fld)}
+#define A6_(fld) {NM_OP_ADDR6, 0, offsetof(struct nm_flow, fld)}
+#define MAC_(fld) {NM_OP_MAC, 0, offsetof(struct nm_flow, fld)}
+#define MACZ_(fld) {NM_OP_MAC_IFZERO, 0, offsetof(struct nm_flow, fld)}
+#define W_(slot) {NM_OP_WORK, slot, 0}
+#define MPLS_(i) {NM_OP_MPLS, i, 0}
+
+/* Indexed by IANA IPFIX information element ID (= NetFlow v9 field type). */
+static const struct nm_ie_map nm_ie_map[NM_IE_MAP_N] = {
+	[1] = U64_(bytes),           /* octetDeltaCount */
+	[2] = U64_(packets),         /* packetDeltaCount */
+	[4] = U32_(proto),           /* protocolIdentifier */
+	[5] = U32_(ip_tos),          /* ipClassOfService */
+	[6] = U32_(tcp_flags),       /* tcpControlBits */
+	[7] = U32_(src_port),        /* sourceTransportPort */
+	[8] = A4_(src_addr),         /* sourceIPv4Address */
+	[9] = U32_(src_net),         /* sourceIPv4PrefixLength */
+	[10] = U32_(in_if),          /* ingressInterface */
+	[11] = U32_(dst_port),       /* destinationTransportPort */
+	[12] = A4_(dst_addr),        /* destinationIPv4Address */
+	[13] = U32_(dst_net),        /* destinationIPv4PrefixLength */
+	[14] = U32_(out_if),         /* egressInterface */
+	[15] = A4_(next_hop),        /* ipNextHopIPv4Address */
+	[16] = U32_(src_as),         /* bgpSourceAsNumber */
+	[17] = U32_(dst_as),         /* bgpDestinationAsNumber */
+	[18] = A4_(bgp_next_hop),    /* bgpNextHopIPv4Address */
+	[21] = W_(NM_W_UP_END),      /* flowEndSysUpTime */
+	[22] = W_(NM_W_UP_START),    /* flowStartSysUpTime */
+	[27] = A6_(src_addr),        /* sourceIPv6Address */
+	[28] = A6_(dst_addr),        /* destinationIPv6Address */
+	[29] = U32_(src_net),        /* sourceIPv6PrefixLength */
+	[30] = U32_(dst_net),        /* destinationIPv6PrefixLength */
+	[31] = U32_(ipv6_flow_label), /* flowLabelIPv6 */
+	[32] = {NM_OP_ICMP_TC, 0, 0}, /* icmpTypeCodeIPv4 */
+	[34] = W_(NM_W_INTERVAL),    /* samplingInterval */
+	[48] = W_(NM_W_SAMPLER_ID),  /* samplerId (v9 FLOW_SAMPLER_ID) */
+	[50] = W_(NM_W_RAND_INTERVAL), /* samplerRandomInterval */
+	[52] = U32Z_(ip_ttl),        /* minimumTTL */
+	[53] = U32Z_(ip_ttl),        /* maximumTTL */
+	[54] = U32_(fragment_id),    /* fragmentIdentification */
+	[56] = MAC_(src_mac),        /* sourceMacAddress */
+	[57] = MACZ_(dst_mac),       /* postDestinationMacAddress */
+	[58] = U32_(src_vlan),       /* vlanId */
+	[59] = U32_(dst_vlan),       /* postVlanId */
+	[60] = {NM_OP_IPVER, 0, 0},  /* ipVersion */
+	[61] = U32_(flow_direction), /* flowDirection */
+	[62] = A6_(next_hop),        /* ipNextHopIPv6Address */
+	[63] = A6_(bgp_next_hop),    /* bgpNextHopIPv6Address */
+	[70] = MPLS_(0), [71] = MPLS_(1), [72] = MPLS_(2), [73] = MPLS_(3), [74] = MPLS_(4),
+	[75] = MPLS_(5), [76] = MPLS_(6), [77] = MPLS_(7), [78] = MPLS_(8), [79] = MPLS_(9),
+	[80] = MAC_(dst_mac),        /* destinationMacAddress */
+	[81] = MACZ_(src_mac),       /* postSourceMacAddress */
+	[85] = U64Z_(bytes),         /* octetTotalCount */
+	[86] = U64Z_(packets),       /* packetTotalCount */
+	[88] = U32_(fragment_offset), /* fragmentOffset */
+	[89] = U32_(forwarding_status), /* forwardingStatus */
+	[128] = U32_(next_hop_as),   /* bgpNextAdjacentAsNumber */
+	[136] = U32_(flow_end_reason), /* flowEndReason */
+	[139] = {NM_OP_ICMP_TC, 0, 0}, /* icmpTypeCodeIPv6 */
+	[150] = W_(NM_W_SEC_START),  /* flowStartSeconds */
+	[151] = W_(NM_W_SEC_END),
+	[152] = W_(NM_W_MS_START),   /* flowStartMilliseconds */
+	[153] = W_(NM_W_MS_END),
+	[154] = W_(NM_W_NTP_START),  /* flowStartMicroseconds (NTP format) */
+	[155] = W_(NM_W_NTP_END),
+	[156] = W_(NM_W_NTP_START),  /* flowStartNanoseconds (NTP format) */
+	[157] = W_(NM_W_NTP_END),
+	[158] = W_(NM_W_DUS_START),  /* flowStartDeltaMicroseconds */
+	[159] = W_(NM_W_DUS_END),
+	[160] = W_(NM_W_SYSINIT),    /* systemInitTimeMilliseconds */
+	[161] = W_(NM_W_DUR_MS),     /* flowDurationMilliseconds */
+	[162] = W_(NM_W_DUR_US),     /* flowDurationMicroseconds */
+	[176] = U32_(icmp_type),     /* icmpTypeIPv4 */
+	[177] = U32_(icmp_code),
+	[178] = U32_(icmp_type),     /* icmpTypeIPv6 */
+	[179] = U32_(icmp_code),
+	[192] = U32_(ip_ttl),        /* ipTTL */
+	[234] = U32_(ingress_vrf_id),
+	[235] = U32_(egress_vrf_id),
+	[239] = U32_(bi_flow_direction),
+	[243] = U32_(vlan_id),       /* dot1qVlanId */
+	[254] = U32Z_(dst_vlan),     /* postDot1qVlanId */
+	[256] = U32_(etype),         /* ethernetType */
+	[302] = W_(NM_W_SAMPLER_ID), /* selectorId */
+	[305] = W_(NM_W_PKT_INTERVAL), /* samplingPacketInterval */
+	[306] = W_(NM_W_PKT_SPACE),  /* samplingPacketSpace */
+	[309] = W_(NM_W_SAMPLE_SIZE), /* samplingSize */
+	[310] = W_(NM_W_SAMPLE_POP), /* samplingPopulation */
+};
+
+/* ---- template compilation ---- */
+
+struct nm_field_spec {
+	uint16_t ie;
+	uint16_t len;
+	uint32_t pen;
+	bool scope_v9; /* NetFlow v9 scope field: its type is a scope, not an IE */
+};
+
+struct nm_compiled {
+	struct nm_tmpl_op ops[NM_TMPL_FIELDS_MAX];
+	uint16_t nops;
+	uint32_t min_len;
+	bool varlen;
+};
+
+static bool nm_len_fits(uint8_t kind, uint16_t len)
+{
+	switch (kind) {
+	case NM_OP_UINT:
+	case NM_OP_UINT_IFZERO:
+	case NM_OP_WORK:
+	case NM_OP_IPVER:
+		return len >= 1 && len <= 8;
+	case NM_OP_ICMP_TC:
+		return len == 2;
+	case NM_OP_ADDR4:
+		return len == 4;
+	case NM_OP_ADDR6:
+		return len == 16;
+	case NM_OP_MAC:
+	case NM_OP_MAC_IFZERO:
+		return len == 6;
+	case NM_OP_MPLS:
+		return len >= 3 && len <= 4;
+	default:
+		return true;
+	}
+}
+
+static void nm_compile_push(struct nm_compiled *c, struct nm_tmpl_op op)
+{
+	if (op.kind == NM_OP_SKIP && op.len != NM_VARLEN && c->nops > 0) {
+		struct nm_tmpl_op *prev = &c->ops[c->nops - 1];
+		if (prev->kind == NM_OP_SKIP && prev->len != NM_VARLEN &&
+		    (uint32_t)prev->len + op.len < NM_VARLEN) {
+			prev->len = (uint16_t)(prev->len + op.len);
+			return;
+		}
+	}
+	c->ops[c->nops++] = op;
+}
+
+/* Compiles one field; returns false when the record length overflows. */
+static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
+			     const struct nm_field_spec *fs)
+{
+	struct nm_tmpl_op op = {fs->len, NM_OP_SKIP, 0, 0, 0};
+	if (fs->len == 0)
+		return; /* zero-length field: present in the template, absent in records */
+	if (fs->len == NM_VARLEN) {
+		c->varlen = true;
+		c->min_len += 1;
+	} else {
+		c->min_len += fs->len;
+	}
+	if (fs->pen) {
+		nm_ev_inc(d, NM_EV_ENTERPRISE_FIELDS);
+	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind != NM_OP_SKIP &&
+		   fs->len != NM_VARLEN) {
+		const struct nm_ie_map *m = &nm_ie_map[fs->ie];
+		if (nm_len_fits(m->kind, fs->len)) {
+			op.kind = m->kind;
+			op.arg = m->arg;
+			op.dst = m->dst;
+		} else {
+			nm_ev_inc(d, NM_EV_FIELD_BAD_LENGTH);
+		}
+	}
+	nm_compile_push(c, op);
+}
+
+/* Etype implied by the template's address fields, used when no field says. */
+static uint16_t nm_compiled_etype(const struct nm_compiled *c)
+{
+	for (unsigned i = 0; i < c->nops; i++) {
+		if (c->ops[i].dst == offsetof(struct nm_flow, src_addr) ||
+		    c->ops[i].dst == offsetof(struct nm_flow, dst_addr)) {
+			if (c->ops[i].kind == NM_OP_ADDR4)
+				return 0x0800;
+			if (c->ops[i].kind == NM_OP_ADDR6)
+				return 0x86dd;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Installs a compiled template for (e, id). fp is the fingerprint of the
+ * template record as sent, so a re-sent identical template is a refresh.
+ */
+static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
+			    bool options, uint64_t fp, const struct nm_compiled *c)
+{
+	bool existed;
+	if (c->min_len == 0 || c->min_len > 0xffff) {
+		/* A zero-length record would make a data set loop forever. */
+		nm_err_inc(d, NM_ERR_TMPL_ZERO_LENGTH);
+		bool expired;
+		struct nm_tmpl *old = nm_tmpl_find(d, e, id, e->last_ns, &expired);
+		if (old)
+			nm_tmpl_remove(d, e, old);
+		return;
+	}
+	struct nm_tmpl *t = nm_tmpl_slot(d, e, id, &existed);
+	t->last_ns = e->last_ns;
+	if (existed && t->fp == fp && t->options == options) {
+		nm_ev_inc(d, NM_EV_TMPL_REFRESHED);
+		return;
+	}
+	nm_ev_inc(d, existed ? NM_EV_TMPL_REPLACED : NM_EV_TMPL_ADDED);
+	t->fp = fp;
+	t->options = options;
+	t->nops = c->nops;
+	t->min_len = (uint16_t)c->min_len;
+	t->fix_len = c->varlen ? 0 : (uint16_t)c->min_len;
+	t->etype = nm_compiled_etype(c);
+	memcpy(t->ops, c->ops, c->nops * sizeof(c->ops[0]));
+}
+
+/* ---- record engine ---- */
+
+struct nm_rec_work {
+	uint64_t v[NM_W__COUNT];
+	uint32_t have; /* bit per enum nm_work_slot */
+	uint32_t mpls_have;
+	uint32_t mpls[10];
+};
+
+/* What the export header says about time, for uptime-relative fields. */
+struct nm_hdr_time {
+	uint64_t export_ns;
+	uint32_t sys_uptime_ms; /* v9 only */
+	bool has_uptime;
+};
+
+static inline void nm_store32(struct nm_flow *f, uint16_t dst, uint32_t v)
+{
+	memcpy((uint8_t *)f + dst, &v, 4);
+}
+
+static inline void nm_store64(struct nm_flow *f, uint16_t dst, uint64_t v)
+{
+	memcpy((uint8_t *)f + dst, &v, 8);
+}
+
+static inline uint64_t nm_load_mac(const uint8_t *p)
+{
+	return (uint64_t)nm_load_be16(p) << 32 | nm_load_be32(p + 2);
+}
+
+/*
+ * Decodes one record of template t from p (left bytes). Returns the bytes
+ * consumed, or 0 when a field runs past the end.
+ */
+static size_t nm_rec_decode(const struct nm_tmpl *t, const uint8_t *p, size_t left,
+			    struct nm_flow *f, struct nm_rec_work *w)
+{
+	const uint8_t *start = p;
+	w->have = 0;
+	w->mpls_have = 0;
+	for (unsigned i = 0; i < t->nops; i++) {
+		const struct nm_tmpl_op *o = &t->ops[i];
+		size_t n = o->len;
+		if (n == NM_VARLEN) {
+			/* RFC 7011 7: one length byte, or 255 then two bytes. */
+			if (left < 1)
+				return 0;
+			n = p[0];
+			p++;
+			left--;
+			if (n == 255) {
+				if (left < 2)
+					return 0;
+				n = nm_load_be16(p);
+				p += 2;
+				left -= 2;
+			}
+		}
+		if (n > left)
+			return 0;
+		switch (o->kind) {
+		case NM_OP_SKIP:
+			break;
+		case NM_OP_UINT: {
+			uint64_t v = nm_load_beN(p, n);
+			if (o->arg == 8)
+				nm_store64(f, o->dst, v);
+			else
+				nm_store32(f, o->dst, (uint32_t)v);
+			break;
+		}
+		case NM_OP_UINT_IFZERO: {
+			uint64_t v = nm_load_beN(p, n);
+			if (o->arg == 8) {
+				uint64_t cur;
+				memcpy(&cur, (uint8_t *)f + o->dst, 8);
+				if (cur == 0)
+					nm_store64(f, o->dst, v);
+			} else {
+				uint32_t cur;
+				memcpy(&cur, (uint8_t *)f + o->dst, 4);
+				if (cur == 0)
+					nm_store32(f, o->dst, (uint32_t)v);
+			}
+			break;
+		}
+		case NM_OP_ADDR4:
+			nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p);
+			break;
+		case NM_OP_ADDR6:
+			memcpy((uint8_t *)f + o->dst, p, 16);
+			break;
+		case NM_OP_MAC:
+			nm_store64(f, o->dst, nm_load_mac(p));
+			break;
+		case NM_OP_MAC_IFZERO: {
+			uint64_t cur;
+			memcpy(&cur, (uint8_t *)f + o->dst, 8);
+			if (cur == 0)
+				nm_store64(f, o->dst, nm_load_mac(p));
+			break;
+		}
+		case NM_OP_IPVER: {
+			uint64_t v = nm_load_beN(p, n);
+			f->etype = v == 4 ? 0x0800 : v == 6 ? 0x86dd : f->etype;
+			break;
+		}
+		case NM_OP_ICMP_TC:
+			f->icmp_type = p[0];
+			f->icmp_code = p[1];
+			break;
+		case NM_OP_MPLS:
+			w->mpls[o->arg] = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+			w->mpls_have |= 1u << o->arg;
+			break;
+		case NM_OP_WORK:
+			w->v[o->arg] = nm_load_beN(p, n);
+			w->have |= 1u << o->arg;
+			break;
+		default:
+			break;
+		}
+		p += n;
+		left -= n;
+	}
+	return (size_t)(p - start);
+}
+
+#define NM_HAVE(w, s) (((w)->have >> (s)) & 1u)
+#define NM_NTP_UNIX_OFFSET 2208988800ull
+
+static uint64_t nm_ntp_to_ns(uint64_t ntp)
+{
+	uint64_t sec = ntp >> 32;
+	if (sec < NM_NTP_UNIX_OFFSET)
+		return 0;
+	return (sec - NM_NTP_UNIX_OFFSET) * 1000000000ull +
+	       (((ntp & 0xffffffffull) * 1000000000ull) >> 32);
+}
+
+/* Absolute time in ns from whichever encoding the record used; 0 = none. */
+static uint64_t nm_rec_time(struct nm_decoder *d, const struct nm_exporter *e,
+			    const struct nm_rec_work *w, const struct nm_hdr_time *ht, bool end,
+			    bool *base_unknown)
+{
+	int o = end ? 1 : 0;
+	if (NM_HAVE(w, NM_W_NTP_START + o))
+		return nm_ntp_to_ns(w->v[NM_W_NTP_START + o]);
+	if (NM_HAVE(w, NM_W_MS_START + o))
+		return w->v[NM_W_MS_START + o] * 1000000ull;
+	if (NM_HAVE(w, NM_W_SEC_START + o))
+		return w->v[NM_W_SEC_START + o] * 1000000000ull;
+	if (NM_HAVE(w, NM_W_DUS_START + o))
+		return ht->export_ns - w->v[NM_W_DUS_START + o] * 1000ull;
+	if (NM_HAVE(w, NM_W_UP_START + o)) {
+		uint32_t t = (uint32_t)w->v[NM_W_UP_START + o];
+		if (ht->has_uptime) {
+			/* v9: the flow's uptime is this long before the export. */
+			int64_t before = (int32_t)(ht->sys_uptime_ms - t);
+			return (uint64_t)((int64_t)(ht->export_ns / 1000000000ull * 1000ull) - before) *
+			       1000000ull;
+		}
+		/* IPFIX: relative to systemInitTimeMilliseconds. */
+		uint64_t init = NM_HAVE(w, NM_W_SYSINIT) ? w->v[NM_W_SYSINIT] : e->sys_init_ms;
+		if (init)
+			return (init + t) * 1000000ull;
+		*base_unknown = true;
+	}
+	(void)d;
+	return 0;
+}
+
+/* Sampling rate stated by the record's own fields; 0 if none. */
+static uint64_t nm_rate_of(const struct nm_rec_work *w)
+{
+	if (NM_HAVE(w, NM_W_RAND_INTERVAL) && w->v[NM_W_RAND_INTERVAL])
+		return w->v[NM_W_RAND_INTERVAL];
+	if (NM_HAVE(w, NM_W_INTERVAL) && w->v[NM_W_INTERVAL])
+		return w->v[NM_W_INTERVAL];
+	if (NM_HAVE(w, NM_W_PKT_INTERVAL) && w->v[NM_W_PKT_INTERVAL]) {
+		uint64_t space = NM_HAVE(w, NM_W_PKT_SPACE) ? w->v[NM_W_PKT_SPACE] : 0;
+		/* RFC 5477: select `interval` packets, then skip `space`. */
+		return (w->v[NM_W_PKT_INTERVAL] + space) / w->v[NM_W_PKT_INTERVAL];
+	}
+	if (NM_HAVE(w, NM_W_SAMPLE_SIZE) && NM_HAVE(w, NM_W_SAMPLE_POP) && w->v[NM_W_SAMPLE_SIZE])
+		return w->v[NM_W_SAMPLE_POP] / w->v[NM_W_SAMPLE_SIZE];
+	return 0;
+}
+
+static void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter *e,
+			  const struct nm_tmpl *t, const struct nm_hdr_time *ht, struct nm_flow *f,
+			  const struct nm_rec_work *w)
+{
+	if (f->etype == 0)
+		f->etype = t->etype;
+	if (f->vlan_id == 0)
+		f->vlan_id = f->src_vlan;
+
+	if (w->have) {
+		bool base_unknown = false;
+		uint64_t s = nm_rec_time(d, e, w, ht, false, &base_unknown);
+		uint64_t en = nm_rec_time(d, e, w, ht, true, &base_unknown);
+		uint64_t dur = NM_HAVE(w, NM_W_DUR_MS)   ? w->v[NM_W_DUR_MS] * 1000000ull
+			       : NM_HAVE(w, NM_W_DUR_US) ? w->v[NM_W_DUR_US] * 1000ull
+							  : 0;
+		if (s && !en && dur)
+			en = s + dur;
+		else if (en && !s && dur && en > dur)
+			s = en - dur;
+		if (base_unknown)
+			nm_ev_inc(d, NM_EV_TIME_BASE_UNKNOWN);
+		f->time_flow_start_ns = s;
+		f->time_flow_end_ns = en;
+		f->time_flow_start = s / 1000000000ull;
+		f->time_flow_end = en / 1000000000ull;
+	}
+
+	bool has_id = NM_HAVE(w, NM_W_SAMPLER_ID);
+	if (has_id)
+		f->sampler_id = w->v[NM_W_SAMPLER_ID];
+	uint64_t rate = nm_rate_of(w);
+	if (rate == 0)
+		rate = nm_sampler_rate(e, has_id, f->sampler_id);
+	f->sampling_rate = rate;
+	if (rate == 0)
+		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
+
+	if (w->mpls_have & 1u) {
+		/* RFC 7011 IE 70..79: label(20) exp(3) bottom-of-stack(1). */
+		uint32_t n = 0;
+		for (unsigned i = 0; i < 10 && (w->mpls_have >> i & 1u) && w->mpls[i]; i++) {
+			uint32_t label = w->mpls[i] >> 4;
+			if (n == 0)
+				f->mpls1_label = label;
+			else if (n == 1)
+				f->mpls2_label = label;
+			else if (n == 2)
+				f->mpls3_label = label;
+			f->mpls_last_label = label;
+			n++;
+			if (w->mpls[i] & 1u)
+				break;
+		}
+		f->mpls_count = n;
+		f->has_mpls = n > 0;
+	}
+}
+
+/* Options data: learn sampling rates and the system init time. */
+static void nm_opt_finish(struct nm_decoder *d, struct nm_exporter *e,
+			  const struct nm_rec_work *w)
+{
+	nm_ev_inc(d, NM_EV_OPTIONS_RECORDS);
+	uint64_t rate = nm_rate_of(w);
+	if (rate)
+		nm_sampler_learn(d, e, NM_HAVE(w, NM_W_SAMPLER_ID), w->v[NM_W_SAMPLER_ID], rate);
+	if (NM_HAVE(w, NM_W_SYSINIT) && w->v[NM_W_SYSINIT])
+		e->sys_init_ms = w->v[NM_W_SYSINIT];
+}
+
+/* Next free record of the batch, or NULL when it is full (after flush). */
+static inline struct nm_flow *nm_batch_slot(struct nm_flow_batch *b)
+{
+	if (b->n >= b->cap) {
+		if (b->flush)
+			b->flush(b, b->flush_ctx);
+		if (b->n >= b->cap)
+			return NULL;
+	}
+	return &b->recs[b->n];
+}
+
+/* Decodes one data set; returns the number of data records it held. */
+static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_t set_id,
+			    struct nm_reader *s, const struct nm_flow *base,
+			    const struct nm_hdr_time *ht, struct nm_flow_batch *b)
+{
+	bool expired;
+	const struct nm_tmpl *t = nm_tmpl_find(d, e, set_id, ht->export_ns, &expired);
+	if (t == NULL) {
+		nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
+		return 0;
+	}
+	struct nm_rec_work w;
+	struct nm_flow scratch;
+	uint32_t nrec = 0;
+	const uint8_t *p = s->p;
+	size_t left = s->left;
+	/* Trailing bytes shorter than a record are padding (RFC 7011 3.3.1). */
+	while (left >= t->min_len) {
+		struct nm_flow *f = t->options ? NULL : nm_batch_slot(b);
+		struct nm_flow *dst = f ? f : &scratch;
+		*dst = *base;
+		size_t used = nm_rec_decode(t, p, left, dst, &w);
+		if (used == 0) {
+			nm_err_inc(d, NM_ERR_RECORD_TRUNCATED);
+			break;
+		}
+		p += used;
+		left -= used;
+		nrec++;
+		if (t->options) {
+			nm_opt_finish(d, e, &w);
+			continue;
+		}
+		nm_rec_finish(d, e, t, ht, dst, &w);
+		if (f) {
+			b->n++;
+			d->stats.records++;
+		} else {
+			nm_err_inc(d, NM_ERR_BATCH_FULL);
+		}
+	}
+	return nrec;
+}
+
+/* ---- template sets ---- */
+
+/*
+ * NetFlow v9 template flowset (RFC 3954 5.2): records of
+ * template_id(2) field_count(2) then field_count x (type(2) length(2)).
+ */
+static void nm_v9_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s)
+{
+	while (s->left >= 4) {
+		uint16_t id = nm_rd_be16(s);
+		uint16_t count = nm_rd_be16(s);
+		const uint8_t *fl = nm_rd_bytes(s, (size_t)count * 4);
+		if (fl == NULL) {
+			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
+			return;
+		}
+		if (id < 256) {
+			nm_err_inc(d, NM_ERR_TMPL_BAD_ID);
+			continue;
+		}
+		if (count > d->cfg.max_fields_per_template) {
+			nm_err_inc(d, NM_ERR_TMPL_TOO_MANY_FIELDS);
+			continue;
+		}
+		struct nm_compiled c;
+		c.nops = 0;
+		c.min_len = 0;
+		c.varlen = false;
+		for (unsigned i = 0; i < count; i++) {
+			struct nm_field_spec fs = {nm_load_be16(fl + 4 * i), nm_load_be16(fl + 4 * i + 2),
+						   0, false};
+			nm_compile_field(d, &c, &fs);
+		}
+		uint64_t fp = nm_hash64(d->cfg.hash_seed, fl, (size_t)count * 4);
+		nm_tmpl_install(d, e, id, false, fp, &c);
+	}
+}
+
+/*
+ * NetFlow v9 options template flowset (RFC 3954 6.1): records of
+ * template_id(2) scope_length(2) option_length(2), scope fields, option
+ * fields (4 bytes each), then padding to 4 bytes.
+ */
+static void nm_v9_opt_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s)
+{
+	while (s->left >= 6) {
+		uint16_t id = nm_rd_be16(s);
+		uint16_t scope_len = nm_rd_be16(s);
+		uint16_t opt_len = nm_rd_be16(s);
+		if (scope_len % 4 || opt_len % 4) {
+			nm_err_inc(d, NM_ERR_TMPL_BAD_SCOPE);
+			return;
+		}
+		const uint8_t *fl = nm_rd_bytes(s, (size_t)scope_len + opt_len);
+		if (fl == NULL) {
+			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
+			return;
+		}
+		unsigned nscope = scope_len / 4u, count = nscope + opt_len / 4u;
+		if (id < 256) {
+			nm_err_inc(d, NM_ERR_TMPL_BAD_ID);
+			continue;
+		}
+		if (count > d->cfg.max_fields_per_template) {
+			nm_err_inc(d, NM_ERR_TMPL_TOO_MANY_FIELDS);
+			continue;
+		}
+		struct nm_compiled c;
+		c.nops = 0;
+		c.min_len = 0;
+		c.varlen = false;
+		for (unsigned i = 0; i < count; i++) {
+			struct nm_field_spec fs = {nm_load_be16(fl + 4 * i), nm_load_be16(fl + 4 * i + 2),
+						   0, i < nscope};
+			nm_compile_field(d, &c, &fs);
+		}
+		uint64_t fp = nm_hash64(d->cfg.hash_seed ^ 1, fl, (size_t)count * 4) ^ scope_len;
+		nm_tmpl_install(d, e, id, true, fp, &c);
+		/* The record is padded to a 4-byte boundary (6 + fields). */
+		if (s->left >= 2 && s->left < 6)
+			return;
+	}
+}
+
+/*
+ * IPFIX template set (RFC 7011 3.4.1) and options template set (3.4.2):
+ * template_id(2) field_count(2) [scope_field_count(2)] then field
+ * specifiers: ie(2, high bit = enterprise) length(2) [enterprise(4)].
+ * A record with field_count 0 withdraws the template (8.1); template ID 2
+ * (or 3) withdraws every template (or options template).
+ */
+static void nm_ipfix_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s,
+			       bool options)
+{
+	while (s->left >= 4) {
+		const uint8_t *rec = s->p;
+		uint16_t id = nm_rd_be16(s);
+		uint16_t count = nm_rd_be16(s);
+		if (count == 0) {
+			if (id == (options ? 3 : 2)) {
+				nm_tmpl_remove_all(d, e, options);
+				nm_ev_inc(d, NM_EV_TMPL_WITHDRAWN);
+				continue;
+			}
+			bool expired;
+			struct nm_tmpl *t = nm_tmpl_find(d, e, id, e->last_ns, &expired);
+			if (t) {
+				nm_tmpl_remove(d, e, t);
+				nm_ev_inc(d, NM_EV_TMPL_WITHDRAWN);
+			} else {
+				nm_err_inc(d, NM_ERR_TMPL_WITHDRAW_UNKNOWN);
+			}
+			continue;
+		}
+		uint16_t nscope = 0;
+		if (options) {
+			nscope = nm_rd_be16(s);
+			if (!nm_rd_ok(s)) {
+				nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
+				return;
+			}
+			if (nscope > count) {
+				nm_err_inc(d, NM_ERR_TMPL_BAD_SCOPE);
+				return;
+			}
+		}
+		/* Cap before reading: each specifier is at least 4 bytes. */
+		if ((size_t)count * 4 > s->left) {
+			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
+			return;
+		}
+		bool too_many = count > d->cfg.max_fields_per_template;
+		struct nm_compiled c;
+		c.nops = 0;
+		c.min_len = 0;
+		c.varlen = false;
+		for (unsigned i = 0; i < count; i++) {
+			uint16_t ie = nm_rd_be16(s);
+			uint16_t len = nm_rd_be16(s);
+			uint32_t pen = 0;
+			if (ie & 0x8000) {
+				pen = nm_rd_be32(s);
+				ie &= 0x7fff;
+			}
+			if (!too_many) {
+				struct nm_field_spec fs = {ie, len, pen, false};
+				nm_compile_field(d, &c, &fs);
+			}
+		}
+		if (!nm_rd_ok(s)) {
+			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
+			return;
+		}
+		if (id < 256) {
+			nm_err_inc(d, NM_ERR_TMPL_BAD_ID);
+			continue;
+		}
+		if (too_many) {
+			nm_err_inc(d, NM_ERR_TMPL_TOO_MANY_FIELDS);
+			continue;
+		}
+		uint64_t fp = nm_hash64(d->cfg.hash_seed ^ (options ? 3 : 2), rec,
+					(size_t)(s->p - rec));
+		nm_tmpl_install(d, e, id, options, fp, &c);
+	}
+}
+
+/* ---- datagram level ---- */
+
+static enum nm_err nm_reject(struct nm_decoder *d, enum nm_err e)
+{
+	nm_err_inc(d, e);
+	return e;
+}
+
+static bool nm_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void nm_base_init(struct nm_flow *f, const struct nm_pkt_meta *m, enum nm_flow_type type,
+			 uint32_t seq, uint32_t domain)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = type;
+	f->time_received_ns = m->time_ns;
+	f->time_received = m->time_ns / 1000000000ull;
+	f->sampler_address = m->exporter;
+	f->exporter_port = m->src_port;
+	f->sequence_num = seq;
+	f->observation_domain_id = domain;
+}
+
+enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta *m,
+				 const uint8_t *p, size_t len, struct nm_flow_batch *b)
+{
+	d->stats.datagrams++;
+	struct nm_reader r = nm_rd_init(p, len);
+	uint16_t version = nm_rd_be16(&r);
+	uint16_t count = nm_rd_be16(&r);
+	uint32_t uptime = nm_rd_be32(&r);
+	uint32_t secs = nm_rd_be32(&r);
+	uint32_t nsecs = nm_rd_be32(&r);
+	uint32_t seq = nm_rd_be32(&r);
+	uint8_t engine_type = nm_rd_u8(&r);
+	uint8_t engine_id = nm_rd_u8(&r);
+	uint16_t sampling = nm_rd_be16(&r);
+	if (!nm_rd_ok(&r))
+		return nm_reject(d, NM_ERR_SHORT_HEADER);
+	if (version != 5)
+		return nm_reject(d, NM_ERR_BAD_VERSION);
+	if (count == 0 || count > 30)
+		return nm_reject(d, NM_ERR_V5_BAD_COUNT);
+	if (r.left < (size_t)count * 48)
+		return nm_reject(d, NM_ERR_V5_TRUNCATED);
+	uint32_t domain = (uint32_t)engine_type << 8 | engine_id;
+	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 5, domain, m->time_ns);
+	if (e == NULL)
+		return NM_ERR_EXPORTER_CACHE_FULL;
+	nm_seq_track(d, e, seq, count);
+	if (r.left > (size_t)count * 48)
+		nm_ev_inc(d, NM_EV_PADDING);
+
+	struct nm_flow base;
+	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V5, seq, domain);
+	base.etype = 0x0800;
+	/* Top two bits: sampling mode; low 14: interval. 0 = not stated. */
+	base.sampling_rate = sampling & 0x3fff;
+	int64_t export_ms = (int64_t)secs * 1000 + nsecs / 1000000;
+
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *q = nm_rd_bytes(&r, 48);
+		struct nm_flow *f = nm_batch_slot(b);
+		if (f == NULL) {
+			nm_err_inc(d, NM_ERR_BATCH_FULL);
+			continue;
+		}
+		*f = base;
+		nm_addr_set_v4(&f->src_addr, q);
+		nm_addr_set_v4(&f->dst_addr, q + 4);
+		nm_addr_set_v4(&f->next_hop, q + 8);
+		f->in_if = nm_load_be16(q + 12);
+		f->out_if = nm_load_be16(q + 14);
+		f->packets = nm_load_be32(q + 16);
+		f->bytes = nm_load_be32(q + 20);
+		uint32_t first = nm_load_be32(q + 24), last = nm_load_be32(q + 28);
+		/* sysUptime-relative: how long before the export each happened. */
+		f->time_flow_start_ns =
+			(uint64_t)(export_ms - (int32_t)(uptime - first)) * 1000000ull;
+		f->time_flow_end_ns = (uint64_t)(export_ms - (int32_t)(uptime - last)) * 1000000ull;
+		f->time_flow_start = f->time_flow_start_ns / 1000000000ull;
+		f->time_flow_end = f->time_flow_end_ns / 1000000000ull;
+		f->src_port = nm_load_be16(q + 32);
+		f->dst_port = nm_load_be16(q + 34);
+		f->tcp_flags = q[37];
+		f->proto = q[38];
+		f->ip_tos = q[39];
+		f->src_as = nm_load_be16(q + 40);
+		f->dst_as = nm_load_be16(q + 42);
+		f->src_net = q[44];
+		f->dst_net = q[45];
+		if (f->proto == 1) {
+			/* v5 carries ICMP type and code in the destination port. */
+			f->icmp_type = f->dst_port >> 8;
+			f->icmp_code = f->dst_port & 0xff;
+		}
+		if (f->sampling_rate == 0)
+			nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
+		b->n++;
+		d->stats.records++;
+	}
+	d->stats.datagrams_ok++;
+	return NM_ERR_OK;
+}
+
+/*
+ * Walks the sets of a v9 or IPFIX message body. Set IDs: v9 uses 0/1 for
+ * (options) templates, IPFIX 2/3. Returns a fatal error or NM_ERR_OK.
+ */
+static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
+				struct nm_reader *r, const struct nm_flow *base,
+				const struct nm_hdr_time *ht, struct nm_flow_batch *b,
+				uint32_t *ndata)
+{
+	const uint16_t tmpl_id = ipfix ? 2 : 0, opt_id = ipfix ? 3 : 1;
+	while (r->left > 0) {
+		if (r->left < 4) {
+			nm_ev_inc(d, NM_EV_PADDING);
+			return nm_all_zero(r->p, r->left) ? NM_ERR_OK : NM_ERR_SET_HEADER_TRUNCATED;
+		}
+		const uint8_t *at = r->p;
+		uint16_t id = nm_load_be16(at);
+		uint16_t slen = nm_load_be16(at + 2);
+		if (slen < 4) {
+			/* Some exporters zero-fill the rest of the datagram. */
+			if (nm_all_zero(at, r->left)) {
+				nm_ev_inc(d, NM_EV_PADDING);
+				return NM_ERR_OK;
+			}
+			return NM_ERR_SET_LENGTH;
+		}
+		if (slen > r->left)
+			return NM_ERR_SET_LENGTH;
+		nm_rd_skip(r, 4);
+		struct nm_reader s = nm_rd_sub(r, slen - 4u);
+		if (id == tmpl_id) {
+			if (ipfix)
+				nm_ipfix_templates(d, e, &s, false);
+			else
+				nm_v9_templates(d, e, &s);
+		} else if (id == opt_id) {
+			if (ipfix)
+				nm_ipfix_templates(d, e, &s, true);
+			else
+				nm_v9_opt_templates(d, e, &s);
+		} else if (id < 256) {
+			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
+		} else {
+			*ndata += nm_data_set(d, e, id, &s, base, ht, b);
+		}
+	}
+	return NM_ERR_OK;
+}
+
+enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta *m,
+				 const uint8_t *p, size_t len, struct nm_flow_batch *b)
+{
+	d->stats.datagrams++;
+	struct nm_reader r = nm_rd_init(p, len);
+	uint16_t version = nm_rd_be16(&r);
+	nm_rd_be16(&r); /* count: unreliable across exporters, sets are walked instead */
+	uint32_t uptime = nm_rd_be32(&r);
+	uint32_t secs = nm_rd_be32(&r);
+	uint32_t seq = nm_rd_be32(&r);
+	uint32_t source_id = nm_rd_be32(&r);
+	if (!nm_rd_ok(&r))
+		return nm_reject(d, NM_ERR_SHORT_HEADER);
+	if (version != 9)
+		return nm_reject(d, NM_ERR_BAD_VERSION);
+	struct nm_exporter *e =
+		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, m->time_ns);
+	if (e == NULL)
+		return NM_ERR_EXPORTER_CACHE_FULL;
+	/* RFC 3954 5.1: the sequence counts export packets. */
+	nm_seq_track(d, e, seq, 1);
+	struct nm_flow base;
+	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V9, seq, source_id);
+	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, uptime, true};
+	uint32_t ndata = 0;
+	enum nm_err err = nm_sets_walk(d, e, false, &r, &base, &ht, b, &ndata);
+	if (err)
+		return nm_reject(d, err);
+	d->stats.datagrams_ok++;
+	return NM_ERR_OK;
+}
+
+enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, const uint8_t *p,
+			    size_t len, struct nm_flow_batch *b)
+{
+	d->stats.datagrams++;
+	struct nm_reader r = nm_rd_init(p, len);
+	uint16_t version = nm_rd_be16(&r);
+	uint16_t mlen = nm_rd_be16(&r);
+	uint32_t secs = nm_rd_be32(&r);
+	uint32_t seq = nm_rd_be32(&r);
+	uint32_t domain = nm_rd_be32(&r);
+	if (!nm_rd_ok(&r))
+		return nm_reject(d, NM_ERR_SHORT_HEADER);
+	if (version != 10)
+		return nm_reject(d, NM_ERR_BAD_VERSION);
+	if (mlen < 16 || mlen > len)
+		return nm_reject(d, NM_ERR_IPFIX_BAD_LENGTH);
+	if (mlen < len)
+		nm_ev_inc(d, NM_EV_PADDING);
+	r.left = mlen - 16u; /* the message ends where its header says */
+	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, m->time_ns);
+	if (e == NULL)
+		return NM_ERR_EXPORTER_CACHE_FULL;
+	/* RFC 7011 3.1: the sequence counts data records sent before this one. */
+	nm_seq_track(d, e, seq, 0);
+	struct nm_flow base;
+	nm_base_init(&base, m, NM_FLOW_TYPE_IPFIX, seq, domain);
+	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, 0, false};
+	uint32_t ndata = 0;
+	enum nm_err err = nm_sets_walk(d, e, true, &r, &base, &ht, b, &ndata);
+	e->seq_next += ndata;
+	if (err)
+		return nm_reject(d, err);
+	d->stats.datagrams_ok++;
+	return NM_ERR_OK;
+}
+
+enum nm_flow_type nm_decode_sniff(const uint8_t *p, size_t len)
+{
+	if (len < 4)
+		return NM_FLOW_TYPE_UNKNOWN;
+	uint16_t v16 = nm_load_be16(p);
+	if (v16 == 5)
+		return NM_FLOW_TYPE_NETFLOW_V5;
+	if (v16 == 9)
+		return NM_FLOW_TYPE_NETFLOW_V9;
+	if (v16 == 10)
+		return NM_FLOW_TYPE_IPFIX;
+	if (nm_load_be32(p) == 5)
+		return NM_FLOW_TYPE_SFLOW_5;
+	return NM_FLOW_TYPE_UNKNOWN;
+}
+
+enum nm_err nm_decode_any(struct nm_decoder *d, const struct nm_pkt_meta *m, const uint8_t *p,
+			  size_t len, struct nm_flow_batch *b)
+{
+	switch (nm_decode_sniff(p, len)) {
+	case NM_FLOW_TYPE_NETFLOW_V5:
+		return nm_decode_netflow_v5(d, m, p, len, b);
+	case NM_FLOW_TYPE_NETFLOW_V9:
+		return nm_decode_netflow_v9(d, m, p, len, b);
+	case NM_FLOW_TYPE_IPFIX:
+		return nm_decode_ipfix(d, m, p, len, b);
+	default:
+		d->stats.datagrams++;
+		return nm_reject(d, len < 4 ? NM_ERR_SHORT_HEADER : NM_ERR_BAD_VERSION);
+	}
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Decoder state: exporter table, template pool, samplers, sequence numbers.
+ *
+ * Everything is preallocated in the caller's block and capped by the
+ * configuration. When a table is full the least recently seen entry among a
+ * few candidates is evicted (an O(1) approximation of LRU, so a flood of new
+ * exporters or template IDs costs constant work per datagram) and counted.
+ */
+#include "nf_state.h"
+
+#include <string.h>
+
+#define NM_EVICT_CANDIDATES 8
+
+static const char *const nm_err_names[] = {
+#define NM_X_(name, fatal, msg) #name,
+	NM_DECODE_ERRORS(NM_X_)
+#undef NM_X_
+};
+static const char *const nm_err_msgs[] = {
+#define NM_X_(name, fatal, msg) msg,
+	NM_DECODE_ERRORS(NM_X_)
+#undef NM_X_
+};
+static const unsigned char nm_err_fatal[] = {
+#define NM_X_(name, fatal, msg) fatal,
+	NM_DECODE_ERRORS(NM_X_)
+#undef NM_X_
+};
+static const char *const nm_ev_names[] = {
+#define NM_X_(name, msg) #name,
+	NM_DECODE_EVENTS(NM_X_)
+#undef NM_X_
+};
+static const char *const nm_ev_msgs[] = {
+#define NM_X_(name, msg) msg,
+	NM_DECODE_EVENTS(NM_X_)
+#undef NM_X_
+};
+
+const char *nm_err_name(enum nm_err e)
+{
+	return (unsigned)e < NM_ERR__COUNT ? nm_err_names[e] : "?";
+}
+const char *nm_err_message(enum nm_err e)
+{
+	return (unsigned)e < NM_ERR__COUNT ? nm_err_msgs[e] : "?";
+}
+int nm_err_is_fatal(enum nm_err e)
+{
+	return (unsigned)e < NM_ERR__COUNT ? nm_err_fatal[e] : 0;
+}
+const char *nm_ev_name(enum nm_ev e)
+{
+	return (unsigned)e < NM_EV__COUNT ? nm_ev_names[e] : "?";
+}
+const char *nm_ev_message(enum nm_ev e)
+{
+	return (unsigned)e < NM_EV__COUNT ? nm_ev_msgs[e] : "?";
+}
+
+uint64_t nm_hash64(uint64_t seed, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	uint64_t h = seed ^ (0x9e3779b97f4a7c15ull * (n + 1));
+	while (n >= 8) {
+		uint64_t k;
+		memcpy(&k, s, 8);
+		h = (h ^ k) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		s += 8;
+		n -= 8;
+	}
+	uint64_t k = 0;
+	memcpy(&k, s, n);
+	h = (h ^ k) * 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return h;
+}
+
+void nm_decode_cfg_default(struct nm_decode_cfg *c)
+{
+	c->max_exporters = 4096;
+	c->max_templates = 16384;
+	c->max_templates_per_exporter = 1024;
+	c->max_fields_per_template = 128;
+	c->template_lifetime_s = 0;
+	c->hash_seed = 0x6e65746d657461ull;
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint32_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+struct nm_layout {
+	size_t exp_off, expb_off, tmplb_off, tmpl_off, stride, total;
+	uint32_t expb, tmplb;
+};
+
+static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
+{
+	if (c->max_exporters < 1 || c->max_exporters > (1u << 22) || c->max_templates < 1 ||
+	    c->max_templates > (1u << 24) || c->max_templates_per_exporter < 1 ||
+	    c->max_fields_per_template < 1 || c->max_fields_per_template > NM_TMPL_FIELDS_MAX)
+		return -1;
+	l->expb = pow2_at_least(2ull * c->max_exporters);
+	l->tmplb = pow2_at_least(2ull * c->max_templates);
+	l->stride = sizeof(struct nm_tmpl) + c->max_fields_per_template * sizeof(struct nm_tmpl_op);
+	l->stride = (l->stride + 7) & ~(size_t)7;
+	size_t off = (sizeof(struct nm_decoder) + 63) & ~(size_t)63;
+	l->exp_off = off;
+	off += (size_t)c->max_exporters * sizeof(struct nm_exporter);
+	l->expb_off = off;
+	off += (size_t)l->expb * sizeof(struct nm_htab_bucket);
+	l->tmplb_off = off;
+	off += (size_t)l->tmplb * sizeof(struct nm_htab_bucket);
+	l->tmpl_off = off;
+	off += (size_t)c->max_templates * l->stride;
+	l->total = off;
+	return 0;
+}
+
+size_t nm_decoder_mem_size(const struct nm_decode_cfg *cfg)
+{
+	struct nm_layout l;
+	return nm_layout_of(cfg, &l) ? 0 : l.total;
+}
+
+struct nm_decoder *nm_decoder_init(void *mem, size_t len, const struct nm_decode_cfg *cfg)
+{
+	struct nm_layout l;
+	if (mem == NULL || nm_layout_of(cfg, &l) || len < l.total)
+		return NULL;
+	uint8_t *m = mem;
+	/* Only the header, the exporter array and the indexes need zeroing;
+	 * template slots are initialised when taken. */
+	memset(m, 0, l.tmpl_off);
+	struct nm_decoder *d = mem;
+	d->cfg = *cfg;
+	d->exp = (struct nm_exporter *)(void *)(m + l.exp_off);
+	d->exp_idx.b = (struct nm_htab_bucket *)(void *)(m + l.expb_off);
+	d->exp_idx.mask = l.expb - 1;
+	d->tmpl_idx.b = (struct nm_htab_bucket *)(void *)(m + l.tmplb_off);
+	d->tmpl_idx.mask = l.tmplb - 1;
+	d->tmpl_mem = m + l.tmpl_off;
+	d->tmpl_stride = l.stride;
+	d->tmpl_freelist = NM_NIL;
+	return d;
+}
+
+const struct nm_decode_stats *nm_decoder_stats(const struct nm_decoder *d)
+{
+	return &d->stats;
+}
+
+uint32_t nm_decoder_exporter_count(const struct nm_decoder *d)
+{
+	return d->nexp;
+}
+
+uint32_t nm_decoder_template_count(const struct nm_decoder *d)
+{
+	return d->ntmpl;
+}
+
+/* ---- templates ---- */
+
+static uint32_t nm_tmpl_hash(const struct nm_decoder *d, uint32_t exp, uint16_t id)
+{
+	uint64_t k = (uint64_t)exp << 16 | id;
+	return (uint32_t)nm_hash64(d->cfg.hash_seed, &k, sizeof(k));
+}
+
+static uint32_t nm_tmpl_index(struct nm_decoder *d, const struct nm_tmpl *t)
+{
+	return (uint32_t)(((const uint8_t *)t - d->tmpl_mem) / d->tmpl_stride);
+}
+
+void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl *t)
+{
+	uint32_t ti = nm_tmpl_index(d, t);
+	uint32_t *link = &e->tmpl_head;
+	while (*link != NM_NIL && *link != ti)
+		link = &nm_tmpl_at(d, *link)->next;
+	if (*link == ti)
+		*link = t->next;
+	nm_htab_remove(&d->tmpl_idx, t->hash, ti);
+	t->in_use = 0;
+	t->next = d->tmpl_freelist;
+	d->tmpl_freelist = ti;
+	e->ntmpl--;
+	d->ntmpl--;
+}
+
+void nm_tmpl_remove_all(struct nm_decoder *d, struct nm_exporter *e, int options)
+{
+	uint32_t ti = e->tmpl_head;
+	while (ti != NM_NIL) {
+		struct nm_tmpl *t = nm_tmpl_at(d, ti);
+		ti = t->next;
+		if (options < 0 || t->options == (uint8_t)options)
+			nm_tmpl_remove(d, e, t);
+	}
+}
+
+struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
+			     uint64_t now_ns, bool *expired)
+{
+	uint32_t ei = (uint32_t)(e - d->exp);
+	uint32_t h = nm_tmpl_hash(d, ei, id);
+	uint32_t pos = h & d->tmpl_idx.mask;
+	uint32_t s;
+	*expired = false;
+	while ((s = nm_htab_next(&d->tmpl_idx, h, &pos)) != UINT32_MAX) {
+		struct nm_tmpl *t = nm_tmpl_at(d, s);
+		if (t->exp != ei || t->id != id)
+			continue;
+		if (d->cfg.template_lifetime_s &&
+		    now_ns > t->last_ns + (uint64_t)d->cfg.template_lifetime_s * 1000000000ull) {
+			nm_tmpl_remove(d, e, t);
+			nm_ev_inc(d, NM_EV_TMPL_EXPIRED);
+			*expired = true;
+			return NULL;
+		}
+		return t;
+	}
+	return NULL;
+}
+
+/* Oldest in-use template among a few candidates from a rotating cursor. */
+static struct nm_tmpl *nm_tmpl_victim(struct nm_decoder *d)
+{
+	struct nm_tmpl *best = NULL;
+	uint32_t n = d->cfg.max_templates;
+	for (uint32_t k = 0, seen = 0; k < n && seen < NM_EVICT_CANDIDATES; k++) {
+		struct nm_tmpl *t = nm_tmpl_at(d, d->tmpl_cursor);
+		d->tmpl_cursor = (d->tmpl_cursor + 1) % n;
+		if (!t->in_use)
+			continue;
+		seen++;
+		if (best == NULL || t->last_ns < best->last_ns)
+			best = t;
+	}
+	return best;
+}
+
+struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
+			     bool *existed)
+{
+	bool expired;
+	struct nm_tmpl *t = nm_tmpl_find(d, e, id, e->last_ns, &expired);
+	*existed = t != NULL;
+	if (t)
+		return t;
+	if (e->ntmpl >= d->cfg.max_templates_per_exporter) {
+		/* Evict this exporter's least recently defined template. */
+		struct nm_tmpl *old = NULL;
+		for (uint32_t ti = e->tmpl_head; ti != NM_NIL;) {
+			struct nm_tmpl *c = nm_tmpl_at(d, ti);
+			if (old == NULL || c->last_ns < old->last_ns)
+				old = c;
+			ti = c->next;
+		}
+		if (old) {
+			nm_tmpl_remove(d, e, old);
+			nm_ev_inc(d, NM_EV_TMPL_EVICTED_EXPORTER);
+		}
+	}
+	uint32_t ti;
+	if (d->tmpl_freelist != NM_NIL) {
+		ti = d->tmpl_freelist;
+		d->tmpl_freelist = nm_tmpl_at(d, ti)->next;
+	} else if (d->tmpl_fresh < d->cfg.max_templates) {
+		ti = d->tmpl_fresh++;
+	} else {
+		struct nm_tmpl *v = nm_tmpl_victim(d);
+		/* The pool is full, so a victim always exists. */
+		nm_tmpl_remove(d, &d->exp[v->exp], v);
+		nm_ev_inc(d, NM_EV_TMPL_EVICTED_POOL);
+		ti = d->tmpl_freelist;
+		d->tmpl_freelist = nm_tmpl_at(d, ti)->next;
+	}
+	uint32_t ei = (uint32_t)(e - d->exp);
+	t = nm_tmpl_at(d, ti);
+	memset(t, 0, sizeof(*t));
+	t->exp = ei;
+	t->id = id;
+	t->in_use = 1;
+	t->hash = nm_tmpl_hash(d, ei, id);
+	t->next = e->tmpl_head;
+	e->tmpl_head = ti;
+	e->ntmpl++;
+	d->ntmpl++;
+	nm_htab_insert(&d->tmpl_idx, t->hash, ti);
+	return t;
+}
+
+/* ---- exporters ---- */
+
+struct nm_exp_key {
+	uint8_t addr[16];
+	uint32_t domain;
+	uint16_t port;
+	uint8_t version;
+	uint8_t zero;
+};
+
+static void nm_exporter_evict(struct nm_decoder *d, struct nm_exporter *e)
+{
+	nm_tmpl_remove_all(d, e, -1);
+	nm_htab_remove(&d->exp_idx, e->hash, (uint32_t)(e - d->exp));
+	e->in_use = 0;
+	d->nexp--;
+	nm_ev_inc(d, NM_EV_EXPORTER_EVICTED);
+}
+
+struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
+				    uint16_t port, uint8_t version, uint32_t domain,
+				    uint64_t now_ns)
+{
+	struct nm_exp_key k;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, addr->b, 16);
+	k.domain = domain;
+	k.port = port;
+	k.version = version;
+	uint32_t h = (uint32_t)nm_hash64(d->cfg.hash_seed, &k, sizeof(k));
+	uint32_t pos = h & d->exp_idx.mask;
+	uint32_t s;
+	while ((s = nm_htab_next(&d->exp_idx, h, &pos)) != UINT32_MAX) {
+		struct nm_exporter *e = &d->exp[s];
+		if (e->port == port && e->version == version && e->domain == domain &&
+		    memcmp(e->addr.b, addr->b, 16) == 0) {
+			e->last_ns = now_ns;
+			return e;
+		}
+	}
+	struct nm_exporter *e = NULL;
+	if (d->exp_fresh < d->cfg.max_exporters) {
+		e = &d->exp[d->exp_fresh++];
+	} else {
+		uint32_t n = d->cfg.max_exporters;
+		for (uint32_t k2 = 0, seen = 0; k2 < n && seen < NM_EVICT_CANDIDATES; k2++) {
+			struct nm_exporter *c = &d->exp[d->exp_cursor];
+			d->exp_cursor = (d->exp_cursor + 1) % n;
+			if (!c->in_use) {
+				e = c;
+				break;
+			}
+			seen++;
+			if (e == NULL || c->last_ns < e->last_ns)
+				e = c;
+		}
+		if (e == NULL) {
+			nm_err_inc(d, NM_ERR_EXPORTER_CACHE_FULL);
+			return NULL;
+		}
+		if (e->in_use)
+			nm_exporter_evict(d, e);
+	}
+	memset(e, 0, sizeof(*e));
+	e->addr = *addr;
+	e->port = port;
+	e->version = version;
+	e->domain = domain;
+	e->hash = h;
+	e->in_use = 1;
+	e->tmpl_head = NM_NIL;
+	e->last_ns = now_ns;
+	d->nexp++;
+	nm_htab_insert(&d->exp_idx, h, (uint32_t)(e - d->exp));
+	nm_ev_inc(d, NM_EV_EXPORTER_ADDED);
+	return e;
+}
+
+/* ---- samplers ---- */
+
+void nm_sampler_learn(struct nm_decoder *d, struct nm_exporter *e, bool has_id, uint64_t id,
+		      uint64_t rate)
+{
+	if (!has_id) {
+		if (e->default_rate != rate)
+			nm_ev_inc(d, NM_EV_SAMPLER_LEARNED);
+		e->default_rate = rate;
+		return;
+	}
+	for (unsigned i = 0; i < e->nsamplers; i++) {
+		if (e->samplers[i].id == id) {
+			if (e->samplers[i].rate != rate)
+				nm_ev_inc(d, NM_EV_SAMPLER_LEARNED);
+			e->samplers[i].rate = rate;
+			return;
+		}
+	}
+	unsigned i;
+	if (e->nsamplers < NM_SAMPLERS_MAX) {
+		i = e->nsamplers++;
+	} else {
+		i = e->sampler_rr++ % NM_SAMPLERS_MAX;
+		nm_ev_inc(d, NM_EV_SAMPLER_EVICTED);
+	}
+	e->samplers[i].id = id;
+	e->samplers[i].rate = rate;
+	nm_ev_inc(d, NM_EV_SAMPLER_LEARNED);
+}
+
+uint64_t nm_sampler_rate(const struct nm_exporter *e, bool has_id, uint64_t id)
+{
+	if (has_id) {
+		for (unsigned i = 0; i < e->nsamplers; i++)
+			if (e->samplers[i].id == id)
+				return e->samplers[i].rate;
+		return e->default_rate;
+	}
+	if (e->default_rate)
+		return e->default_rate;
+	if (e->nsamplers == 1)
+		return e->samplers[0].rate;
+	return 0;
+}
+
+/* ---- sequence numbers ---- */
+
+/* A forward jump beyond this is taken as an exporter restart, not loss. */
+#define NM_SEQ_MAX_GAP (1u << 20)
+
+void nm_seq_track(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance)
+{
+	if (e->seq_valid && seq != e->seq_next) {
+		uint32_t diff = seq - e->seq_next; /* modulo 2^32 */
+		if (diff < NM_SEQ_MAX_GAP) {
+			nm_ev_inc(d, NM_EV_SEQ_GAP);
+			d->stats.ev[NM_EV_SEQ_LOST] += diff;
+		} else {
+			nm_ev_inc(d, NM_EV_SEQ_RESET);
+		}
+	}
+	e->seq_valid = 1;
+	e->seq_next = seq + advance;
+}

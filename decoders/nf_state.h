@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal: the decoder's state (exporters, template pool, samplers) and the
+ * compiled template form the record engine runs. Not a public header.
+ */
+#ifndef NM_NF_STATE_H
+#define NM_NF_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "htab.h"
+
+#define NM_NIL UINT32_MAX
+#define NM_VARLEN 0xffffu
+
+/* Operation kinds of a compiled template field. */
+enum nm_op_kind {
+	NM_OP_SKIP = 0,   /* skip len bytes (consecutive fixed skips are merged) */
+	NM_OP_UINT,       /* big-endian unsigned of 1..8 bytes into flow+dst (arg = 4|8) */
+	NM_OP_UINT_IFZERO, /* same, only where the destination is still 0 */
+	NM_OP_ADDR4,      /* 4 bytes into an nm_addr at flow+dst, IPv4-mapped */
+	NM_OP_ADDR6,      /* 16 bytes into an nm_addr at flow+dst */
+	NM_OP_MAC,        /* 6 bytes into a uint64 at flow+dst */
+	NM_OP_MAC_IFZERO,
+	NM_OP_IPVER,      /* IE 60: 4/6 -> Etype */
+	NM_OP_ICMP_TC,    /* IE 32/139: type << 8 | code */
+	NM_OP_MPLS,       /* IE 70..79: arg = stack position */
+	NM_OP_WORK,       /* unsigned into work->v[arg] (times, sampling, ...) */
+};
+
+/* Indexes of struct nm_rec_work.v, filled by NM_OP_WORK. */
+enum nm_work_slot {
+	NM_W_UP_START,   /* IE 22 flowStartSysUpTime (ms) */
+	NM_W_UP_END,     /* IE 21 flowEndSysUpTime (ms) */
+	NM_W_SEC_START,  /* IE 150 */
+	NM_W_SEC_END,    /* IE 151 */
+	NM_W_MS_START,   /* IE 152 */
+	NM_W_MS_END,     /* IE 153 */
+	NM_W_NTP_START,  /* IE 154, 156 (NTP 64-bit timestamp) */
+	NM_W_NTP_END,    /* IE 155, 157 */
+	NM_W_DUS_START,  /* IE 158 flowStartDeltaMicroseconds */
+	NM_W_DUS_END,    /* IE 159 */
+	NM_W_SYSINIT,    /* IE 160 systemInitTimeMilliseconds */
+	NM_W_DUR_MS,     /* IE 161 flowDurationMilliseconds */
+	NM_W_DUR_US,     /* IE 162 flowDurationMicroseconds */
+	NM_W_SAMPLER_ID, /* IE 48, 302 */
+	NM_W_INTERVAL,   /* IE 34 samplingInterval */
+	NM_W_RAND_INTERVAL, /* IE 50 samplerRandomInterval */
+	NM_W_PKT_INTERVAL,  /* IE 305 samplingPacketInterval */
+	NM_W_PKT_SPACE,     /* IE 306 samplingPacketSpace */
+	NM_W_SAMPLE_SIZE,   /* IE 309 samplingSize */
+	NM_W_SAMPLE_POP,    /* IE 310 samplingPopulation */
+	NM_W__COUNT
+};
+
+struct nm_tmpl_op {
+	uint16_t len;  /* bytes, or NM_VARLEN */
+	uint8_t kind;  /* enum nm_op_kind */
+	uint8_t arg;
+	uint16_t dst;  /* offset in struct nm_flow */
+	uint16_t pad_;
+};
+
+struct nm_tmpl {
+	uint64_t fp;      /* fingerprint of the template record's field list */
+	uint64_t last_ns; /* last time it was defined or re-sent */
+	uint32_t exp;     /* owning exporter slot */
+	uint32_t next;    /* next template of the same exporter, NM_NIL ends */
+	uint32_t hash;
+	uint16_t id;
+	uint16_t nops;
+	uint16_t min_len; /* minimum record length */
+	uint16_t fix_len; /* record length when no field is variable, else 0 */
+	uint16_t etype;   /* Etype implied by the address fields, 0 = none */
+	uint8_t options;
+	uint8_t in_use;
+	uint8_t pad_[4];
+	struct nm_tmpl_op ops[];
+};
+
+struct nm_sampler {
+	uint64_t id;
+	uint64_t rate;
+};
+
+struct nm_exporter {
+	struct nm_addr addr;
+	uint32_t domain;
+	uint16_t port;
+	uint8_t version;
+	uint8_t in_use;
+	uint32_t hash;
+	uint32_t tmpl_head;
+	uint32_t ntmpl;
+	uint32_t seq_next;
+	uint64_t last_ns;
+	uint64_t sys_init_ms; /* from IE 160 in options data; 0 = unknown */
+	uint64_t default_rate; /* from options data without a sampler ID */
+	uint8_t seq_valid;
+	uint8_t nsamplers;
+	uint8_t sampler_rr;
+	uint8_t pad_[5];
+	struct nm_sampler samplers[NM_SAMPLERS_MAX];
+};
+
+struct nm_decoder {
+	struct nm_decode_cfg cfg;
+	struct nm_decode_stats stats;
+	struct nm_exporter *exp;
+	struct nm_htab exp_idx;
+	uint8_t *tmpl_mem;
+	size_t tmpl_stride;
+	struct nm_htab tmpl_idx;
+	uint32_t nexp;
+	uint32_t ntmpl;
+	uint32_t exp_cursor;  /* rotating start for eviction candidates */
+	uint32_t tmpl_cursor;
+	uint32_t tmpl_fresh;    /* template slots never used so far */
+	uint32_t tmpl_freelist; /* freed template slots, chained through next */
+	uint32_t exp_fresh;     /* exporter slots never used so far */
+};
+
+static inline struct nm_tmpl *nm_tmpl_at(struct nm_decoder *d, uint32_t i)
+{
+	return (struct nm_tmpl *)(void *)(d->tmpl_mem + (size_t)i * d->tmpl_stride);
+}
+
+static inline void nm_ev_inc(struct nm_decoder *d, enum nm_ev e)
+{
+	d->stats.ev[e]++;
+}
+
+static inline void nm_err_inc(struct nm_decoder *d, enum nm_err e)
+{
+	d->stats.err[e]++;
+}
+
+uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);
+
+/* Finds or creates the exporter; NULL if none could be made (counted). */
+struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
+				    uint16_t port, uint8_t version, uint32_t domain,
+				    uint64_t now_ns);
+
+/* Looks a template up; NULL if unknown. Expired templates are freed and
+ * reported through *expired. */
+struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
+			     uint64_t now_ns, bool *expired);
+
+/* Returns a template slot for (e, id) to be (re)filled: the existing one, or
+ * a new one (evicting if needed). Never NULL once e is valid. */
+struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
+			     bool *existed);
+
+void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl *t);
+
+/* Withdraws every template (options = -1), or only data (0) / options (1). */
+void nm_tmpl_remove_all(struct nm_decoder *d, struct nm_exporter *e, int options);
+
+/* Records a sampling rate for (exporter, sampler id); has_id = 0 for the
+ * exporter-wide rate. */
+void nm_sampler_learn(struct nm_decoder *d, struct nm_exporter *e, bool has_id, uint64_t id,
+		      uint64_t rate);
+
+/* Rate for a record naming sampler id (has_id) or none; 0 if unknown. */
+uint64_t nm_sampler_rate(const struct nm_exporter *e, bool has_id, uint64_t id);
+
+/* Sequence tracking: seq is the header's number, advance what the next
+ * datagram's sequence should add (1 for v9, records for v5 and IPFIX). */
+void nm_seq_track(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * JSON and protobuf-c renderings of struct nm_flow (for netmeta-decode,
+ * JSON sinks and tests). Keys are the wire field names of proto/flow.proto.
+ */
+#ifndef NM_FLOW_JSON_H
+#define NM_FLOW_JSON_H
+
+#include <stddef.h>
+
+#include "flow.h"
+
+/* Worst-case length of one JSON object from nm_flow_json(). */
+#define NM_FLOW_JSON_MAX 4096
+
+/*
+ * Writes f as one JSON object (no newline) into buf. Returns the length, or
+ * 0 when cap is below NM_FLOW_JSON_MAX.
+ */
+size_t nm_flow_json(const struct nm_flow *f, char *buf, size_t cap);
+
+/*
+ * Packs f as a FlowMessage with protobuf-c's generic packer, prefixed by its
+ * length as a varint (the stream format ClickHouse's Protobuf input reads).
+ * Returns the bytes written or 0 when cap is too small.
+ */
+size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t cap);
+
+#endif
