@@ -137,6 +137,7 @@ struct nm_field_spec {
 
 struct nm_compiled {
 	struct nm_tmpl_op ops[NM_TMPL_FIELDS_MAX];
+	uint32_t wmask; /* work slots the template fills */
 	uint16_t nops;
 	uint32_t min_len;
 	bool varlen;
@@ -194,7 +195,7 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 	}
 	if (fs->pen) {
 		nm_ev_inc(d, NM_EV_ENTERPRISE_FIELDS);
-	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind != NM_OP_SKIP &&
+	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind > NM_OP_SKIP &&
 		   fs->len != NM_VARLEN) {
 		const struct nm_ie_map *m = &nm_ie_map[fs->ie];
 		if (nm_len_fits(m->kind, fs->len)) {
@@ -204,6 +205,22 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 		} else {
 			nm_ev_inc(d, NM_EV_FIELD_BAD_LENGTH);
 		}
+	}
+	if (op.kind == NM_OP_WORK)
+		c->wmask |= 1u << op.arg;
+	if (op.kind == NM_OP_UINT) {
+		/* Reduced-size encodings keep the generic op; the usual widths get
+		 * their own so a record field costs one dispatch and one load. */
+		if (op.arg == 4 && op.len == 1)
+			op.kind = NM_OP_U8_32;
+		else if (op.arg == 4 && op.len == 2)
+			op.kind = NM_OP_U16_32;
+		else if (op.arg == 4 && op.len == 4)
+			op.kind = NM_OP_U32_32;
+		else if (op.arg == 8 && op.len == 4)
+			op.kind = NM_OP_U32_64;
+		else if (op.arg == 8 && op.len == 8)
+			op.kind = NM_OP_U64_64;
 	}
 	nm_compile_push(c, op);
 }
@@ -249,11 +266,25 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	nm_ev_inc(d, existed ? NM_EV_TMPL_REPLACED : NM_EV_TMPL_ADDED);
 	t->fp = fp;
 	t->options = options;
-	t->nops = c->nops;
 	t->min_len = (uint16_t)c->min_len;
 	t->fix_len = c->varlen ? 0 : (uint16_t)c->min_len;
 	t->etype = nm_compiled_etype(c);
-	memcpy(t->ops, c->ops, c->nops * sizeof(c->ops[0]));
+	t->wmask = c->wmask;
+	/* Fixed-length records: give each op its offset, drop the skips. */
+	uint16_t n = 0, off = 0;
+	for (unsigned i = 0; i < c->nops; i++) {
+		struct nm_tmpl_op o = c->ops[i];
+		o.off = off;
+		if (!c->varlen) {
+			off = (uint16_t)(off + o.len);
+			if (o.kind == NM_OP_SKIP)
+				continue;
+		}
+		t->ops[n++] = o;
+	}
+	t->nops = n;
+	t->ops[n].kind = NM_OP_END;
+	t->ops[n].len = 0;
 }
 
 /* ---- record engine ---- */
@@ -287,18 +318,118 @@ static inline uint64_t nm_load_mac(const uint8_t *p)
 	return (uint64_t)nm_load_be16(p) << 32 | nm_load_be32(p + 2);
 }
 
+/* Applies one compiled field to the record: q points at its n bytes. */
+static inline __attribute__((always_inline)) void
+nm_op_apply(const struct nm_tmpl_op *o, const uint8_t *q, size_t n, struct nm_flow *f,
+	    struct nm_rec_work *w)
+{
+	const uint8_t *p = q;
+	switch (o->kind) {
+	case NM_OP_SKIP:
+		break;
+	case NM_OP_U8_32:
+		nm_store32(f, o->dst, p[0]);
+		break;
+	case NM_OP_U16_32:
+		nm_store32(f, o->dst, nm_load_be16(p));
+		break;
+	case NM_OP_U32_32:
+		nm_store32(f, o->dst, nm_load_be32(p));
+		break;
+	case NM_OP_U32_64:
+		nm_store64(f, o->dst, nm_load_be32(p));
+		break;
+	case NM_OP_U64_64:
+		nm_store64(f, o->dst, nm_load_be64(p));
+		break;
+	case NM_OP_UINT: {
+		uint64_t v = nm_load_beN(p, n);
+		if (o->arg == 8)
+			nm_store64(f, o->dst, v);
+		else
+			nm_store32(f, o->dst, (uint32_t)v);
+		break;
+	}
+	case NM_OP_UINT_IFZERO: {
+		uint64_t v = nm_load_beN(p, n);
+		if (o->arg == 8) {
+			uint64_t cur;
+			memcpy(&cur, (uint8_t *)f + o->dst, 8);
+			if (cur == 0)
+				nm_store64(f, o->dst, v);
+		} else {
+			uint32_t cur;
+			memcpy(&cur, (uint8_t *)f + o->dst, 4);
+			if (cur == 0)
+				nm_store32(f, o->dst, (uint32_t)v);
+		}
+		break;
+	}
+	case NM_OP_ADDR4:
+		nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p);
+		break;
+	case NM_OP_ADDR6:
+		memcpy((uint8_t *)f + o->dst, p, 16);
+		break;
+	case NM_OP_MAC:
+		nm_store64(f, o->dst, nm_load_mac(p));
+		break;
+	case NM_OP_MAC_IFZERO: {
+		uint64_t cur;
+		memcpy(&cur, (uint8_t *)f + o->dst, 8);
+		if (cur == 0)
+			nm_store64(f, o->dst, nm_load_mac(p));
+		break;
+	}
+	case NM_OP_IPVER: {
+		uint64_t v = nm_load_beN(p, n);
+		f->etype = v == 4 ? 0x0800 : v == 6 ? 0x86dd : f->etype;
+		break;
+	}
+	case NM_OP_ICMP_TC:
+		f->icmp_type = p[0];
+		f->icmp_code = p[1];
+		break;
+	case NM_OP_MPLS:
+		w->mpls[o->arg] = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+		w->mpls_have |= 1u << o->arg;
+		break;
+	case NM_OP_WORK:
+		w->v[o->arg] = nm_load_beN(p, n);
+		w->have |= 1u << o->arg;
+		break;
+	default:
+		/* Ops come only from nm_compile_field(); END never gets here. */
+		__builtin_unreachable();
+	}
+}
+
 /*
- * Decodes one record of template t from p (left bytes). Returns the bytes
- * consumed, or 0 when a field runs past the end.
+ * Decodes one record of a fixed-length template (t->fix_len != 0): every
+ * op carries its offset in the record and skips are compiled away. The
+ * caller has checked that fix_len bytes are there.
  */
-static size_t nm_rec_decode(const struct nm_tmpl *t, const uint8_t *p, size_t left,
-			    struct nm_flow *f, struct nm_rec_work *w)
+static inline __attribute__((always_inline)) void
+nm_rec_decode_fixed(const struct nm_tmpl *t, const uint8_t *p, struct nm_flow *f,
+		    struct nm_rec_work *w)
+{
+	w->have = 0;
+	w->mpls_have = 0;
+	for (const struct nm_tmpl_op *o = t->ops; o->kind != NM_OP_END; o++)
+		nm_op_apply(o, p + o->off, o->len, f, w);
+}
+
+/*
+ * Decodes one record of a template with variable-length fields from p (left
+ * bytes). Returns the bytes consumed, or 0 when a field runs past the end.
+ */
+static size_t nm_rec_decode_var(const struct nm_tmpl *t, const uint8_t *p, size_t left,
+				struct nm_flow *f, struct nm_rec_work *w)
 {
 	const uint8_t *start = p;
 	w->have = 0;
 	w->mpls_have = 0;
-	for (unsigned i = 0; i < t->nops; i++) {
-		const struct nm_tmpl_op *o = &t->ops[i];
+	for (const struct nm_tmpl_op *o = t->ops; o->kind != NM_OP_END; o++) {
 		size_t n = o->len;
 		if (n == NM_VARLEN) {
 			/* RFC 7011 7: one length byte, or 255 then two bytes. */
@@ -317,68 +448,7 @@ static size_t nm_rec_decode(const struct nm_tmpl *t, const uint8_t *p, size_t le
 		}
 		if (n > left)
 			return 0;
-		switch (o->kind) {
-		case NM_OP_SKIP:
-			break;
-		case NM_OP_UINT: {
-			uint64_t v = nm_load_beN(p, n);
-			if (o->arg == 8)
-				nm_store64(f, o->dst, v);
-			else
-				nm_store32(f, o->dst, (uint32_t)v);
-			break;
-		}
-		case NM_OP_UINT_IFZERO: {
-			uint64_t v = nm_load_beN(p, n);
-			if (o->arg == 8) {
-				uint64_t cur;
-				memcpy(&cur, (uint8_t *)f + o->dst, 8);
-				if (cur == 0)
-					nm_store64(f, o->dst, v);
-			} else {
-				uint32_t cur;
-				memcpy(&cur, (uint8_t *)f + o->dst, 4);
-				if (cur == 0)
-					nm_store32(f, o->dst, (uint32_t)v);
-			}
-			break;
-		}
-		case NM_OP_ADDR4:
-			nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p);
-			break;
-		case NM_OP_ADDR6:
-			memcpy((uint8_t *)f + o->dst, p, 16);
-			break;
-		case NM_OP_MAC:
-			nm_store64(f, o->dst, nm_load_mac(p));
-			break;
-		case NM_OP_MAC_IFZERO: {
-			uint64_t cur;
-			memcpy(&cur, (uint8_t *)f + o->dst, 8);
-			if (cur == 0)
-				nm_store64(f, o->dst, nm_load_mac(p));
-			break;
-		}
-		case NM_OP_IPVER: {
-			uint64_t v = nm_load_beN(p, n);
-			f->etype = v == 4 ? 0x0800 : v == 6 ? 0x86dd : f->etype;
-			break;
-		}
-		case NM_OP_ICMP_TC:
-			f->icmp_type = p[0];
-			f->icmp_code = p[1];
-			break;
-		case NM_OP_MPLS:
-			w->mpls[o->arg] = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-			w->mpls_have |= 1u << o->arg;
-			break;
-		case NM_OP_WORK:
-			w->v[o->arg] = nm_load_beN(p, n);
-			w->have |= 1u << o->arg;
-			break;
-		default:
-			break;
-		}
+		nm_op_apply(o, p, n, f, w);
 		p += n;
 		left -= n;
 	}
@@ -398,7 +468,7 @@ static uint64_t nm_ntp_to_ns(uint64_t ntp)
 }
 
 /* Absolute time in ns from whichever encoding the record used; 0 = none. */
-static uint64_t nm_rec_time(struct nm_decoder *d, const struct nm_exporter *e,
+static inline uint64_t nm_rec_time(struct nm_decoder *d, const struct nm_exporter *e,
 			    const struct nm_rec_work *w, const struct nm_hdr_time *ht, bool end,
 			    bool *base_unknown)
 {
@@ -446,9 +516,22 @@ static uint64_t nm_rate_of(const struct nm_rec_work *w)
 	return 0;
 }
 
-static void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter *e,
-			  const struct nm_tmpl *t, const struct nm_hdr_time *ht, struct nm_flow *f,
-			  const struct nm_rec_work *w)
+/* The last sampler looked up within one data set. */
+struct nm_rate_cache {
+	bool valid;
+	bool has_id;
+	uint64_t id;
+	uint64_t rate;
+};
+
+#define NM_W_RATE_BITS                                                                   \
+	(1u << NM_W_INTERVAL | 1u << NM_W_RAND_INTERVAL | 1u << NM_W_PKT_INTERVAL |       \
+	 1u << NM_W_SAMPLE_SIZE)
+
+static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter *e,
+				 const struct nm_tmpl *t, const struct nm_hdr_time *ht,
+				 struct nm_flow *f, const struct nm_rec_work *w,
+				 struct nm_rate_cache *rc)
 {
 	if (f->etype == 0)
 		f->etype = t->etype;
@@ -477,9 +560,17 @@ static void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter *e,
 	bool has_id = NM_HAVE(w, NM_W_SAMPLER_ID);
 	if (has_id)
 		f->sampler_id = w->v[NM_W_SAMPLER_ID];
-	uint64_t rate = nm_rate_of(w);
-	if (rate == 0)
-		rate = nm_sampler_rate(e, has_id, f->sampler_id);
+	uint64_t rate = t->wmask & NM_W_RATE_BITS ? nm_rate_of(w) : 0;
+	if (rate == 0) {
+		/* Records of a set usually name the same sampler: look it up once. */
+		if (!rc->valid || rc->has_id != has_id || rc->id != f->sampler_id) {
+			rc->valid = true;
+			rc->has_id = has_id;
+			rc->id = f->sampler_id;
+			rc->rate = nm_sampler_rate(e, has_id, f->sampler_id);
+		}
+		rate = rc->rate;
+	}
 	f->sampling_rate = rate;
 	if (rate == 0)
 		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
@@ -542,6 +633,7 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	}
 	struct nm_rec_work w;
 	struct nm_flow scratch;
+	struct nm_rate_cache rc = {false, false, 0, 0};
 	uint32_t nrec = 0;
 	const uint8_t *p = s->p;
 	size_t left = s->left;
@@ -550,7 +642,11 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 		struct nm_flow *f = t->options ? NULL : nm_batch_slot(b);
 		struct nm_flow *dst = f ? f : &scratch;
 		*dst = *base;
-		size_t used = nm_rec_decode(t, p, left, dst, &w);
+		size_t used = t->fix_len;
+		if (used)
+			nm_rec_decode_fixed(t, p, dst, &w);
+		else
+			used = nm_rec_decode_var(t, p, left, dst, &w);
 		if (used == 0) {
 			nm_err_inc(d, NM_ERR_RECORD_TRUNCATED);
 			break;
@@ -562,7 +658,7 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 			nm_opt_finish(d, e, &w);
 			continue;
 		}
-		nm_rec_finish(d, e, t, ht, dst, &w);
+		nm_rec_finish(d, e, t, ht, dst, &w, &rc);
 		if (f) {
 			b->n++;
 			d->stats.records++;
@@ -599,6 +695,7 @@ static void nm_v9_templates(struct nm_decoder *d, struct nm_exporter *e, struct 
 		}
 		struct nm_compiled c;
 		c.nops = 0;
+		c.wmask = 0;
 		c.min_len = 0;
 		c.varlen = false;
 		for (unsigned i = 0; i < count; i++) {
@@ -642,6 +739,7 @@ static void nm_v9_opt_templates(struct nm_decoder *d, struct nm_exporter *e, str
 		}
 		struct nm_compiled c;
 		c.nops = 0;
+		c.wmask = 0;
 		c.min_len = 0;
 		c.varlen = false;
 		for (unsigned i = 0; i < count; i++) {
@@ -707,6 +805,7 @@ static void nm_ipfix_templates(struct nm_decoder *d, struct nm_exporter *e, stru
 		bool too_many = count > d->cfg.max_fields_per_template;
 		struct nm_compiled c;
 		c.nops = 0;
+		c.wmask = 0;
 		c.min_len = 0;
 		c.varlen = false;
 		for (unsigned i = 0; i < count; i++) {

@@ -112,7 +112,7 @@ static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
 		return -1;
 	l->expb = pow2_at_least(2ull * c->max_exporters);
 	l->tmplb = pow2_at_least(2ull * c->max_templates);
-	l->stride = sizeof(struct nm_tmpl) + c->max_fields_per_template * sizeof(struct nm_tmpl_op);
+	l->stride = sizeof(struct nm_tmpl) + (c->max_fields_per_template + 1u) * sizeof(struct nm_tmpl_op);
 	l->stride = (l->stride + 7) & ~(size_t)7;
 	size_t off = (sizeof(struct nm_decoder) + 63) & ~(size_t)63;
 	l->exp_off = off;
@@ -214,24 +214,38 @@ struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16
 			     uint64_t now_ns, bool *expired)
 {
 	uint32_t ei = (uint32_t)(e - d->exp);
-	uint32_t h = nm_tmpl_hash(d, ei, id);
-	uint32_t pos = h & d->tmpl_idx.mask;
-	uint32_t s;
 	*expired = false;
-	while ((s = nm_htab_next(&d->tmpl_idx, h, &pos)) != UINT32_MAX) {
-		struct nm_tmpl *t = nm_tmpl_at(d, s);
-		if (t->exp != ei || t->id != id)
-			continue;
-		if (d->cfg.template_lifetime_s &&
-		    now_ns > t->last_ns + (uint64_t)d->cfg.template_lifetime_s * 1000000000ull) {
-			nm_tmpl_remove(d, e, t);
-			nm_ev_inc(d, NM_EV_TMPL_EXPIRED);
-			*expired = true;
-			return NULL;
-		}
-		return t;
+	struct nm_tmpl *t = NULL;
+	/* Most data sets use the template the previous one used. A slot can be
+	 * reused by another exporter, so the owner and ID are checked. */
+	if (e->last_tmpl != NM_NIL) {
+		struct nm_tmpl *c = nm_tmpl_at(d, e->last_tmpl);
+		if (c->in_use && c->exp == ei && c->id == id)
+			t = c;
 	}
-	return NULL;
+	if (t == NULL) {
+		uint32_t h = nm_tmpl_hash(d, ei, id);
+		uint32_t pos = h & d->tmpl_idx.mask;
+		uint32_t s;
+		while ((s = nm_htab_next(&d->tmpl_idx, h, &pos)) != UINT32_MAX) {
+			struct nm_tmpl *c = nm_tmpl_at(d, s);
+			if (c->exp == ei && c->id == id) {
+				t = c;
+				e->last_tmpl = s;
+				break;
+			}
+		}
+		if (t == NULL)
+			return NULL;
+	}
+	if (d->cfg.template_lifetime_s &&
+	    now_ns > t->last_ns + (uint64_t)d->cfg.template_lifetime_s * 1000000000ull) {
+		nm_tmpl_remove(d, e, t);
+		nm_ev_inc(d, NM_EV_TMPL_EXPIRED);
+		*expired = true;
+		return NULL;
+	}
+	return t;
 }
 
 /* Oldest in-use template among a few candidates from a rotating cursor. */
@@ -373,6 +387,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->hash = h;
 	e->in_use = 1;
 	e->tmpl_head = NM_NIL;
+	e->last_tmpl = NM_NIL;
 	e->last_ns = now_ns;
 	d->nexp++;
 	nm_htab_insert(&d->exp_idx, h, (uint32_t)(e - d->exp));

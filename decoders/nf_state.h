@@ -17,7 +17,8 @@
 
 /* Operation kinds of a compiled template field. */
 enum nm_op_kind {
-	NM_OP_SKIP = 0,   /* skip len bytes (consecutive fixed skips are merged) */
+	NM_OP_END = 0,    /* ends the op list */
+	NM_OP_SKIP,   /* skip len bytes (consecutive fixed skips are merged) */
 	NM_OP_UINT,       /* big-endian unsigned of 1..8 bytes into flow+dst (arg = 4|8) */
 	NM_OP_UINT_IFZERO, /* same, only where the destination is still 0 */
 	NM_OP_ADDR4,      /* 4 bytes into an nm_addr at flow+dst, IPv4-mapped */
@@ -28,6 +29,13 @@ enum nm_op_kind {
 	NM_OP_ICMP_TC,    /* IE 32/139: type << 8 | code */
 	NM_OP_MPLS,       /* IE 70..79: arg = stack position */
 	NM_OP_WORK,       /* unsigned into work->v[arg] (times, sampling, ...) */
+	/* NM_OP_UINT specialised by source and destination width at compile
+	 * time, so the common fields cost one dispatch and one load. */
+	NM_OP_U8_32,
+	NM_OP_U16_32,
+	NM_OP_U32_32,
+	NM_OP_U32_64,
+	NM_OP_U64_64,
 };
 
 /* Indexes of struct nm_rec_work.v, filled by NM_OP_WORK. */
@@ -60,7 +68,7 @@ struct nm_tmpl_op {
 	uint8_t kind;  /* enum nm_op_kind */
 	uint8_t arg;
 	uint16_t dst;  /* offset in struct nm_flow */
-	uint16_t pad_;
+	uint16_t off;  /* offset in the record (fixed-length templates only) */
 };
 
 struct nm_tmpl {
@@ -73,6 +81,7 @@ struct nm_tmpl {
 	uint16_t nops;
 	uint16_t min_len; /* minimum record length */
 	uint16_t fix_len; /* record length when no field is variable, else 0 */
+	uint32_t wmask;   /* work slots (enum nm_work_slot) the records fill */
 	uint16_t etype;   /* Etype implied by the address fields, 0 = none */
 	uint8_t options;
 	uint8_t in_use;
@@ -95,6 +104,7 @@ struct nm_exporter {
 	uint32_t tmpl_head;
 	uint32_t ntmpl;
 	uint32_t seq_next;
+	uint32_t last_tmpl;   /* slot of the last template used: skips the hash */
 	uint64_t last_ns;
 	uint64_t sys_init_ms; /* from IE 160 in options data; 0 = unknown */
 	uint64_t default_rate; /* from options data without a sampler ID */
