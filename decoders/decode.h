@@ -70,6 +70,14 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 				 const uint8_t *p, size_t len, struct nm_flow_batch *b);
 enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, const uint8_t *p,
 			    size_t len, struct nm_flow_batch *b);
+/* sFlow v5: flow and discarded-packet samples go to b, interface counter
+ * samples to the batch set with nm_decoder_set_ctr_batch() (without one they
+ * are counted in NM_ERR_CTR_BATCH_FULL). */
+enum nm_err nm_decode_sflow(struct nm_decoder *d, const struct nm_pkt_meta *m, const uint8_t *p,
+			    size_t len, struct nm_flow_batch *b);
+
+/* Sets (or clears, with NULL) the batch sFlow counter records go to. */
+void nm_decoder_set_ctr_batch(struct nm_decoder *d, struct nm_ctr_batch *cb);
 
 /*
  * Recognises the protocol from the payload itself (the export version in
@@ -83,6 +91,23 @@ enum nm_err nm_decode_any(struct nm_decoder *d, const struct nm_pkt_meta *m, con
 enum nm_flow_type nm_decode_sniff(const uint8_t *p, size_t len);
 
 const struct nm_decode_stats *nm_decoder_stats(const struct nm_decoder *d);
+
+/* One exporter's state, for metrics (per-exporter loss counters). */
+struct nm_exporter_info {
+	struct nm_addr addr;   /* exporter address (sFlow: agent address) */
+	uint32_t domain;       /* observation domain / source ID / engine; sFlow: 0 or source ID */
+	uint32_t sub_agent;    /* sFlow sub-agent ID */
+	uint16_t port;         /* UDP source port (0 for sFlow) */
+	uint8_t kind;          /* 5, 9, 10; sFlow 0x50 datagrams, 0x51 flow, 0x52 counter, 0x53 drop samples */
+	uint32_t templates;
+	uint64_t seq_gaps;
+	uint64_t seq_lost;
+	uint64_t seq_resets;
+};
+
+/* Calls fn for every live exporter entry; stops early when fn returns non-zero. */
+void nm_decoder_exporter_foreach(const struct nm_decoder *d,
+				 int (*fn)(const struct nm_exporter_info *e, void *ctx), void *ctx);
 
 /* Live entries, for tests and metrics. */
 uint32_t nm_decoder_exporter_count(const struct nm_decoder *d);

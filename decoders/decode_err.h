@@ -39,7 +39,17 @@
 	X(DATA_TMPL_EXPIRED, 0, "data set for a template past its lifetime; set skipped")    \
 	X(RECORD_TRUNCATED, 0, "data record cut short (variable-length field beyond set)")   \
 	X(BATCH_FULL, 0, "record dropped: output batch full and no flush callback")          \
-	X(EXPORTER_CACHE_FULL, 0, "no exporter slot could be taken; datagram's state skipped")
+	X(EXPORTER_CACHE_FULL, 1, "no exporter slot could be taken")                        \
+	X(SFLOW_BAD_AGENT_TYPE, 1, "sFlow agent address type is neither IPv4 nor IPv6")      \
+	X(SFLOW_SAMPLE_COUNT, 1, "sFlow sample count larger than the datagram can hold")      \
+	X(SFLOW_SAMPLE_LENGTH, 1, "sFlow sample length beyond the end of the datagram")       \
+	X(SFLOW_SAMPLE_TRUNCATED, 0, "sFlow sample shorter than its fixed fields; skipped")  \
+	X(SFLOW_RECORD_COUNT, 0, "sFlow record count larger than the sample can hold")       \
+	X(SFLOW_RECORD_LENGTH, 0, "sFlow record length beyond its sample; rest skipped")     \
+	X(SFLOW_RECORD_TRUNCATED, 0, "sFlow record shorter than its fixed fields; skipped")  \
+	X(SFLOW_HEADER_LENGTH, 0, "sFlow sampled header length beyond its record; skipped")  \
+	X(SFLOW_BAD_ADDRESS_TYPE, 0, "sFlow address type unknown inside a record; skipped")  \
+	X(CTR_BATCH_FULL, 0, "counter record dropped: counter batch full or not set")
 
 #define NM_DECODE_EVENTS(X)                                                                  \
 	X(TMPL_ADDED, "template learned")                                                    \
@@ -61,7 +71,23 @@
 	X(SEQ_RESET, "sequence number went back or jumped: counting restarts")               \
 	X(PADDING, "datagrams with trailing padding after the last set")                     \
 	X(FIELD_BAD_LENGTH, "mapped field with a length its type cannot take; skipped")      \
-	X(ENTERPRISE_FIELDS, "enterprise-specific fields skipped by length")
+	X(ENTERPRISE_FIELDS, "enterprise-specific fields skipped by length")                 \
+	X(PACKET_SECTIONS, "IPFIX packet sections (IE 313/315) parsed as headers")           \
+	X(SFLOW_FLOW_SAMPLES, "sFlow flow samples decoded")                                  \
+	X(SFLOW_COUNTER_SAMPLES, "sFlow counter samples decoded")                            \
+	X(SFLOW_DROP_SAMPLES, "sFlow discarded-packet samples decoded")                      \
+	X(SFLOW_UNKNOWN_SAMPLES, "sFlow samples of unknown format skipped by length")        \
+	X(SFLOW_UNKNOWN_RECORDS, "sFlow records of unknown format skipped by length")        \
+	X(SFLOW_TRAILING_BYTES, "sFlow datagrams with bytes after the declared samples")     \
+	X(SFLOW_COUNTERS_NO_IF, "sFlow counter samples without interface counters (host, CPU...)") \
+	X(SFLOW_MULTI_OUTPUT, "sFlow samples sent to several output interfaces (OutIf 0)")  \
+	X(SFLOW_PATH_CUT, "sFlow AS paths or community lists longer than the record keeps")  \
+	X(SFLOW_SAMPLE_SEQ_GAP, "sFlow sample sequence gaps (per agent, sub-agent, source)")  \
+	X(SFLOW_SAMPLE_SEQ_LOST, "sFlow samples missing by sample sequence numbers")          \
+	X(SFLOW_SAMPLE_SEQ_RESET, "sFlow sample sequence went back or jumped")                \
+	X(HDR_TRUNCATED, "sampled headers cut inside a layer (fields above it unset)")       \
+	X(HDR_UNSUPPORTED, "sampled headers of a protocol the parser does not start from")  \
+	X(HDR_DEPTH, "sampled headers whose VLAN/MPLS/IPv6-extension chain hit its cap")
 
 enum nm_err {
 #define NM_X_(name, fatal, msg) NM_ERR_##name,
@@ -82,6 +108,7 @@ struct nm_decode_stats {
 	uint64_t datagrams;    /* datagrams handed to a decode function */
 	uint64_t datagrams_ok; /* datagrams decoded without a fatal error */
 	uint64_t records;      /* flow records produced */
+	uint64_t counter_records; /* interface counter records produced (sFlow) */
 	uint64_t err[NM_ERR__COUNT];
 	uint64_t ev[NM_EV__COUNT];
 };

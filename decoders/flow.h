@@ -26,6 +26,10 @@ enum nm_flow_type {
 /* Names as in the proto enum (FlowMessage.FlowType). */
 const char *nm_flow_type_name(enum nm_flow_type t);
 
+/* Entries kept of an sFlow AS path / community list (longer ones are cut). */
+#define NM_AS_PATH_MAX 10
+#define NM_COMMUNITIES_MAX 10
+
 struct nm_addr {
 	uint8_t b[16];
 };
@@ -53,6 +57,8 @@ struct nm_flow {
 	struct nm_addr src_addr_encap; /* 44 */
 	struct nm_addr dst_addr_encap; /* 45 */
 	struct nm_addr bgp_next_hop;   /* 1006 */
+	struct nm_addr post_nat_src_addr; /* 1012 */
+	struct nm_addr post_nat_dst_addr; /* 1013 */
 
 	/* 32-bit fields */
 	uint32_t type;              /*  1: enum nm_flow_type */
@@ -104,18 +110,27 @@ struct nm_flow {
 	uint32_t observation_domain_id; /* 1000 */
 	uint32_t exporter_port;     /* 1001 */
 	uint32_t flow_end_reason;   /* 1007 */
+	uint32_t drop_reason;       /* 1008 */
+	uint32_t as_path[NM_AS_PATH_MAX];         /* 1009, as_path_len used */
+	uint32_t communities[NM_COMMUNITIES_MAX]; /* 1010, communities_len used */
+	uint32_t bgp_local_pref;    /* 1011 */
+	uint32_t post_nat_src_port; /* 1014 */
+	uint32_t post_nat_dst_port; /* 1015 */
+	uint8_t as_path_len;
+	uint8_t communities_len;
 
 	/* booleans */
 	uint8_t has_encap;          /* 43 */
 	uint8_t has_mpls;           /* 53 */
 	uint8_t has_ppp;            /* 63 */
-	uint8_t pad_[5];
+	uint8_t pad_[3];
 };
 
 /*
  * Every wire field of FlowMessage, in field-number order:
  * X(number, WireName, KIND, nm_flow member, protobuf-c member)
- * KIND: ENUM, U32, U64, ADDR (16 bytes), MAC (uint64, low 48 bits), BOOL.
+ * KIND: ENUM, U32, U64, ADDR (16 bytes), MAC (uint64, low 48 bits), BOOL,
+ * U32LIST (array member with a member <name>_len, repeated uint32 on the wire).
  * Kept in step with proto/flow.proto by tests/test_proto.c.
  */
 #define NM_FLOW_FIELDS(X) \
@@ -189,7 +204,15 @@ struct nm_flow {
 	X(1004, TimeFlowStartNs, U64, time_flow_start_ns, timeflowstartns) \
 	X(1005, TimeFlowEndNs, U64, time_flow_end_ns, timeflowendns) \
 	X(1006, BgpNextHop, ADDR, bgp_next_hop, bgpnexthop) \
-	X(1007, FlowEndReason, U32, flow_end_reason, flowendreason)
+	X(1007, FlowEndReason, U32, flow_end_reason, flowendreason) \
+	X(1008, DropReason, U32, drop_reason, dropreason) \
+	X(1009, AsPath, U32LIST, as_path, aspath) \
+	X(1010, Communities, U32LIST, communities, communities) \
+	X(1011, BgpLocalPref, U32, bgp_local_pref, bgplocalpref) \
+	X(1012, PostNatSrcAddr, ADDR, post_nat_src_addr, postnatsrcaddr) \
+	X(1013, PostNatDstAddr, ADDR, post_nat_dst_addr, postnatdstaddr) \
+	X(1014, PostNatSrcPort, U32, post_nat_src_port, postnatsrcport) \
+	X(1015, PostNatDstPort, U32, post_nat_dst_port, postnatdstport)
 
 /* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
 static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])
@@ -228,6 +251,96 @@ struct nm_flow_batch {
 	uint32_t n;
 	uint32_t cap;
 	void (*flush)(struct nm_flow_batch *b, void *ctx);
+	void *flush_ctx;
+};
+
+/*
+ * struct nm_ctr: one sFlow counter sample's interface counters (generic and
+ * Ethernet records merged), the InterfaceCounters message of proto/flow.proto.
+ */
+struct nm_ctr {
+	uint64_t time_received;
+	uint64_t time_received_ns;
+	struct nm_addr agent;
+	uint64_t if_speed;
+	uint64_t in_octets;
+	uint64_t out_octets;
+	uint32_t sub_agent_id;
+	uint32_t sequence_num;
+	uint32_t sample_sequence_num;
+	uint32_t source_id;
+	uint32_t if_index;
+	uint32_t if_type;
+	uint32_t if_direction;
+	uint32_t if_status;
+	uint32_t in_ucast_pkts;
+	uint32_t in_multicast_pkts;
+	uint32_t in_broadcast_pkts;
+	uint32_t in_discards;
+	uint32_t in_errors;
+	uint32_t in_unknown_protos;
+	uint32_t out_ucast_pkts;
+	uint32_t out_multicast_pkts;
+	uint32_t out_broadcast_pkts;
+	uint32_t out_discards;
+	uint32_t out_errors;
+	uint32_t promiscuous_mode;
+	uint32_t dot3[13]; /* dot3Stats*, in the order of the sFlow Ethernet record */
+	uint8_t has_ethernet;
+	uint8_t has_generic;
+	uint8_t pad_[6];
+};
+
+/* Every field of InterfaceCounters: X(number, WireName, KIND, member, protobuf-c member). */
+#define NM_CTR_FIELDS(X) \
+	X(1, TimeReceived, U64, time_received, timereceived) \
+	X(2, TimeReceivedNs, U64, time_received_ns, timereceivedns) \
+	X(3, AgentAddress, ADDR, agent, agentaddress) \
+	X(4, SubAgentId, U32, sub_agent_id, subagentid) \
+	X(5, SequenceNum, U32, sequence_num, sequencenum) \
+	X(6, SampleSequenceNum, U32, sample_sequence_num, samplesequencenum) \
+	X(7, SourceId, U32, source_id, sourceid) \
+	X(8, IfIndex, U32, if_index, ifindex) \
+	X(9, IfType, U32, if_type, iftype) \
+	X(10, IfSpeed, U64, if_speed, ifspeed) \
+	X(11, IfDirection, U32, if_direction, ifdirection) \
+	X(12, IfStatus, U32, if_status, ifstatus) \
+	X(13, InOctets, U64, in_octets, inoctets) \
+	X(14, InUcastPkts, U32, in_ucast_pkts, inucastpkts) \
+	X(15, InMulticastPkts, U32, in_multicast_pkts, inmulticastpkts) \
+	X(16, InBroadcastPkts, U32, in_broadcast_pkts, inbroadcastpkts) \
+	X(17, InDiscards, U32, in_discards, indiscards) \
+	X(18, InErrors, U32, in_errors, inerrors) \
+	X(19, InUnknownProtos, U32, in_unknown_protos, inunknownprotos) \
+	X(20, OutOctets, U64, out_octets, outoctets) \
+	X(21, OutUcastPkts, U32, out_ucast_pkts, outucastpkts) \
+	X(22, OutMulticastPkts, U32, out_multicast_pkts, outmulticastpkts) \
+	X(23, OutBroadcastPkts, U32, out_broadcast_pkts, outbroadcastpkts) \
+	X(24, OutDiscards, U32, out_discards, outdiscards) \
+	X(25, OutErrors, U32, out_errors, outerrors) \
+	X(26, PromiscuousMode, U32, promiscuous_mode, promiscuousmode) \
+	X(27, HasEthernet, BOOL, has_ethernet, hasethernet) \
+	X(28, Dot3AlignmentErrors, U32, dot3[0], dot3alignmenterrors) \
+	X(29, Dot3FCSErrors, U32, dot3[1], dot3fcserrors) \
+	X(30, Dot3SingleCollisionFrames, U32, dot3[2], dot3singlecollisionframes) \
+	X(31, Dot3MultipleCollisionFrames, U32, dot3[3], dot3multiplecollisionframes) \
+	X(32, Dot3SQETestErrors, U32, dot3[4], dot3sqetesterrors) \
+	X(33, Dot3DeferredTransmissions, U32, dot3[5], dot3deferredtransmissions) \
+	X(34, Dot3LateCollisions, U32, dot3[6], dot3latecollisions) \
+	X(35, Dot3ExcessiveCollisions, U32, dot3[7], dot3excessivecollisions) \
+	X(36, Dot3InternalMacTransmitErrors, U32, dot3[8], dot3internalmactransmiterrors) \
+	X(37, Dot3CarrierSenseErrors, U32, dot3[9], dot3carriersenseerrors) \
+	X(38, Dot3FrameTooLongs, U32, dot3[10], dot3frametoolongs) \
+	X(39, Dot3InternalMacReceiveErrors, U32, dot3[11], dot3internalmacreceiveerrors) \
+	X(40, Dot3SymbolErrors, U32, dot3[12], dot3symbolerrors) \
+	X(41, HasGeneric, BOOL, has_generic, hasgeneric)
+
+/* A batch of counter records, like struct nm_flow_batch. */
+struct nm_ctr_batch {
+	struct nm_ctr *recs;
+	uint32_t n;
+	uint32_t cap;
+	void (*flush)(struct nm_ctr_batch *b, void *ctx);
 	void *flush_ctx;
 };
 

@@ -608,18 +608,6 @@ static void nm_opt_finish(struct nm_decoder *d, struct nm_exporter *e,
 		e->sys_init_ms = w->v[NM_W_SYSINIT];
 }
 
-/* Next free record of the batch, or NULL when it is full (after flush). */
-static inline struct nm_flow *nm_batch_slot(struct nm_flow_batch *b)
-{
-	if (b->n >= b->cap) {
-		if (b->flush)
-			b->flush(b, b->flush_ctx);
-		if (b->n >= b->cap)
-			return NULL;
-	}
-	return &b->recs[b->n];
-}
-
 /* Decodes one data set; returns the number of data records it held. */
 static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_t set_id,
 			    struct nm_reader *s, const struct nm_flow *base,
@@ -841,31 +829,12 @@ static void nm_ipfix_templates(struct nm_decoder *d, struct nm_exporter *e, stru
 
 /* ---- datagram level ---- */
 
-static enum nm_err nm_reject(struct nm_decoder *d, enum nm_err e)
-{
-	nm_err_inc(d, e);
-	return e;
-}
-
 static bool nm_all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (p[i])
 			return false;
 	return true;
-}
-
-static void nm_base_init(struct nm_flow *f, const struct nm_pkt_meta *m, enum nm_flow_type type,
-			 uint32_t seq, uint32_t domain)
-{
-	memset(f, 0, sizeof(*f));
-	f->type = type;
-	f->time_received_ns = m->time_ns;
-	f->time_received = m->time_ns / 1000000000ull;
-	f->sampler_address = m->exporter;
-	f->exporter_port = m->src_port;
-	f->sequence_num = seq;
-	f->observation_domain_id = domain;
 }
 
 enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta *m,
@@ -891,7 +860,7 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 	if (r.left < (size_t)count * 48)
 		return nm_reject(d, NM_ERR_V5_TRUNCATED);
 	uint32_t domain = (uint32_t)engine_type << 8 | engine_id;
-	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 5, domain, m->time_ns);
+	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 5, domain, 0, m->time_ns);
 	if (e == NULL)
 		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, count);
@@ -1015,7 +984,7 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 	if (version != 9)
 		return nm_reject(d, NM_ERR_BAD_VERSION);
 	struct nm_exporter *e =
-		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, m->time_ns);
+		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, 0, m->time_ns);
 	if (e == NULL)
 		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 3954 5.1: the sequence counts export packets. */
@@ -1050,7 +1019,7 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 	if (mlen < len)
 		nm_ev_inc(d, NM_EV_PADDING);
 	r.left = mlen - 16u; /* the message ends where its header says */
-	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, m->time_ns);
+	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, 0, m->time_ns);
 	if (e == NULL)
 		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 7011 3.1: the sequence counts data records sent before this one. */
@@ -1093,6 +1062,8 @@ enum nm_err nm_decode_any(struct nm_decoder *d, const struct nm_pkt_meta *m, con
 		return nm_decode_netflow_v9(d, m, p, len, b);
 	case NM_FLOW_TYPE_IPFIX:
 		return nm_decode_ipfix(d, m, p, len, b);
+	case NM_FLOW_TYPE_SFLOW_5:
+		return nm_decode_sflow(d, m, p, len, b);
 	default:
 		d->stats.datagrams++;
 		return nm_reject(d, len < 4 ? NM_ERR_SHORT_HEADER : NM_ERR_BAD_VERSION);

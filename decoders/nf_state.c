@@ -165,6 +165,25 @@ uint32_t nm_decoder_exporter_count(const struct nm_decoder *d)
 	return d->nexp;
 }
 
+void nm_decoder_set_ctr_batch(struct nm_decoder *d, struct nm_ctr_batch *cb)
+{
+	d->ctr_batch = cb;
+}
+
+void nm_decoder_exporter_foreach(const struct nm_decoder *d,
+				 int (*fn)(const struct nm_exporter_info *e, void *ctx), void *ctx)
+{
+	for (uint32_t i = 0; i < d->exp_fresh; i++) {
+		const struct nm_exporter *e = &d->exp[i];
+		if (!e->in_use)
+			continue;
+		struct nm_exporter_info x = {e->addr, e->domain, e->sub, e->port, e->version,
+					     e->ntmpl, e->seq_gaps, e->seq_lost, e->seq_resets};
+		if (fn(&x, ctx))
+			return;
+	}
+}
+
 uint32_t nm_decoder_template_count(const struct nm_decoder *d)
 {
 	return d->ntmpl;
@@ -321,6 +340,7 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 struct nm_exp_key {
 	uint8_t addr[16];
 	uint32_t domain;
+	uint32_t sub;
 	uint16_t port;
 	uint8_t version;
 	uint8_t zero;
@@ -336,13 +356,14 @@ static void nm_exporter_evict(struct nm_decoder *d, struct nm_exporter *e)
 }
 
 struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
-				    uint16_t port, uint8_t version, uint32_t domain,
+				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
 				    uint64_t now_ns)
 {
 	struct nm_exp_key k;
 	memset(&k, 0, sizeof(k));
 	memcpy(k.addr, addr->b, 16);
 	k.domain = domain;
+	k.sub = sub;
 	k.port = port;
 	k.version = version;
 	uint32_t h = (uint32_t)nm_hash64(d->cfg.hash_seed, &k, sizeof(k));
@@ -350,7 +371,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	uint32_t s;
 	while ((s = nm_htab_next(&d->exp_idx, h, &pos)) != UINT32_MAX) {
 		struct nm_exporter *e = &d->exp[s];
-		if (e->port == port && e->version == version && e->domain == domain &&
+		if (e->port == port && e->version == version && e->domain == domain && e->sub == sub &&
 		    memcmp(e->addr.b, addr->b, 16) == 0) {
 			e->last_ns = now_ns;
 			return e;
@@ -384,6 +405,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->port = port;
 	e->version = version;
 	e->domain = domain;
+	e->sub = sub;
 	e->hash = h;
 	e->in_use = 1;
 	e->tmpl_head = NM_NIL;
@@ -446,17 +468,26 @@ uint64_t nm_sampler_rate(const struct nm_exporter *e, bool has_id, uint64_t id)
 /* A forward jump beyond this is taken as an exporter restart, not loss. */
 #define NM_SEQ_MAX_GAP (1u << 20)
 
-void nm_seq_track(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance)
+void nm_seq_track_ev(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance,
+		     enum nm_ev gap_ev)
 {
 	if (e->seq_valid && seq != e->seq_next) {
 		uint32_t diff = seq - e->seq_next; /* modulo 2^32 */
 		if (diff < NM_SEQ_MAX_GAP) {
-			nm_ev_inc(d, NM_EV_SEQ_GAP);
-			d->stats.ev[NM_EV_SEQ_LOST] += diff;
+			d->stats.ev[gap_ev]++;
+			d->stats.ev[gap_ev + 1] += diff;
+			e->seq_gaps++;
+			e->seq_lost += diff;
 		} else {
-			nm_ev_inc(d, NM_EV_SEQ_RESET);
+			d->stats.ev[gap_ev + 2]++;
+			e->seq_resets++;
 		}
 	}
 	e->seq_valid = 1;
 	e->seq_next = seq + advance;
+}
+
+void nm_seq_track(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance)
+{
+	nm_seq_track_ev(d, e, seq, advance, NM_EV_SEQ_GAP);
 }

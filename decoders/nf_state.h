@@ -97,6 +97,7 @@ struct nm_sampler {
 struct nm_exporter {
 	struct nm_addr addr;
 	uint32_t domain;
+	uint32_t sub;
 	uint16_t port;
 	uint8_t version;
 	uint8_t in_use;
@@ -108,6 +109,9 @@ struct nm_exporter {
 	uint64_t last_ns;
 	uint64_t sys_init_ms; /* from IE 160 in options data; 0 = unknown */
 	uint64_t default_rate; /* from options data without a sampler ID */
+	uint64_t seq_gaps;    /* per-exporter loss counters */
+	uint64_t seq_lost;
+	uint64_t seq_resets;
 	uint8_t seq_valid;
 	uint8_t nsamplers;
 	uint8_t sampler_rr;
@@ -130,6 +134,7 @@ struct nm_decoder {
 	uint32_t tmpl_fresh;    /* template slots never used so far */
 	uint32_t tmpl_freelist; /* freed template slots, chained through next */
 	uint32_t exp_fresh;     /* exporter slots never used so far */
+	struct nm_ctr_batch *ctr_batch; /* where sFlow counter records go */
 };
 
 static inline struct nm_tmpl *nm_tmpl_at(struct nm_decoder *d, uint32_t i)
@@ -147,12 +152,53 @@ static inline void nm_err_inc(struct nm_decoder *d, enum nm_err e)
 	d->stats.err[e]++;
 }
 
+/* Counts a fatal error and returns it (the datagram is rejected). */
+static inline enum nm_err nm_reject(struct nm_decoder *d, enum nm_err e)
+{
+	nm_err_inc(d, e);
+	return e;
+}
+
+/* The per-datagram part of every record: type, receive time, exporter. */
+static inline void nm_base_init(struct nm_flow *f, const struct nm_pkt_meta *m, enum nm_flow_type type,
+			 uint32_t seq, uint32_t domain)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = type;
+	f->time_received_ns = m->time_ns;
+	f->time_received = m->time_ns / 1000000000ull;
+	f->sampler_address = m->exporter;
+	f->exporter_port = m->src_port;
+	f->sequence_num = seq;
+	f->observation_domain_id = domain;
+}
+
+/* Next free record of the batch, or NULL when it is full (after flush). */
+static inline struct nm_flow *nm_batch_slot(struct nm_flow_batch *b)
+{
+	if (b->n >= b->cap) {
+		if (b->flush)
+			b->flush(b, b->flush_ctx);
+		if (b->n >= b->cap)
+			return NULL;
+	}
+	return &b->recs[b->n];
+}
+
 uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);
 
 /* Finds or creates the exporter; NULL if none could be made (counted). */
 struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
-				    uint16_t port, uint8_t version, uint32_t domain,
+				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
 				    uint64_t now_ns);
+
+/* Exporter table "versions" beside the export versions 5, 9 and 10: sFlow
+ * keeps sequence state per (agent, sub-agent) and per (agent, sub-agent,
+ * source ID) for flow, counter and drop samples. */
+#define NM_EXP_SFLOW 0x50
+#define NM_EXP_SFLOW_FLOWS 0x51
+#define NM_EXP_SFLOW_CTRS 0x52
+#define NM_EXP_SFLOW_DROPS 0x53
 
 /* Looks a template up; NULL if unknown. Expired templates are freed and
  * reported through *expired. */
@@ -180,5 +226,8 @@ uint64_t nm_sampler_rate(const struct nm_exporter *e, bool has_id, uint64_t id);
 /* Sequence tracking: seq is the header's number, advance what the next
  * datagram's sequence should add (1 for v9, records for v5 and IPFIX). */
 void nm_seq_track(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance);
+/* The same, counting into gap_ev, gap_ev + 1 (lost) and gap_ev + 2 (reset). */
+void nm_seq_track_ev(struct nm_decoder *d, struct nm_exporter *e, uint32_t seq, uint32_t advance,
+		     enum nm_ev gap_ev);
 
 #endif

@@ -7,69 +7,145 @@
 
 #include "flow.pb-c.h"
 
-static size_t nm_json_mac(char *o, size_t cap, uint64_t m)
+/*
+ * JSON writers, one per field kind of NM_FLOW_FIELDS / NM_CTR_FIELDS. Each
+ * appends `"Name":value,` at buf + *o; the caller guarantees the room
+ * (NM_FLOW_JSON_MAX covers the longest record).
+ */
+static void nm_j_key(char *buf, size_t *o, size_t cap, const char *name)
 {
-	return (size_t)snprintf(o, cap, "\"%02x:%02x:%02x:%02x:%02x:%02x\"",
-				(unsigned)(m >> 40 & 0xff), (unsigned)(m >> 32 & 0xff),
-				(unsigned)(m >> 24 & 0xff), (unsigned)(m >> 16 & 0xff),
-				(unsigned)(m >> 8 & 0xff), (unsigned)(m & 0xff));
+	*o += (size_t)snprintf(buf + *o, cap - *o, "\"%s\":", name);
 }
+
+static void nm_j_u64(char *buf, size_t *o, size_t cap, const char *name, uint64_t v)
+{
+	nm_j_key(buf, o, cap, name);
+	*o += (size_t)snprintf(buf + *o, cap - *o, "%" PRIu64 ",", v);
+}
+
+static void nm_j_str(char *buf, size_t *o, size_t cap, const char *name, const char *v)
+{
+	nm_j_key(buf, o, cap, name);
+	*o += (size_t)snprintf(buf + *o, cap - *o, "\"%s\",", v);
+}
+
+static void nm_j_bool(char *buf, size_t *o, size_t cap, const char *name, int v)
+{
+	nm_j_key(buf, o, cap, name);
+	*o += (size_t)snprintf(buf + *o, cap - *o, "%s,", v ? "true" : "false");
+}
+
+static void nm_j_addr(char *buf, size_t *o, size_t cap, const char *name, const struct nm_addr *a)
+{
+	char t[64];
+	nm_j_str(buf, o, cap, name, nm_addr_format(a, t, sizeof(t)));
+}
+
+static void nm_j_mac(char *buf, size_t *o, size_t cap, const char *name, uint64_t m)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(m >> 40 & 0xff),
+		 (unsigned)(m >> 32 & 0xff), (unsigned)(m >> 24 & 0xff), (unsigned)(m >> 16 & 0xff),
+		 (unsigned)(m >> 8 & 0xff), (unsigned)(m & 0xff));
+	nm_j_str(buf, o, cap, name, t);
+}
+
+static void nm_j_list(char *buf, size_t *o, size_t cap, const char *name, const uint32_t *v,
+		      unsigned n)
+{
+	nm_j_key(buf, o, cap, name);
+	buf[(*o)++] = '[';
+	for (unsigned i = 0; i < n; i++)
+		*o += (size_t)snprintf(buf + *o, cap - *o, "%s%" PRIu32, i ? "," : "", v[i]);
+	*o += (size_t)snprintf(buf + *o, cap - *o, "],");
+}
+
+#define NM_J_ENUM(name, m) nm_j_str(buf, &o, cap, #name, nm_flow_type_name((enum nm_flow_type)f->m));
+#define NM_J_U32(name, m) nm_j_u64(buf, &o, cap, #name, f->m);
+#define NM_J_U64(name, m) nm_j_u64(buf, &o, cap, #name, f->m);
+#define NM_J_BOOL(name, m) nm_j_bool(buf, &o, cap, #name, f->m);
+#define NM_J_ADDR(name, m) nm_j_addr(buf, &o, cap, #name, &f->m);
+#define NM_J_MAC(name, m) nm_j_mac(buf, &o, cap, #name, f->m);
+#define NM_J_U32LIST(name, m) nm_j_list(buf, &o, cap, #name, f->m, f->m##_len);
+#define NM_X_(num, name, kind, m, pb) NM_J_##kind(name, m)
 
 size_t nm_flow_json(const struct nm_flow *f, char *buf, size_t cap)
 {
 	if (cap < NM_FLOW_JSON_MAX)
 		return 0;
-	char a[64];
 	size_t o = 0;
 	buf[o++] = '{';
-#define NM_J_ENUM(name, m) \
-	o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":\"%s\",", \
-			      nm_flow_type_name((enum nm_flow_type)f->m));
-#define NM_J_U32(name, m) o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":%" PRIu32 ",", f->m);
-#define NM_J_U64(name, m) o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":%" PRIu64 ",", f->m);
-#define NM_J_BOOL(name, m) \
-	o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":%s,", f->m ? "true" : "false");
-#define NM_J_ADDR(name, m) \
-	o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":\"%s\",", \
-			      nm_addr_format(&f->m, a, sizeof(a)));
-#define NM_J_MAC(name, m)                                                  \
-	o += (size_t)snprintf(buf + o, cap - o, "\"" #name "\":");         \
-	o += nm_json_mac(buf + o, cap - o, f->m);                          \
-	buf[o++] = ',';
-#define NM_X_(num, name, kind, m, pb) NM_J_##kind(name, m)
 	NM_FLOW_FIELDS(NM_X_)
-#undef NM_X_
 	buf[o - 1] = '}';
 	buf[o] = 0;
 	return o;
 }
 
-size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t cap)
+size_t nm_ctr_json(const struct nm_ctr *f, char *buf, size_t cap)
 {
-	Netmeta__FlowMessage msg = NETMETA__FLOW_MESSAGE__INIT;
-	/* Address fields are always 16 bytes on the wire (IPv4-mapped). */
+	if (cap < NM_FLOW_JSON_MAX)
+		return 0;
+	size_t o = 0;
+	buf[o++] = '{';
+	nm_j_str(buf, &o, cap, "Type", "SFLOW_5_COUNTERS");
+	NM_CTR_FIELDS(NM_X_)
+	buf[o - 1] = '}';
+	buf[o] = 0;
+	return o;
+}
+#undef NM_X_
+
+/* Prefixes a packed message of n bytes with its varint length. */
+static size_t nm_pb_frame(size_t n, unsigned char *buf, size_t cap, unsigned char *hdr_out,
+			  size_t *hdr_len)
+{
+	size_t h = 0;
+	for (size_t x = n;; x >>= 7) {
+		hdr_out[h++] = (unsigned char)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+		if (x < 0x80)
+			break;
+	}
+	*hdr_len = h;
+	if (h + n > cap)
+		return 0;
+	memcpy(buf, hdr_out, h);
+	return h + n;
+}
+
 #define NM_P_ENUM(m, pb) msg.pb = (Netmeta__FlowMessage__FlowType)f->m;
 #define NM_P_U32(m, pb) msg.pb = f->m;
 #define NM_P_U64(m, pb) msg.pb = f->m;
 #define NM_P_BOOL(m, pb) msg.pb = f->m != 0;
 #define NM_P_MAC(m, pb) msg.pb = f->m;
-#define NM_P_ADDR(m, pb)                                  \
-	msg.pb.data = (uint8_t *)(uintptr_t)f->m.b;      \
+/* Address fields are always 16 bytes on the wire (IPv4-mapped). */
+#define NM_P_ADDR(m, pb)                             \
+	msg.pb.data = (uint8_t *)(uintptr_t)f->m.b; \
 	msg.pb.len = 16;
+#define NM_P_U32LIST(m, pb)                          \
+	msg.n_##pb = f->m##_len;                     \
+	msg.pb = (uint32_t *)(uintptr_t)f->m;
 #define NM_X_(num, name, kind, m, pb) NM_P_##kind(m, pb)
+
+size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t cap)
+{
+	Netmeta__FlowMessage msg = NETMETA__FLOW_MESSAGE__INIT;
 	NM_FLOW_FIELDS(NM_X_)
-#undef NM_X_
-	size_t n = netmeta__flow_message__get_packed_size(&msg);
-	size_t hdr = 0;
 	unsigned char v[10];
-	for (size_t x = n; ; x >>= 7) {
-		v[hdr++] = (unsigned char)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
-		if (x < 0x80)
-			break;
-	}
-	if (hdr + n > cap)
-		return 0;
-	memcpy(buf, v, hdr);
-	netmeta__flow_message__pack(&msg, buf + hdr);
-	return hdr + n;
+	size_t h, n = netmeta__flow_message__get_packed_size(&msg);
+	size_t total = nm_pb_frame(n, buf, cap, v, &h);
+	if (total)
+		netmeta__flow_message__pack(&msg, buf + h);
+	return total;
+}
+
+size_t nm_ctr_pb_delimited(const struct nm_ctr *f, unsigned char *buf, size_t cap)
+{
+	Netmeta__InterfaceCounters msg = NETMETA__INTERFACE_COUNTERS__INIT;
+	NM_CTR_FIELDS(NM_X_)
+	unsigned char v[10];
+	size_t h, n = netmeta__interface_counters__get_packed_size(&msg);
+	size_t total = nm_pb_frame(n, buf, cap, v, &h);
+	if (total)
+		netmeta__interface_counters__pack(&msg, buf + h);
+	return total;
 }

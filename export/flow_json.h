@@ -26,4 +26,9 @@ size_t nm_flow_json(const struct nm_flow *f, char *buf, size_t cap);
  */
 size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t cap);
 
+/* The same for an sFlow counter record ("Type": "SFLOW_5_COUNTERS" in JSON;
+ * an InterfaceCounters message in protobuf). */
+size_t nm_ctr_json(const struct nm_ctr *c, char *buf, size_t cap);
+size_t nm_ctr_pb_delimited(const struct nm_ctr *c, unsigned char *buf, size_t cap);
+
 #endif

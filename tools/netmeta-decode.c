@@ -24,6 +24,8 @@ enum nm_out { NM_OUT_JSON, NM_OUT_PB };
 
 struct nm_tool {
 	enum nm_out out;
+	int counters_pb; /* --pb --counters: InterfaceCounters messages in the stream too */
+	struct nm_flow_batch *flows; /* flushed first, so output keeps datagram order */
 	uint64_t pkt_res[NM_PKT__COUNT];
 	uint64_t proto_seen[5];
 	uint64_t pcap_packets;
@@ -41,6 +43,25 @@ static void nm_tool_flush(struct nm_flow_batch *b, void *ctx)
 			fwrite(buf, 1, n, stdout);
 		} else {
 			size_t n = nm_flow_pb_delimited(&b->recs[i], pb, sizeof(pb));
+			fwrite(pb, 1, n, stdout);
+		}
+	}
+	b->n = 0;
+}
+
+static void nm_tool_flush_ctr(struct nm_ctr_batch *b, void *ctx)
+{
+	struct nm_tool *t = ctx;
+	static char buf[NM_FLOW_JSON_MAX];
+	static unsigned char pb[2048];
+	nm_tool_flush(t->flows, t); /* records before these counters come first */
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (t->out == NM_OUT_JSON) {
+			size_t n = nm_ctr_json(&b->recs[i], buf, sizeof(buf));
+			buf[n++] = '\n';
+			fwrite(buf, 1, n, stdout);
+		} else if (t->counters_pb) {
+			size_t n = nm_ctr_pb_delimited(&b->recs[i], pb, sizeof(pb));
 			fwrite(pb, 1, n, stdout);
 		}
 	}
@@ -97,6 +118,7 @@ static void nm_print_stats(const struct nm_tool *t, const struct nm_decoder *d)
 	fprintf(o, "datagrams %" PRIu64 "\n", s->datagrams);
 	fprintf(o, "datagrams_ok %" PRIu64 "\n", s->datagrams_ok);
 	fprintf(o, "records %" PRIu64 "\n", s->records);
+	fprintf(o, "counter_records %" PRIu64 "\n", s->counter_records);
 	for (int i = 1; i < NM_ERR__COUNT; i++)
 		if (s->err[i])
 			fprintf(o, "err_%s %" PRIu64 "\n", nm_err_name((enum nm_err)i), s->err[i]);
@@ -110,10 +132,12 @@ static void nm_print_stats(const struct nm_tool *t, const struct nm_decoder *d)
 static void nm_usage(void)
 {
 	fprintf(stderr,
-		"usage: netmeta-decode [--json | --pb] [--template-lifetime SECONDS] FILE...\n"
-		"  Decodes NetFlow v5/v9 and IPFIX exports found in pcap/pcapng files.\n"
-		"  --json  one JSON object per flow record (default)\n"
-		"  --pb    length-delimited protobuf FlowMessage stream (proto/flow.proto)\n"
+		"usage: netmeta-decode [--json | --pb [--counters]] [--template-lifetime SECONDS] FILE...\n"
+		"  Decodes sFlow v5, NetFlow v5/v9 and IPFIX exports found in pcap/pcapng files.\n"
+		"  --json      one JSON object per flow record (default); sFlow interface\n"
+		"              counters as objects with \"Type\": \"SFLOW_5_COUNTERS\"\n"
+		"  --pb        length-delimited protobuf FlowMessage stream (proto/flow.proto)\n"
+		"  --counters  with --pb: InterfaceCounters messages in the stream too\n"
 		"  Counters go to stderr. Exit 0 = read, 2 = a file could not be read.\n");
 }
 
@@ -129,6 +153,8 @@ int main(int argc, char **argv)
 			t.out = NM_OUT_JSON;
 		} else if (strcmp(argv[i], "--pb") == 0) {
 			t.out = NM_OUT_PB;
+		} else if (strcmp(argv[i], "--counters") == 0) {
+			t.counters_pb = 1;
 		} else if (strcmp(argv[i], "--template-lifetime") == 0 && i + 1 < argc) {
 			char *end;
 			errno = 0;
@@ -164,6 +190,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct nm_decoder *d = nm_decoder_init(mem, msz, &cfg);
+	struct nm_ctr_batch cb = {calloc(256, sizeof(struct nm_ctr)), 0, 256, nm_tool_flush_ctr, &t};
+	if (cb.recs == NULL) {
+		fprintf(stderr, "netmeta-decode: out of memory\n");
+		return 2;
+	}
+	nm_decoder_set_ctr_batch(d, &cb);
+	t.flows = &b;
 	nm_reasm_init(ra);
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
@@ -172,9 +205,11 @@ int main(int argc, char **argv)
 		if (nm_read_file(argv[i], &t, d, ra, &b) != 0)
 			status = 2;
 	nm_tool_flush(&b, &t);
+	nm_tool_flush_ctr(&cb, &t);
 	fflush(stdout);
 	nm_print_stats(&t, d);
 	free(b.recs);
+	free(cb.recs);
 	free(ra);
 	free(mem);
 	return status;

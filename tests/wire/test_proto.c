@@ -34,7 +34,7 @@ static ProtobufCType nm_pb_type(const char *kind)
 {
 	if (strcmp(kind, "ENUM") == 0)
 		return PROTOBUF_C_TYPE_ENUM;
-	if (strcmp(kind, "U32") == 0)
+	if (strcmp(kind, "U32") == 0 || strcmp(kind, "U32LIST") == 0)
 		return PROTOBUF_C_TYPE_UINT32;
 	if (strcmp(kind, "U64") == 0 || strcmp(kind, "MAC") == 0)
 		return PROTOBUF_C_TYPE_UINT64;
@@ -54,6 +54,8 @@ static void test_fields_match_proto(void **state)
 		assert_non_null(fd);
 		assert_string_equal(fd->name, nm_fields[i].name);
 		assert_int_equal(fd->type, nm_pb_type(nm_fields[i].kind));
+		assert_int_equal(fd->label == PROTOBUF_C_LABEL_REPEATED,
+				 strcmp(nm_fields[i].kind, "U32LIST") == 0);
 	}
 	/* NetMeta numbering: 1..64 without 8; additions from 1000. */
 	for (size_t i = 0; i < NM_NFIELDS; i++)
