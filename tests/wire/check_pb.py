@@ -31,7 +31,11 @@ def protoc_text(proto_dir, msg):
     fields = {}
     for line in out.stdout.decode().splitlines():
         key, _, val = line.partition(": ")
-        fields[key.strip()] = val.strip()
+        key, val = key.strip(), val.strip()
+        if key in ("AsPath", "Communities"):  # repeated: one line per entry
+            fields.setdefault(key, []).append(int(val))
+        else:
+            fields[key] = val
     return fields
 
 
@@ -68,7 +72,9 @@ def main():
         for key, val in want.items():
             if key in ("SrcMac", "DstMac"):
                 val = int(val.replace(":", ""), 16)
-            if isinstance(val, bool):
+            if isinstance(val, list):
+                assert got.get(key, []) == val, (k, key, got.get(key), val)
+            elif isinstance(val, bool):
                 exp = "true" if val else None
                 assert got.get(key) == exp, (k, key, got.get(key), val)
             elif isinstance(val, int):
