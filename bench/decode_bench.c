@@ -188,9 +188,9 @@ int main(int argc, char **argv)
 		if (sched_setaffinity(0, sizeof(set), &set))
 			fprintf(stderr, "decode-bench: cannot pin to cpu %d: %s\n", cpu, strerror(errno));
 	}
-	static const enum nm_flow_type types[3] = {NM_FLOW_TYPE_NETFLOW_V5, NM_FLOW_TYPE_NETFLOW_V9,
-						   NM_FLOW_TYPE_IPFIX};
-	for (int t = 0; t < 3; t++) {
+	static const enum nm_flow_type types[4] = {NM_FLOW_TYPE_NETFLOW_V5, NM_FLOW_TYPE_NETFLOW_V9,
+						   NM_FLOW_TYPE_IPFIX, NM_FLOW_TYPE_SFLOW_5};
+	for (int t = 0; t < 4; t++) {
 		struct nm_input in;
 		memset(&in, 0, sizeof(in));
 		nm_gen_input(&in, types[t]);

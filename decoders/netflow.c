@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "hdr.h"
 #include "nf_state.h"
 #include "reader.h"
 
@@ -118,12 +119,21 @@ static const struct nm_ie_map nm_ie_map[NM_IE_MAP_N] = {
 	[239] = U32_(bi_flow_direction),
 	[243] = U32_(vlan_id),       /* dot1qVlanId */
 	[254] = U32Z_(dst_vlan),     /* postDot1qVlanId */
+	[225] = A4_(post_nat_src_addr), /* postNATSourceIPv4Address */
+	[226] = A4_(post_nat_dst_addr), /* postNATDestinationIPv4Address */
+	[227] = U32_(post_nat_src_port), /* postNAPTSourceTransportPort */
+	[228] = U32_(post_nat_dst_port), /* postNAPTDestinationTransportPort */
 	[256] = U32_(etype),         /* ethernetType */
+	[281] = A6_(post_nat_src_addr), /* postNATSourceIPv6Address */
+	[282] = A6_(post_nat_dst_addr), /* postNATDestinationIPv6Address */
 	[302] = W_(NM_W_SAMPLER_ID), /* selectorId */
 	[305] = W_(NM_W_PKT_INTERVAL), /* samplingPacketInterval */
 	[306] = W_(NM_W_PKT_SPACE),  /* samplingPacketSpace */
 	[309] = W_(NM_W_SAMPLE_SIZE), /* samplingSize */
 	[310] = W_(NM_W_SAMPLE_POP), /* samplingPopulation */
+	[312] = U64Z_(bytes),        /* dataLinkFrameSize */
+	[313] = {NM_OP_SECTION, 0, 0}, /* ipHeaderPacketSection (starts at IP) */
+	[315] = {NM_OP_SECTION, NM_HDR_ETHERNET, 0}, /* dataLinkFrameSection */
 };
 
 /* ---- template compilation ---- */
@@ -162,6 +172,8 @@ static bool nm_len_fits(uint8_t kind, uint16_t len)
 		return len == 6;
 	case NM_OP_MPLS:
 		return len >= 3 && len <= 4;
+	case NM_OP_SECTION:
+		return true;
 	default:
 		return true;
 	}
@@ -196,7 +208,7 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 	if (fs->pen) {
 		nm_ev_inc(d, NM_EV_ENTERPRISE_FIELDS);
 	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind > NM_OP_SKIP &&
-		   fs->len != NM_VARLEN) {
+		   (fs->len != NM_VARLEN || nm_ie_map[fs->ie].kind == NM_OP_SECTION)) {
 		const struct nm_ie_map *m = &nm_ie_map[fs->ie];
 		if (nm_len_fits(m->kind, fs->len)) {
 			op.kind = m->kind;
@@ -291,6 +303,7 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 
 struct nm_rec_work {
 	uint64_t v[NM_W__COUNT];
+	uint32_t sections; /* packet sections parsed (IE 313/315) */
 	uint32_t have; /* bit per enum nm_work_slot */
 	uint32_t mpls_have;
 	uint32_t mpls[10];
@@ -398,6 +411,18 @@ nm_op_apply(const struct nm_tmpl_op *o, const uint8_t *q, size_t n, struct nm_fl
 		w->v[o->arg] = nm_load_beN(p, n);
 		w->have |= 1u << o->arg;
 		break;
+	case NM_OP_SECTION: {
+		/* Packet sections (Juniper inline monitoring, IPFIX PSAMP): the
+		 * sampled packet itself, through the sFlow header parser. */
+		enum nm_hdr_start st = (enum nm_hdr_start)o->arg;
+		if (st == 0)
+			st = n && (p[0] >> 4) == 6 ? NM_HDR_IPV6 : NM_HDR_IPV4;
+		nm_hdr_parse(p, n, st, f);
+		if (f->packets == 0)
+			f->packets = 1;
+		w->sections++;
+		break;
+	}
 	default:
 		/* Ops come only from nm_compile_field(); END never gets here. */
 		__builtin_unreachable();
@@ -415,6 +440,7 @@ nm_rec_decode_fixed(const struct nm_tmpl *t, const uint8_t *p, struct nm_flow *f
 {
 	w->have = 0;
 	w->mpls_have = 0;
+	w->sections = 0;
 	for (const struct nm_tmpl_op *o = t->ops; o->kind != NM_OP_END; o++)
 		nm_op_apply(o, p + o->off, o->len, f, w);
 }
@@ -429,6 +455,7 @@ static size_t nm_rec_decode_var(const struct nm_tmpl *t, const uint8_t *p, size_
 	const uint8_t *start = p;
 	w->have = 0;
 	w->mpls_have = 0;
+	w->sections = 0;
 	for (const struct nm_tmpl_op *o = t->ops; o->kind != NM_OP_END; o++) {
 		size_t n = o->len;
 		if (n == NM_VARLEN) {
@@ -647,6 +674,8 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 			continue;
 		}
 		nm_rec_finish(d, e, t, ht, dst, &w, &rc);
+		if (w.sections)
+			d->stats.ev[NM_EV_PACKET_SECTIONS] += w.sections;
 		if (f) {
 			b->n++;
 			d->stats.records++;

@@ -410,6 +410,8 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->in_use = 1;
 	e->tmpl_head = NM_NIL;
 	e->last_tmpl = NM_NIL;
+	for (unsigned i = 0; i < NM_SUB_CACHE; i++)
+		e->sub_cache[i] = NM_NIL;
 	e->last_ns = now_ns;
 	d->nexp++;
 	nm_htab_insert(&d->exp_idx, h, (uint32_t)(e - d->exp));

@@ -14,6 +14,8 @@
 
 #define NM_NIL UINT32_MAX
 #define NM_VARLEN 0xffffu
+/* Direct-mapped cache of per-source entries kept in an sFlow agent entry. */
+#define NM_SUB_CACHE 256
 
 /* Operation kinds of a compiled template field. */
 enum nm_op_kind {
@@ -29,6 +31,7 @@ enum nm_op_kind {
 	NM_OP_ICMP_TC,    /* IE 32/139: type << 8 | code */
 	NM_OP_MPLS,       /* IE 70..79: arg = stack position */
 	NM_OP_WORK,       /* unsigned into work->v[arg] (times, sampling, ...) */
+	NM_OP_SECTION,    /* IE 313/315 packet section through the header parser (arg = start) */
 	/* NM_OP_UINT specialised by source and destination width at compile
 	 * time, so the common fields cost one dispatch and one load. */
 	NM_OP_U8_32,
@@ -112,6 +115,7 @@ struct nm_exporter {
 	uint64_t seq_gaps;    /* per-exporter loss counters */
 	uint64_t seq_lost;
 	uint64_t seq_resets;
+	uint32_t sub_cache[NM_SUB_CACHE]; /* sFlow agent entry: per-source entries (slot or NM_NIL) */
 	uint8_t seq_valid;
 	uint8_t nsamplers;
 	uint8_t sampler_rr;

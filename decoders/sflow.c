@@ -153,13 +153,13 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 			     struct nm_flow *f)
 {
 	switch (fmt) {
-	case 1: { /* sampled header */
-		uint32_t proto = nm_rd_be32(r);
-		uint32_t frame_len = nm_rd_be32(r);
-		nm_rd_be32(r); /* stripped */
-		uint32_t hlen = nm_rd_be32(r);
-		if (!nm_rd_ok(r))
+	case 1: { /* sampled header: protocol, frame_length, stripped, header_length */
+		const uint8_t *q = nm_rd_bytes(r, 16);
+		if (q == NULL)
 			return -1;
+		uint32_t proto = nm_load_be32(q);
+		uint32_t frame_len = nm_load_be32(q + 4);
+		uint32_t hlen = nm_load_be32(q + 12);
 		if (hlen > r->left) {
 			nm_err_inc(d, NM_ERR_SFLOW_HEADER_LENGTH);
 			return 0;
@@ -216,14 +216,16 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 			f->bytes = len;
 		return 0;
 	}
-	case 1001: /* extended switch */
-		f->src_vlan = nm_rd_be32(r);
-		nm_rd_be32(r);
-		f->dst_vlan = nm_rd_be32(r);
-		nm_rd_be32(r);
+	case 1001: { /* extended switch: src vlan, src priority, dst vlan, dst priority */
+		const uint8_t *q = nm_rd_bytes(r, 16);
+		if (q == NULL)
+			return -1;
+		f->src_vlan = nm_load_be32(q);
+		f->dst_vlan = nm_load_be32(q + 8);
 		if (f->vlan_id == 0)
 			f->vlan_id = f->src_vlan;
-		return nm_rd_ok(r) ? 0 : -1;
+		return 0;
+	}
 	case 1002: { /* extended router */
 		int rc = nm_sf_addr(r, &f->next_hop);
 		if (rc)
@@ -265,9 +267,10 @@ static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, struct
 		return;
 	}
 	for (uint32_t i = 0; i < nrec; i++) {
-		uint32_t format = nm_rd_be32(s);
-		uint32_t len = nm_rd_be32(s);
-		if (!nm_rd_ok(s) || len > s->left) {
+		const uint8_t *q = nm_rd_bytes(s, 8);
+		uint32_t format = q ? nm_load_be32(q) : 0;
+		uint32_t len = q ? nm_load_be32(q + 4) : 0;
+		if (q == NULL || len > s->left) {
 			nm_err_inc(d, NM_ERR_SFLOW_RECORD_LENGTH);
 			return;
 		}
@@ -287,47 +290,72 @@ static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, struct
 struct nm_sf_dgram {
 	struct nm_addr agent;
 	uint32_t sub_agent;
+	struct nm_exporter *agent_e; /* the (agent, sub-agent) entry */
 	struct nm_flow base;
 };
 
+/*
+ * Sample sequence numbers per (agent, sub-agent, source ID, sample kind).
+ * The agent's entry remembers a few recent per-source entries so the common
+ * case skips hashing the 32-byte key; a cached slot is trusted only when it
+ * still holds exactly that key (slots get reused after eviction).
+ */
 static void nm_sf_sample_seq(struct nm_decoder *d, const struct nm_sf_dgram *g, uint8_t kind,
 			     uint32_t source_id, uint32_t seq, uint64_t now)
 {
-	struct nm_exporter *e = nm_exporter_get(d, &g->agent, 0, kind, source_id, g->sub_agent, now);
-	if (e)
-		nm_seq_track_ev(d, e, seq, 1, NM_EV_SFLOW_SAMPLE_SEQ_GAP);
+	struct nm_exporter *a = g->agent_e;
+	/* Source IDs are mostly small consecutive ifIndexes: a plain modulo
+	 * keeps up to 64 ports of each kind collision-free. */
+	uint32_t ci = (source_id * 4u + (kind & 3u)) % NM_SUB_CACHE;
+	struct nm_exporter *e = NULL;
+	if (a->sub_cache[ci] != NM_NIL) {
+		struct nm_exporter *c = &d->exp[a->sub_cache[ci]];
+		if (c->in_use && c->version == kind && c->domain == source_id &&
+		    c->sub == g->sub_agent && c->port == 0 &&
+		    memcmp(c->addr.b, g->agent.b, 16) == 0) {
+			e = c;
+			e->last_ns = now;
+		}
+	}
+	if (e == NULL) {
+		e = nm_exporter_get(d, &g->agent, 0, kind, source_id, g->sub_agent, now);
+		if (e == NULL)
+			return;
+		/* The agent entry itself may have been evicted to make room. */
+		if (a->in_use && a->version == NM_EXP_SFLOW)
+			a->sub_cache[ci] = (uint32_t)(e - d->exp);
+	}
+	nm_seq_track_ev(d, e, seq, 1, NM_EV_SFLOW_SAMPLE_SEQ_GAP);
 }
 
 static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g, bool expanded,
 			      struct nm_reader *s, struct nm_flow_batch *b)
 {
-	uint32_t seq = nm_rd_be32(s), source_id;
-	if (expanded) {
-		uint32_t type = nm_rd_be32(s), index = nm_rd_be32(s);
-		source_id = type << 24 | (index & 0xffffff);
-	} else {
-		source_id = nm_rd_be32(s);
+	/* Fixed part read with one bounds check (compact 28 or expanded 40 bytes
+	 * before the record count). */
+	const uint8_t *q = nm_rd_bytes(s, expanded ? 40 : 28);
+	if (q == NULL) {
+		nm_err_inc(d, NM_ERR_SFLOW_SAMPLE_TRUNCATED);
+		return;
 	}
-	uint32_t rate = nm_rd_be32(s);
-	nm_rd_be32(s); /* sample_pool */
-	nm_rd_be32(s); /* drops */
-	uint32_t in_fmt, in_val, out_fmt, out_val;
+	uint32_t seq = nm_load_be32(q), source_id, rate, in_fmt, in_val, out_fmt, out_val;
 	if (expanded) {
-		in_fmt = nm_rd_be32(s);
-		in_val = nm_rd_be32(s);
-		out_fmt = nm_rd_be32(s);
-		out_val = nm_rd_be32(s);
+		source_id = nm_load_be32(q + 4) << 24 | (nm_load_be32(q + 8) & 0xffffff);
+		rate = nm_load_be32(q + 12);
+		in_fmt = nm_load_be32(q + 24);
+		in_val = nm_load_be32(q + 28);
+		out_fmt = nm_load_be32(q + 32);
+		out_val = nm_load_be32(q + 36);
 	} else {
-		uint32_t in = nm_rd_be32(s), out = nm_rd_be32(s);
+		source_id = nm_load_be32(q + 4);
+		rate = nm_load_be32(q + 8);
+		uint32_t in = nm_load_be32(q + 20), out = nm_load_be32(q + 24);
 		in_fmt = in >> 30;
 		in_val = in & 0x3fffffff;
 		out_fmt = out >> 30;
 		out_val = out & 0x3fffffff;
 	}
-	if (!nm_rd_ok(s)) {
-		nm_err_inc(d, NM_ERR_SFLOW_SAMPLE_TRUNCATED);
-		return;
-	}
+	/* q + 16/20: sample_pool and drops are not per-record values */
 	nm_ev_inc(d, NM_EV_SFLOW_FLOW_SAMPLES);
 	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_FLOWS, source_id, seq, g->base.time_received_ns);
 	struct nm_flow scratch;
@@ -518,8 +546,13 @@ enum nm_err nm_decode_sflow(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 	if (e == NULL)
 		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, 1);
+	g.agent_e = e;
 	nm_base_init(&g.base, m, NM_FLOW_TYPE_SFLOW_5, seq, g.sub_agent);
 	g.base.sampler_address = g.agent;
+	/* A sample is one packet seen at one instant: the flow starts and ends
+	 * when the datagram arrived (sFlow carries no per-sample time). */
+	g.base.time_flow_start_ns = g.base.time_flow_end_ns = m->time_ns;
+	g.base.time_flow_start = g.base.time_flow_end = g.base.time_received;
 
 	for (uint32_t i = 0; i < nsamples; i++) {
 		uint32_t format = nm_rd_be32(&r);

@@ -54,7 +54,8 @@ void nm_gen_cfg_default(struct nm_gen_cfg *c, enum nm_flow_type type)
 {
 	memset(c, 0, sizeof(*c));
 	c->type = type;
-	c->recs_per_dgram = type == NM_FLOW_TYPE_NETFLOW_V5 ? 30 : 24;
+	c->recs_per_dgram = type == NM_FLOW_TYPE_NETFLOW_V5 ? 30 : type == NM_FLOW_TYPE_SFLOW_5 ? 6 : 24;
+	c->header_size = 128;
 	c->tmpl_every = 64;
 	c->sampling_rate = 1000;
 	c->domain = 1;
@@ -354,10 +355,122 @@ static size_t nm_gen_v9_ipfix(struct nm_gen *g, struct nm_wr *w)
 	return w->n;
 }
 
+/* A sampled packet: Ethernet (+802.1Q), IPv4/IPv6, TCP/UDP/ICMP, filler. */
+static void nm_gen_packet(struct nm_wr *w, const struct nm_gen_flow *f, uint32_t hlen,
+			  uint16_t vlan)
+{
+	size_t start = w->n;
+	static const uint8_t dmac[6] = {0x00, 0x1b, 0x21, 0x3c, 0x4d, 0x5e};
+	for (int i = 0; i < 6; i++)
+		w8(w, dmac[i]);
+	w16(w, 0x0200), w32(w, 0x00000000u | f->in_if);
+	w16(w, 0x8100);
+	w16(w, vlan);
+	w16(w, f->v6 ? 0x86dd : 0x0800);
+	uint32_t ip_len = f->bytes / (f->pkts ? f->pkts : 1);
+	if (f->v6) {
+		w32(w, 0x60000000u | (uint32_t)f->tos << 20 | (f->sport & 0xfffff));
+		w16(w, ip_len > 40 ? ip_len - 40 : 0);
+		w8(w, f->proto == 1 ? 58 : f->proto);
+		w8(w, 64);
+		for (int i = 0; i < 16; i++)
+			w8(w, f->src[i]);
+		for (int i = 0; i < 16; i++)
+			w8(w, f->dst[i]);
+	} else {
+		w8(w, 0x45);
+		w8(w, f->tos);
+		w16(w, ip_len);
+		w16(w, f->sport ^ f->dport);
+		w16(w, 0x4000);
+		w8(w, 64);
+		w8(w, f->proto);
+		w16(w, 0);
+		for (int i = 0; i < 4; i++)
+			w8(w, f->src[i]);
+		for (int i = 0; i < 4; i++)
+			w8(w, f->dst[i]);
+	}
+	if (f->proto == 6) {
+		w16(w, f->sport), w16(w, f->dport), w32(w, 1), w32(w, 0);
+		w8(w, 0x50), w8(w, f->flags), w16(w, 65535), w32(w, 0);
+	} else if (f->proto == 17) {
+		w16(w, f->sport), w16(w, f->dport), w16(w, ip_len > 28 ? ip_len - 28 : 8), w16(w, 0);
+	} else {
+		w8(w, 8), w8(w, 0), w16(w, 0), w32(w, 0);
+	}
+	while (w->n - start < hlen)
+		w8(w, (uint8_t)(w->n * 7));
+}
+
+static size_t nm_gen_sflow(struct nm_gen *g, struct nm_wr *w)
+{
+	uint32_t hlen = g->cfg.header_size ? g->cfg.header_size : 128;
+	w32(w, 5);
+	w32(w, 1);
+	w32(w, 0xc0000200u | (g->cfg.domain & 0xff)); /* agent 192.0.2.x */
+	w32(w, 0);                                     /* sub-agent */
+	w32(w, g->seq);
+	w32(w, g->uptime_ms);
+	bool ctr = g->cfg.tmpl_every && g->dgrams % g->cfg.tmpl_every == 0;
+	w32(w, g->cfg.recs_per_dgram + (ctr ? 1 : 0));
+	for (uint32_t i = 0; i < g->cfg.recs_per_dgram; i++) {
+		struct nm_gen_flow f;
+		nm_gen_flow(g, &f, true);
+		uint32_t port = f.in_if;
+		w32(w, 1); /* flow sample */
+		size_t at = w->n;
+		w32(w, 0);
+		w32(w, g->sample_seq[port % 64]++);
+		w32(w, port);
+		w32(w, g->cfg.sampling_rate);
+		w32(w, g->sample_seq[port % 64] * g->cfg.sampling_rate);
+		w32(w, 0);
+		w32(w, port);
+		w32(w, f.out_if);
+		w32(w, 2);
+		w32(w, 1); /* raw packet header */
+		w32(w, 16 + hlen);
+		w32(w, 1); /* Ethernet */
+		w32(w, f.bytes / (f.pkts ? f.pkts : 1) + 18);
+		w32(w, 4);
+		w32(w, hlen);
+		nm_gen_packet(w, &f, hlen, (uint16_t)(100 + port));
+		while (w->n % 4)
+			w8(w, 0);
+		w32(w, 1001); /* extended switch */
+		w32(w, 16);
+		w32(w, 100 + port), w32(w, 0), w32(w, 100 + f.out_if), w32(w, 0);
+		if (at + 3 < w->cap) {
+			size_t len = w->n - at - 4;
+			w->p[at] = (uint8_t)(len >> 24);
+			w->p[at + 1] = (uint8_t)(len >> 16);
+			w->p[at + 2] = (uint8_t)(len >> 8);
+			w->p[at + 3] = (uint8_t)len;
+		}
+	}
+	if (ctr) {
+		uint32_t port = 1 + g->dgrams / g->cfg.tmpl_every % 48;
+		w32(w, 2), w32(w, 12 + 8 + 88);
+		w32(w, g->dgrams), w32(w, port), w32(w, 1);
+		w32(w, 1), w32(w, 88);
+		w32(w, port), w32(w, 6), w64(w, 10000000000ull), w32(w, 1), w32(w, 3);
+		w64(w, (uint64_t)g->dgrams * 150000), w32(w, g->dgrams * 100), w32(w, 7), w32(w, 3);
+		w32(w, 0), w32(w, 0), w32(w, 0);
+		w64(w, (uint64_t)g->dgrams * 90000), w32(w, g->dgrams * 80), w32(w, 5), w32(w, 2);
+		w32(w, 0), w32(w, 0), w32(w, 0);
+	}
+	g->seq++;
+	g->records += g->cfg.recs_per_dgram;
+	return w->n;
+}
+
 size_t nm_gen_datagram(struct nm_gen *g, uint8_t *buf, size_t cap)
 {
 	struct nm_wr w = {buf, 0, cap};
-	size_t n = g->cfg.type == NM_FLOW_TYPE_NETFLOW_V5 ? nm_gen_v5(g, &w) : nm_gen_v9_ipfix(g, &w);
+	size_t n = g->cfg.type == NM_FLOW_TYPE_NETFLOW_V5 ? nm_gen_v5(g, &w)
+		   : g->cfg.type == NM_FLOW_TYPE_SFLOW_5  ? nm_gen_sflow(g, &w)
+							   : nm_gen_v9_ipfix(g, &w);
 	g->dgrams++;
 	g->uptime_ms += 10;
 	if (g->dgrams % 100 == 0)

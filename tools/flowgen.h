@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * flowgen: builds NetFlow v5, NetFlow v9 and IPFIX datagrams of the kind
+ * flowgen: builds sFlow v5 (flow samples with 128-byte headers, counter
+ * samples), NetFlow v5, NetFlow v9 and IPFIX datagrams of the kind
  * routers send (a Cisco-like IPv4/IPv6 record layout, sampler options, a
  * template refresh every few datagrams), with varied field values so that
  * benchmarks and compressors see realistic data. Also writes them into a
@@ -20,7 +21,7 @@
 #include "flow.h"
 
 struct nm_gen_cfg {
-	enum nm_flow_type type;  /* NETFLOW_V5, NETFLOW_V9 or IPFIX */
+	enum nm_flow_type type;  /* SFLOW_5, NETFLOW_V5, NETFLOW_V9 or IPFIX */
 	uint32_t recs_per_dgram; /* records per datagram (v5: at most 30) */
 	uint32_t tmpl_every;     /* re-send templates every N datagrams (0: once) */
 	uint32_t sampling_rate;  /* announced via header (v5) or options data */
@@ -29,6 +30,7 @@ struct nm_gen_cfg {
 	uint32_t v6_percent;     /* share of IPv6 records (v9/IPFIX) */
 	uint64_t seed;
 	uint32_t start_secs;     /* export time of the first datagram */
+	uint32_t header_size;    /* sFlow sampled header bytes (multiple of 4) */
 };
 
 struct nm_gen {
@@ -39,6 +41,7 @@ struct nm_gen {
 	uint32_t uptime_ms;
 	uint32_t secs;
 	uint64_t records; /* flow records generated (not options) */
+	uint32_t sample_seq[64]; /* sFlow flow sample sequence per source */
 };
 
 void nm_gen_cfg_default(struct nm_gen_cfg *c, enum nm_flow_type type);

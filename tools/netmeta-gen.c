@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * netmeta-gen: writes flow exports (NetFlow v5, v9, IPFIX) that real
+ * netmeta-gen: writes flow exports (sFlow v5, NetFlow v5, v9, IPFIX) that real
  * decoders accept into a pcap file, for demos, tests and benchmarks.
  *
- *   netmeta-gen [--proto v5|v9|ipfix|all] [--datagrams N] [--records N]
+ *   netmeta-gen [--proto sflow|v5|v9|ipfix|all] [--datagrams N] [--records N]
  *               [--exporters N] [--rate N] [--seed N] -o FILE.pcap
  *
  * Prints on stderr how many datagrams and flow records it wrote, per
@@ -34,7 +34,7 @@ static int nm_num(const char *opt, const char *s, uint32_t max, uint32_t *out)
 static void nm_usage(void)
 {
 	fprintf(stderr,
-		"usage: netmeta-gen [--proto v5|v9|ipfix|all] [--datagrams N] [--records N]\n"
+		"usage: netmeta-gen [--proto sflow|v5|v9|ipfix|all] [--datagrams N] [--records N]\n"
 		"                   [--exporters N] [--rate N] [--seed N] -o FILE.pcap\n");
 }
 
@@ -77,8 +77,10 @@ int main(int argc, char **argv)
 			return 1;
 		i++;
 	}
-	enum nm_flow_type types[3];
+	enum nm_flow_type types[4];
 	int ntypes = 0;
+	if (strcmp(proto, "sflow") == 0 || strcmp(proto, "all") == 0)
+		types[ntypes++] = NM_FLOW_TYPE_SFLOW_5;
 	if (strcmp(proto, "v5") == 0 || strcmp(proto, "all") == 0)
 		types[ntypes++] = NM_FLOW_TYPE_NETFLOW_V5;
 	if (strcmp(proto, "v9") == 0 || strcmp(proto, "all") == 0)
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 	if (strcmp(proto, "ipfix") == 0 || strcmp(proto, "all") == 0)
 		types[ntypes++] = NM_FLOW_TYPE_IPFIX;
 	if (ntypes == 0 || out == NULL || exporters == 0) {
-		fprintf(stderr, "netmeta-gen: need -o FILE and --proto v5|v9|ipfix|all\n");
+		fprintf(stderr, "netmeta-gen: need -o FILE and --proto sflow|v5|v9|ipfix|all\n");
 		return 1;
 	}
 	FILE *f = fopen(out, "wb");
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
 		c.seed = (uint64_t)seed * 1000003u + i;
 		nm_gen_init(&gens[i], &c);
 	}
-	static const uint16_t ports[5] = {0, 0, 2055, 2055, 4739};
+	static const uint16_t ports[5] = {0, 6343, 2055, 2055, 4739};
 	uint8_t buf[9000];
 	uint64_t t0 = 1767225600ull * 1000000000ull, dg[5] = {0};
 	for (uint32_t k = 0; k < dgrams; k++) {
@@ -132,7 +134,7 @@ int main(int argc, char **argv)
 	uint64_t rec[5] = {0};
 	for (uint32_t i = 0; i < ngen; i++)
 		rec[gens[i].cfg.type] += gens[i].records;
-	for (int t = 2; t <= 4; t++)
+	for (int t = 1; t <= 4; t++)
 		if (dg[t])
 			fprintf(stderr, "generated %s datagrams %" PRIu64 " records %" PRIu64 "\n",
 				nm_flow_type_name((enum nm_flow_type)t), dg[t], rec[t]);
