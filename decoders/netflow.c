@@ -145,6 +145,25 @@ struct nm_field_spec {
 	bool scope_v9; /* NetFlow v9 scope field: its type is a scope, not an IE */
 };
 
+/*
+ * NetFlow v9 field types above 32767 are vendor-defined (IPFIX numbers never
+ * get there: its high bit is the enterprise bit). Cisco's NSEL (ASA) sends
+ * its NAT translation as 40001-40004 where IPFIX has IE 225-228.
+ */
+static const struct nm_ie_map nm_nsel_map[4] = {
+	A4_(post_nat_src_addr),  /* 40001 NF_F_XLATE_SRC_ADDR_IPV4 */
+	A4_(post_nat_dst_addr),  /* 40002 NF_F_XLATE_DST_ADDR_IPV4 */
+	U32_(post_nat_src_port), /* 40003 NF_F_XLATE_SRC_PORT */
+	U32_(post_nat_dst_port), /* 40004 NF_F_XLATE_DST_PORT */
+};
+
+static const struct nm_ie_map *nm_v9_vendor_map(const struct nm_field_spec *fs)
+{
+	if (fs->pen == 0 && !fs->scope_v9 && fs->ie >= 40001 && fs->ie <= 40004)
+		return &nm_nsel_map[fs->ie - 40001];
+	return NULL;
+}
+
 struct nm_compiled {
 	struct nm_tmpl_op ops[NM_TMPL_FIELDS_MAX];
 	uint32_t wmask; /* work slots the template fills */
@@ -205,7 +224,12 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 	} else {
 		c->min_len += fs->len;
 	}
-	if (fs->pen) {
+	const struct nm_ie_map *vm = nm_v9_vendor_map(fs);
+	if (vm && nm_len_fits(vm->kind, fs->len)) {
+		op.kind = vm->kind;
+		op.arg = vm->arg;
+		op.dst = vm->dst;
+	} else if (fs->pen) {
 		nm_ev_inc(d, NM_EV_ENTERPRISE_FIELDS);
 	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind > NM_OP_SKIP &&
 		   (fs->len != NM_VARLEN || nm_ie_map[fs->ie].kind == NM_OP_SECTION)) {
@@ -237,19 +261,21 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 	nm_compile_push(c, op);
 }
 
-/* Etype implied by the template's address fields, used when no field says. */
+/* Etype implied by the template's address fields, used when no field says:
+ * 0x0800 or 0x86dd, NM_ETYPE_MIXED when both families are there (decided
+ * per record from the address), 0 when none. */
+#define NM_ETYPE_MIXED 1
 static uint16_t nm_compiled_etype(const struct nm_compiled *c)
 {
+	bool v4 = false, v6 = false;
 	for (unsigned i = 0; i < c->nops; i++) {
 		if (c->ops[i].dst == offsetof(struct nm_flow, src_addr) ||
 		    c->ops[i].dst == offsetof(struct nm_flow, dst_addr)) {
-			if (c->ops[i].kind == NM_OP_ADDR4)
-				return 0x0800;
-			if (c->ops[i].kind == NM_OP_ADDR6)
-				return 0x86dd;
+			v4 |= c->ops[i].kind == NM_OP_ADDR4;
+			v6 |= c->ops[i].kind == NM_OP_ADDR6;
 		}
 	}
-	return 0;
+	return v4 && v6 ? NM_ETYPE_MIXED : v4 ? 0x0800 : v6 ? 0x86dd : 0;
 }
 
 /*
@@ -378,11 +404,18 @@ nm_op_apply(const struct nm_tmpl_op *o, const uint8_t *q, size_t n, struct nm_fl
 		}
 		break;
 	}
-	case NM_OP_ADDR4:
-		nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p);
+	case NM_OP_ADDR4: {
+		/* Templates carrying both families send the unused one as zeros
+		 * (RFC 4291 2.5.2: unspecified): a zero never overwrites an
+		 * address, but 0.0.0.0 alone still makes an IPv4 field. */
+		struct nm_addr *a = (struct nm_addr *)(void *)((uint8_t *)f + o->dst);
+		if (nm_load_be32(p) || nm_addr_is_zero(a))
+			nm_addr_set_v4(a, p);
 		break;
+	}
 	case NM_OP_ADDR6:
-		memcpy((uint8_t *)f + o->dst, p, 16);
+		if (nm_load_be64(p) | nm_load_be64(p + 8))
+			memcpy((uint8_t *)f + o->dst, p, 16);
 		break;
 	case NM_OP_MAC:
 		nm_store64(f, o->dst, nm_load_mac(p));
@@ -560,8 +593,14 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 				 struct nm_flow *f, const struct nm_rec_work *w,
 				 struct nm_rate_cache *rc)
 {
-	if (f->etype == 0)
+	if (f->etype == 0) {
 		f->etype = t->etype;
+		if (t->etype == NM_ETYPE_MIXED) {
+			const struct nm_addr *a = nm_addr_is_zero(&f->src_addr) ? &f->dst_addr
+										: &f->src_addr;
+			f->etype = nm_addr_is_zero(a) ? 0 : nm_addr_is_v4(a) ? 0x0800 : 0x86dd;
+		}
+	}
 	if (f->vlan_id == 0)
 		f->vlan_id = f->src_vlan;
 
@@ -638,14 +677,20 @@ static void nm_opt_finish(struct nm_decoder *d, struct nm_exporter *e,
 /* Decodes one data set; returns the number of data records it held. */
 static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_t set_id,
 			    struct nm_reader *s, const struct nm_flow *base,
-			    const struct nm_hdr_time *ht, struct nm_flow_batch *b)
+			    const struct nm_hdr_time *ht, struct nm_flow_batch *b, bool options_pass)
 {
 	bool expired;
-	const struct nm_tmpl *t = nm_tmpl_find(d, e, set_id, ht->export_ns, &expired);
+	/* The options pass only peeks (time 0 never expires a template); the
+	 * main pass counts what is missing and skips what the first took. */
+	const struct nm_tmpl *t =
+		nm_tmpl_find(d, e, set_id, options_pass ? 0 : ht->export_ns, &expired);
 	if (t == NULL) {
-		nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
+		if (!options_pass)
+			nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
 		return 0;
 	}
+	if (options_pass != (t->options != 0))
+		return 0;
 	struct nm_rec_work w;
 	struct nm_flow scratch;
 	struct nm_rate_cache rc = {false, false, 0, 0};
@@ -683,6 +728,8 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 			nm_err_inc(d, NM_ERR_BATCH_FULL);
 		}
 	}
+	if (left)
+		nm_ev_inc(d, NM_EV_PADDING); /* RFC 7011 3.3.1: shorter than a record */
 	return nrec;
 }
 
@@ -951,50 +998,71 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 /*
  * Walks the sets of a v9 or IPFIX message body. Set IDs: v9 uses 0/1 for
  * (options) templates, IPFIX 2/3. Returns a fatal error or NM_ERR_OK.
+ *
+ * Two passes: the first takes only options templates and options data, so
+ * a sampling rate or system init time sent after the flow records of the
+ * same message (softflowd does) applies to them; the second takes the rest
+ * in order. A malformed set stops both at the same place.
  */
-static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
-				struct nm_reader *r, const struct nm_flow *base,
+static enum nm_err nm_sets_pass(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
+				bool options_pass, struct nm_reader r, const struct nm_flow *base,
 				const struct nm_hdr_time *ht, struct nm_flow_batch *b,
 				uint32_t *ndata)
 {
 	const uint16_t tmpl_id = ipfix ? 2 : 0, opt_id = ipfix ? 3 : 1;
-	while (r->left > 0) {
-		if (r->left < 4) {
+	while (r.left > 0) {
+		if (r.left < 4) {
+			if (options_pass)
+				return NM_ERR_OK;
 			nm_ev_inc(d, NM_EV_PADDING);
-			return nm_all_zero(r->p, r->left) ? NM_ERR_OK : NM_ERR_SET_HEADER_TRUNCATED;
+			return nm_all_zero(r.p, r.left) ? NM_ERR_OK : NM_ERR_SET_HEADER_TRUNCATED;
 		}
-		const uint8_t *at = r->p;
+		const uint8_t *at = r.p;
 		uint16_t id = nm_load_be16(at);
 		uint16_t slen = nm_load_be16(at + 2);
-		if (slen < 4) {
+		if (slen < 4 || slen > r.left) {
+			if (options_pass)
+				return NM_ERR_OK;
 			/* Some exporters zero-fill the rest of the datagram. */
-			if (nm_all_zero(at, r->left)) {
+			if (slen < 4 && nm_all_zero(at, r.left)) {
 				nm_ev_inc(d, NM_EV_PADDING);
 				return NM_ERR_OK;
 			}
 			return NM_ERR_SET_LENGTH;
 		}
-		if (slen > r->left)
-			return NM_ERR_SET_LENGTH;
-		nm_rd_skip(r, 4);
-		struct nm_reader s = nm_rd_sub(r, slen - 4u);
-		if (id == tmpl_id) {
-			if (ipfix)
-				nm_ipfix_templates(d, e, &s, false);
-			else
-				nm_v9_templates(d, e, &s);
-		} else if (id == opt_id) {
+		nm_rd_skip(&r, 4);
+		struct nm_reader s = nm_rd_sub(&r, slen - 4u);
+		if (id == opt_id) {
+			if (!options_pass)
+				continue;
 			if (ipfix)
 				nm_ipfix_templates(d, e, &s, true);
 			else
 				nm_v9_opt_templates(d, e, &s);
+		} else if (options_pass) {
+			if (id >= 256)
+				*ndata += nm_data_set(d, e, id, &s, base, ht, b, true);
+		} else if (id == tmpl_id) {
+			if (ipfix)
+				nm_ipfix_templates(d, e, &s, false);
+			else
+				nm_v9_templates(d, e, &s);
 		} else if (id < 256) {
 			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
 		} else {
-			*ndata += nm_data_set(d, e, id, &s, base, ht, b);
+			*ndata += nm_data_set(d, e, id, &s, base, ht, b, false);
 		}
 	}
 	return NM_ERR_OK;
+}
+
+static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
+				struct nm_reader *r, const struct nm_flow *base,
+				const struct nm_hdr_time *ht, struct nm_flow_batch *b,
+				uint32_t *ndata)
+{
+	nm_sets_pass(d, e, ipfix, true, *r, base, ht, b, ndata);
+	return nm_sets_pass(d, e, ipfix, false, *r, base, ht, b, ndata);
 }
 
 enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta *m,
