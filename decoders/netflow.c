@@ -677,20 +677,19 @@ static void nm_opt_finish(struct nm_decoder *d, struct nm_exporter *e,
 /* Decodes one data set; returns the number of data records it held. */
 static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_t set_id,
 			    struct nm_reader *s, const struct nm_flow *base,
-			    const struct nm_hdr_time *ht, struct nm_flow_batch *b, bool options_pass)
+			    const struct nm_hdr_time *ht, struct nm_flow_batch *b)
 {
 	bool expired;
-	/* The options pass only peeks (time 0 never expires a template); the
-	 * main pass counts what is missing and skips what the first took. */
-	const struct nm_tmpl *t =
-		nm_tmpl_find(d, e, set_id, options_pass ? 0 : ht->export_ns, &expired);
+	/* Template lifetime runs on the collector's clock (RFC 7011 8.4), the
+	 * receive time, never on the exporter's header time. */
+	const struct nm_tmpl *t = nm_tmpl_find(d, e, set_id, e->last_ns, &expired);
 	if (t == NULL) {
-		if (!options_pass)
-			nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
+		nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
+		/* Its records were not lost, only not understood: the IPFIX
+		 * record count of this message is unknown. */
+		e->seq_uncounted = 1;
 		return 0;
 	}
-	if (options_pass != (t->options != 0))
-		return 0;
 	struct nm_rec_work w;
 	struct nm_flow scratch;
 	struct nm_rate_cache rc = {false, false, 0, 0};
@@ -996,73 +995,54 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 }
 
 /*
- * Walks the sets of a v9 or IPFIX message body. Set IDs: v9 uses 0/1 for
- * (options) templates, IPFIX 2/3. Returns a fatal error or NM_ERR_OK.
- *
- * Two passes: the first takes only options templates and options data, so
- * a sampling rate or system init time sent after the flow records of the
- * same message (softflowd does) applies to them; the second takes the rest
- * in order. A malformed set stops both at the same place.
+ * Walks the sets of a v9 or IPFIX message body, in order. Set IDs: v9 uses
+ * 0/1 for (options) templates, IPFIX 2/3. Returns a fatal error or
+ * NM_ERR_OK. (Options data that comes after the flow records of the same
+ * message applies from the next message on: see DESIGN-NOTES.md.)
  */
-static enum nm_err nm_sets_pass(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
-				bool options_pass, struct nm_reader r, const struct nm_flow *base,
-				const struct nm_hdr_time *ht, struct nm_flow_batch *b,
-				uint32_t *ndata)
-{
-	const uint16_t tmpl_id = ipfix ? 2 : 0, opt_id = ipfix ? 3 : 1;
-	while (r.left > 0) {
-		if (r.left < 4) {
-			if (options_pass)
-				return NM_ERR_OK;
-			nm_ev_inc(d, NM_EV_PADDING);
-			return nm_all_zero(r.p, r.left) ? NM_ERR_OK : NM_ERR_SET_HEADER_TRUNCATED;
-		}
-		const uint8_t *at = r.p;
-		uint16_t id = nm_load_be16(at);
-		uint16_t slen = nm_load_be16(at + 2);
-		if (slen < 4 || slen > r.left) {
-			if (options_pass)
-				return NM_ERR_OK;
-			/* Some exporters zero-fill the rest of the datagram. */
-			if (slen < 4 && nm_all_zero(at, r.left)) {
-				nm_ev_inc(d, NM_EV_PADDING);
-				return NM_ERR_OK;
-			}
-			return NM_ERR_SET_LENGTH;
-		}
-		nm_rd_skip(&r, 4);
-		struct nm_reader s = nm_rd_sub(&r, slen - 4u);
-		if (id == opt_id) {
-			if (!options_pass)
-				continue;
-			if (ipfix)
-				nm_ipfix_templates(d, e, &s, true);
-			else
-				nm_v9_opt_templates(d, e, &s);
-		} else if (options_pass) {
-			if (id >= 256)
-				*ndata += nm_data_set(d, e, id, &s, base, ht, b, true);
-		} else if (id == tmpl_id) {
-			if (ipfix)
-				nm_ipfix_templates(d, e, &s, false);
-			else
-				nm_v9_templates(d, e, &s);
-		} else if (id < 256) {
-			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
-		} else {
-			*ndata += nm_data_set(d, e, id, &s, base, ht, b, false);
-		}
-	}
-	return NM_ERR_OK;
-}
-
 static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, bool ipfix,
 				struct nm_reader *r, const struct nm_flow *base,
 				const struct nm_hdr_time *ht, struct nm_flow_batch *b,
 				uint32_t *ndata)
 {
-	nm_sets_pass(d, e, ipfix, true, *r, base, ht, b, ndata);
-	return nm_sets_pass(d, e, ipfix, false, *r, base, ht, b, ndata);
+	const uint16_t tmpl_id = ipfix ? 2 : 0, opt_id = ipfix ? 3 : 1;
+	while (r->left > 0) {
+		const uint8_t *at = r->p;
+		if (r->left < 4) {
+			if (!nm_all_zero(at, r->left))
+				return NM_ERR_SET_HEADER_TRUNCATED;
+			nm_ev_inc(d, NM_EV_PADDING);
+			return NM_ERR_OK;
+		}
+		uint16_t id = nm_load_be16(at);
+		uint16_t slen = nm_load_be16(at + 2);
+		if (slen < 4 || slen > r->left) {
+			/* Some exporters zero-fill the rest of the datagram. */
+			if (slen < 4 && nm_all_zero(at, r->left)) {
+				nm_ev_inc(d, NM_EV_PADDING);
+				return NM_ERR_OK;
+			}
+			return NM_ERR_SET_LENGTH;
+		}
+		nm_rd_skip(r, 4);
+		struct nm_reader s = nm_rd_sub(r, slen - 4u);
+		if (id == tmpl_id) {
+			if (ipfix)
+				nm_ipfix_templates(d, e, &s, false);
+			else
+				nm_v9_templates(d, e, &s);
+		} else if (id == opt_id) {
+			if (ipfix)
+				nm_ipfix_templates(d, e, &s, true);
+			else
+				nm_v9_opt_templates(d, e, &s);
+		} else if (id < 256) {
+			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
+		} else {
+			*ndata += nm_data_set(d, e, id, &s, base, ht, b);
+		}
+	}
+	return NM_ERR_OK;
 }
 
 enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta *m,
@@ -1125,8 +1105,11 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 	nm_base_init(&base, m, NM_FLOW_TYPE_IPFIX, seq, domain);
 	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, 0, false};
 	uint32_t ndata = 0;
+	e->seq_uncounted = 0;
 	enum nm_err err = nm_sets_walk(d, e, true, &r, &base, &ht, b, &ndata);
 	e->seq_next += ndata;
+	if (e->seq_uncounted)
+		e->seq_valid = 0; /* the next message starts the count afresh */
 	if (err)
 		return nm_reject(d, err);
 	d->stats.datagrams_ok++;

@@ -297,7 +297,9 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 		struct nm_tmpl *old = NULL;
 		for (uint32_t ti = e->tmpl_head; ti != NM_NIL;) {
 			struct nm_tmpl *c = nm_tmpl_at(d, ti);
-			if (old == NULL || c->last_ns < old->last_ns)
+			/* The chain runs newest first: on a tie keep looking, so
+			 * the earliest defined of equally old templates goes. */
+			if (old == NULL || c->last_ns <= old->last_ns)
 				old = c;
 			ti = c->next;
 		}

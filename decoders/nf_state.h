@@ -117,9 +117,10 @@ struct nm_exporter {
 	uint64_t seq_resets;
 	uint32_t sub_cache[NM_SUB_CACHE]; /* sFlow agent entry: per-source entries (slot or NM_NIL) */
 	uint8_t seq_valid;
+	uint8_t seq_uncounted; /* a data set of this IPFIX message could not be decoded */
 	uint8_t nsamplers;
 	uint8_t sampler_rr;
-	uint8_t pad_[5];
+	uint8_t pad_[4];
 	struct nm_sampler samplers[NM_SAMPLERS_MAX];
 };
 
