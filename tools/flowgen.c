@@ -408,7 +408,7 @@ static size_t nm_gen_sflow(struct nm_gen *g, struct nm_wr *w)
 	uint32_t hlen = g->cfg.header_size ? g->cfg.header_size : 128;
 	w32(w, 5);
 	w32(w, 1);
-	w32(w, 0xc0000200u | (g->cfg.domain & 0xff)); /* agent 192.0.2.x */
+	w32(w, 0xc0000000u | (2u + g->cfg.domain / 256) << 8 | (g->cfg.domain & 0xff)); /* agent 192.0.x.y */
 	w32(w, 0);                                     /* sub-agent */
 	w32(w, g->seq);
 	w32(w, g->uptime_ms);

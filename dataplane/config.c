@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+const char *nm_proto_kind_name(enum nm_proto_kind k)
+{
+	static const char *const n[] = {"sflow", "netflow", "ipfix", "auto"};
+	return (unsigned)k < 4 ? n[k] : "?";
+}
+
+void nm_config_default(struct nm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->backend = NM_BACKEND_SOCKET;
+	c->workers = 1;
+	c->listen[0] = (struct nm_cfg_listen){6343, NM_PROTO_SFLOW};
+	c->listen[1] = (struct nm_cfg_listen){2055, NM_PROTO_NETFLOW};
+	c->listen[2] = (struct nm_cfg_listen){4739, NM_PROTO_IPFIX};
+	c->nlisten = 3;
+	snprintf(c->bind, sizeof(c->bind), "::");
+	c->rcvbuf = 32u << 20;
+	nm_decode_cfg_default(&c->decode);
+	c->sinks[0].type = NM_SINK_JSON;
+	snprintf(c->sinks[0].path, sizeof(c->sinks[0].path), "-");
+	c->nsinks = 1;
+	c->stats_interval = 10;
+	c->ring_size = 1024;
+	c->batch_records = 256;
+	c->batches = 2048;
+	c->flush_ms = 100;
+	c->mbufs = 16384;
+	c->rx_desc = 1024;
+}
+
+int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len)
+{
+	char buf[80];
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", s);
+	long len = -1;
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		if (!allow_len)
+			return -1;
+		*slash = 0;
+		char *end;
+		errno = 0;
+		len = strtol(slash + 1, &end, 10);
+		if (errno || *end || slash[1] == 0 || len < 0)
+			return -1;
+	}
+	uint8_t v4[4];
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, buf, v4) == 1) {
+		if (len > 32)
+			return -1;
+		nm_addr_set_v4(&p->addr, v4);
+		p->len = (uint8_t)(96 + (len < 0 ? 32 : len));
+	} else if (inet_pton(AF_INET6, buf, p->addr.b) == 1) {
+		if (len > 128)
+			return -1;
+		p->len = (uint8_t)(len < 0 ? 128 : len);
+	} else {
+		return -1;
+	}
+	/* Clear host bits so matching is a plain compare. */
+	for (int bit = p->len; bit < 128; bit++)
+		p->addr.b[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+bool nm_config_allowed(const struct nm_config *c, const struct nm_addr *addr)
+{
+	if (c->nallow == 0)
+		return true;
+	for (uint32_t i = 0; i < c->nallow; i++) {
+		const struct nm_prefix *p = &c->allow[i];
+		unsigned full = p->len / 8, rest = p->len % 8;
+		if (memcmp(addr->b, p->addr.b, full) != 0)
+			continue;
+		if (rest && ((addr->b[full] ^ p->addr.b[full]) & (uint8_t)(0xff00u >> rest)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* ---- YAML walking ---- */
+
+struct nm_cfg_ctx {
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int nm_fail(struct nm_cfg_ctx *x, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int nm_fail(struct nm_cfg_ctx *x, const char *path, const char *fmt, ...)
+{
+	if (x->failed)
+		return -1;
+	x->failed = 1;
+	int n = snprintf(x->err, x->errlen, "%s: ", path);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < x->errlen)
+		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *nm_scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int nm_get_u32(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint32_t min,
+		      uint32_t max, uint32_t *out)
+{
+	const char *s = nm_scalar(n);
+	if (s == NULL)
+		return nm_fail(x, path, "expected a number");
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || s[0] == 0 || s[0] == '-')
+		return nm_fail(x, path, "'%s' is not a whole number", s);
+	if (v < min || v > max)
+		return nm_fail(x, path, "%llu is out of range (%" PRIu32 "..%" PRIu32 ")", v, min,
+			       max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int nm_get_bool(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, bool *out)
+{
+	const char *s = nm_scalar(n);
+	if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0))
+		*out = true;
+	else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
+		*out = false;
+	else
+		return nm_fail(x, path, "expected true or false");
+	return 0;
+}
+
+static int nm_get_str(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, char *out,
+		      size_t cap)
+{
+	const char *s = nm_scalar(n);
+	if (s == NULL)
+		return nm_fail(x, path, "expected a string");
+	if (strlen(s) >= cap)
+		return nm_fail(x, path, "longer than %zu characters", cap - 1);
+	snprintf(out, cap, "%s", s);
+	return 0;
+}
+
+/* Calls fn for each item of a sequence node (a scalar counts as one item). */
+typedef int (*nm_item_fn)(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg);
+
+static int nm_each(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, nm_item_fn fn,
+		   void *arg)
+{
+	char p[160];
+	if (n->type == YAML_SCALAR_NODE)
+		return fn(x, path, n, arg);
+	if (n->type != YAML_SEQUENCE_NODE)
+		return nm_fail(x, path, "expected a list");
+	int i = 0;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++, i++) {
+		snprintf(p, sizeof(p), "%.140s[%d]", path, i);
+		if (fn(x, p, yaml_document_get_node(x->doc, *it), arg))
+			return -1;
+	}
+	return 0;
+}
+
+struct nm_listen_arg {
+	struct nm_config *c;
+	enum nm_proto_kind kind;
+};
+
+static int nm_listen_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_listen_arg *a = arg;
+	uint32_t port;
+	if (nm_get_u32(x, path, n, 1, 65535, &port))
+		return -1;
+	for (uint32_t i = 0; i < a->c->nlisten; i++)
+		if (a->c->listen[i].port == port)
+			return nm_fail(x, path, "port %" PRIu32 " is listed twice", port);
+	if (a->c->nlisten >= NM_CFG_MAX_LISTEN)
+		return nm_fail(x, path, "at most %d listen ports", NM_CFG_MAX_LISTEN);
+	a->c->listen[a->c->nlisten++] = (struct nm_cfg_listen){(uint16_t)port, a->kind};
+	return 0;
+}
+
+static int nm_allow_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_config *c = arg;
+	const char *s = nm_scalar(n);
+	if (s == NULL)
+		return nm_fail(x, path, "expected an address prefix like 192.0.2.0/24");
+	if (c->nallow >= NM_CFG_MAX_ALLOW)
+		return nm_fail(x, path, "at most %d prefixes", NM_CFG_MAX_ALLOW);
+	if (nm_prefix_parse(s, &c->allow[c->nallow], true))
+		return nm_fail(x, path, "'%s' is not an IPv4 or IPv6 prefix", s);
+	c->nallow++;
+	return 0;
+}
+
+static int nm_addr_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_cfg_port *p = arg;
+	const char *s = nm_scalar(n);
+	struct nm_prefix pf;
+	if (s == NULL || nm_prefix_parse(s, &pf, false))
+		return nm_fail(x, path, "expected an IPv4 or IPv6 address");
+	if (p->naddrs >= NM_CFG_MAX_ADDRS)
+		return nm_fail(x, path, "at most %d addresses per port", NM_CFG_MAX_ADDRS);
+	p->addrs[p->naddrs++] = pf.addr;
+	return 0;
+}
+
+/* Iterates a mapping: for each key, calls fn(key, value); unknown keys fail. */
+typedef int (*nm_pair_fn)(struct nm_cfg_ctx *x, const char *path, const char *key,
+			  yaml_node_t *v, void *arg);
+
+static int nm_map(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, nm_pair_fn fn,
+		  void *arg)
+{
+	if (n == NULL || n->type != YAML_MAPPING_NODE)
+		return nm_fail(x, path[0] ? path : "config", "expected a mapping of keys to values");
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		const char *key = nm_scalar(yaml_document_get_node(x->doc, pr->key));
+		char p[160];
+		if (key == NULL)
+			return nm_fail(x, path[0] ? path : "config", "keys must be plain strings");
+		snprintf(p, sizeof(p), "%.90s%s%.60s", path, path[0] ? "." : "", key);
+		if (fn(x, p, key, yaml_document_get_node(x->doc, pr->value), arg))
+			return -1;
+	}
+	return 0;
+}
+
+static int nm_port_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			void *arg)
+{
+	struct nm_cfg_port *p = arg;
+	if (strcmp(key, "device") == 0)
+		return nm_get_str(x, path, v, p->device, sizeof(p->device));
+	if (strcmp(key, "addresses") == 0)
+		return nm_each(x, path, v, nm_addr_item, p);
+	if (strcmp(key, "accept_any_destination") == 0)
+		return nm_get_bool(x, path, v, &p->accept_any_destination);
+	return nm_fail(x, path, "unknown key (expected device, addresses, accept_any_destination)");
+}
+
+static int nm_port_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_config *c = arg;
+	if (c->nports >= NM_CFG_MAX_PORTS)
+		return nm_fail(x, path, "at most %d ports", NM_CFG_MAX_PORTS);
+	struct nm_cfg_port *p = &c->ports[c->nports];
+	memset(p, 0, sizeof(*p));
+	if (nm_map(x, path, n, nm_port_pair, p))
+		return -1;
+	if (p->device[0] == 0)
+		return nm_fail(x, path, "device is missing (a PCI address or a vdev string)");
+	c->nports++;
+	return 0;
+}
+
+static int nm_listen_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			  void *arg)
+{
+	struct nm_listen_arg a = {arg, NM_PROTO_AUTO};
+	if (strcmp(key, "sflow") == 0)
+		a.kind = NM_PROTO_SFLOW;
+	else if (strcmp(key, "netflow") == 0)
+		a.kind = NM_PROTO_NETFLOW;
+	else if (strcmp(key, "ipfix") == 0)
+		a.kind = NM_PROTO_IPFIX;
+	else if (strcmp(key, "auto") != 0)
+		return nm_fail(x, path, "unknown protocol (expected sflow, netflow, ipfix or auto)");
+	return nm_each(x, path, v, nm_listen_item, &a);
+}
+
+static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			void *arg)
+{
+	struct nm_decode_cfg *d = arg;
+	if (strcmp(key, "max_exporters") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 22, &d->max_exporters);
+	if (strcmp(key, "max_templates") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &d->max_templates);
+	if (strcmp(key, "max_templates_per_exporter") == 0)
+		return nm_get_u32(x, path, v, 1, 65536, &d->max_templates_per_exporter);
+	if (strcmp(key, "max_fields") == 0)
+		return nm_get_u32(x, path, v, 1, NM_TMPL_FIELDS_MAX, &d->max_fields_per_template);
+	if (strcmp(key, "lifetime") == 0)
+		return nm_get_u32(x, path, v, 0, 86400 * 365, &d->template_lifetime_s);
+	return nm_fail(x, path,
+		       "unknown key (expected max_exporters, max_templates, "
+		       "max_templates_per_exporter, max_fields, lifetime)");
+}
+
+static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			void *arg)
+{
+	struct nm_cfg_sink *s = arg;
+	if (strcmp(key, "type") == 0) {
+		const char *t = nm_scalar(v);
+		if (t && strcmp(t, "json") == 0) {
+			s->type = NM_SINK_JSON;
+			return 0;
+		}
+		return nm_fail(x, path, "unknown sink type '%s' (expected json)", t ? t : "");
+	}
+	if (strcmp(key, "path") == 0)
+		return nm_get_str(x, path, v, s->path, sizeof(s->path));
+	return nm_fail(x, path, "unknown key (expected type, path)");
+}
+
+static int nm_sink_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_config *c = arg;
+	if (c->nsinks >= NM_CFG_MAX_SINKS)
+		return nm_fail(x, path, "at most %d sinks", NM_CFG_MAX_SINKS);
+	struct nm_cfg_sink *s = &c->sinks[c->nsinks];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "-");
+	if (nm_map(x, path, n, nm_sink_pair, s))
+		return -1;
+	c->nsinks++;
+	return 0;
+}
+
+static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+		       void *arg)
+{
+	struct nm_config *c = arg;
+	if (strcmp(key, "backend") == 0) {
+		const char *s = nm_scalar(v);
+		if (s && strcmp(s, "socket") == 0)
+			c->backend = NM_BACKEND_SOCKET;
+		else if (s && strcmp(s, "dpdk") == 0)
+			c->backend = NM_BACKEND_DPDK;
+		else
+			return nm_fail(x, path, "expected socket or dpdk");
+		return 0;
+	}
+	if (strcmp(key, "workers") == 0)
+		return nm_get_u32(x, path, v, 1, NM_CFG_MAX_WORKERS, &c->workers);
+	if (strcmp(key, "ports") == 0) {
+		c->nports = 0;
+		return nm_each(x, path, v, nm_port_item, c);
+	}
+	if (strcmp(key, "listen") == 0) {
+		c->nlisten = 0;
+		if (nm_map(x, path, v, nm_listen_pair, c))
+			return -1;
+		if (c->nlisten == 0)
+			return nm_fail(x, path, "no port to listen on");
+		return 0;
+	}
+	if (strcmp(key, "bind") == 0) {
+		struct nm_prefix pf;
+		if (nm_get_str(x, path, v, c->bind, sizeof(c->bind)))
+			return -1;
+		if (nm_prefix_parse(c->bind, &pf, false))
+			return nm_fail(x, path, "'%s' is not an IPv4 or IPv6 address", c->bind);
+		return 0;
+	}
+	if (strcmp(key, "rcvbuf") == 0)
+		return nm_get_u32(x, path, v, 4096, 1u << 30, &c->rcvbuf);
+	if (strcmp(key, "allow") == 0) {
+		c->nallow = 0;
+		return nm_each(x, path, v, nm_allow_item, c);
+	}
+	if (strcmp(key, "templates") == 0)
+		return nm_map(x, path, v, nm_tmpl_pair, &c->decode);
+	if (strcmp(key, "sinks") == 0) {
+		c->nsinks = 0;
+		if (nm_each(x, path, v, nm_sink_item, c))
+			return -1;
+		if (c->nsinks == 0)
+			return nm_fail(x, path, "at least one sink is needed");
+		return 0;
+	}
+	if (strcmp(key, "stats_interval") == 0)
+		return nm_get_u32(x, path, v, 0, 86400, &c->stats_interval);
+	if (strcmp(key, "ring_size") == 0) {
+		if (nm_get_u32(x, path, v, 2, 1u << 20, &c->ring_size))
+			return -1;
+		if (c->ring_size & (c->ring_size - 1))
+			return nm_fail(x, path, "must be a power of two");
+		return 0;
+	}
+	if (strcmp(key, "batch_records") == 0)
+		return nm_get_u32(x, path, v, 1, 65536, &c->batch_records);
+	if (strcmp(key, "batches") == 0)
+		return nm_get_u32(x, path, v, 2, 1u << 20, &c->batches);
+	if (strcmp(key, "flush_ms") == 0)
+		return nm_get_u32(x, path, v, 1, 60000, &c->flush_ms);
+	if (strcmp(key, "mbufs") == 0)
+		return nm_get_u32(x, path, v, 512, 1u << 24, &c->mbufs);
+	if (strcmp(key, "rx_desc") == 0)
+		return nm_get_u32(x, path, v, 64, 32768, &c->rx_desc);
+	return nm_fail(x, path,
+		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
+		       "templates, sinks, stats_interval, ring_size, batch_records, batches, "
+		       "flush_ms, mbufs, rx_desc)");
+}
+
+int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "config: cannot initialise the YAML parser");
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "config: line %zu column %zu: %s", parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "YAML syntax error");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	struct nm_cfg_ctx x = {&doc, err, errlen, 0};
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	int rc = root == NULL ? 0 : nm_map(&x, "", root, nm_top_pair, c);
+	if (rc == 0 && c->backend == NM_BACKEND_DPDK && c->nports == 0)
+		rc = nm_fail(&x, "ports", "the dpdk backend needs at least one port");
+	if (rc == 0 && c->batches < 2 * c->workers)
+		rc = nm_fail(&x, "batches", "fewer than two batches per worker");
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int nm_config_load(struct nm_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "config: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = malloc(1 << 20);
+	size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	int bad = ferror(f) || buf == NULL || n == (1 << 20) - 1;
+	fclose(f);
+	if (bad) {
+		snprintf(err, errlen, "config: %s: unreadable or larger than 1 MiB", path);
+		free(buf);
+		return -1;
+	}
+	int rc = nm_config_parse(c, buf, n, err, errlen);
+	free(buf);
+	return rc;
+}
+
+void nm_config_print(const struct nm_config *c, void *file)
+{
+	FILE *o = file;
+	char a[64];
+	fprintf(o, "netmeta: backend %s, %" PRIu32 " worker%s\n",
+		c->backend == NM_BACKEND_DPDK ? "dpdk" : "socket", c->workers,
+		c->workers == 1 ? "" : "s");
+	for (uint32_t i = 0; i < c->nports; i++) {
+		fprintf(o, "netmeta: port %" PRIu32 ": %s%s", i, c->ports[i].device,
+			c->ports[i].accept_any_destination ? " (any destination)" : "");
+		for (uint32_t k = 0; k < c->ports[i].naddrs; k++)
+			fprintf(o, " %s", nm_addr_format(&c->ports[i].addrs[k], a, sizeof(a)));
+		fprintf(o, "\n");
+	}
+	if (c->backend == NM_BACKEND_SOCKET)
+		fprintf(o, "netmeta: bind %s, SO_RCVBUF %" PRIu32 " bytes\n", c->bind, c->rcvbuf);
+	fprintf(o, "netmeta: listen");
+	for (uint32_t i = 0; i < c->nlisten; i++)
+		fprintf(o, " %u/%s", c->listen[i].port, nm_proto_kind_name(c->listen[i].kind));
+	fprintf(o, "\nnetmeta: exporters allowed:");
+	if (c->nallow == 0)
+		fprintf(o, " all");
+	for (uint32_t i = 0; i < c->nallow; i++) {
+		const struct nm_prefix *p = &c->allow[i];
+		bool v4 = nm_addr_is_v4(&p->addr) && p->len >= 96;
+		fprintf(o, " %s/%u", nm_addr_format(&p->addr, a, sizeof(a)),
+			v4 ? p->len - 96u : p->len);
+	}
+	fprintf(o,
+		"\nnetmeta: templates: %" PRIu32 " exporters, %" PRIu32 " templates (%" PRIu32
+		" per exporter, %" PRIu32 " fields), lifetime %" PRIu32 " s\n",
+		c->decode.max_exporters, c->decode.max_templates,
+		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
+		c->decode.template_lifetime_s);
+	for (uint32_t i = 0; i < c->nsinks; i++)
+		fprintf(o, "netmeta: sink %" PRIu32 ": json lines to %s\n", i,
+			strcmp(c->sinks[i].path, "-") == 0 ? "stdout" : c->sinks[i].path);
+	fprintf(o,
+		"netmeta: batches of %" PRIu32 " records, %" PRIu32 " in all, ring %" PRIu32
+		", flush after %" PRIu32 " ms, stats every %" PRIu32 " s\n",
+		c->batch_records, c->batches, c->ring_size, c->flush_ms, c->stats_interval);
+}

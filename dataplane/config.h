@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The collector's one configuration file (YAML), parsed and validated at
+ * start. Every error names the key (as a path: "listen.sflow[1]") and the
+ * problem. Unknown keys are errors too, so a typo never goes unnoticed.
+ */
+#ifndef NM_CONFIG_H
+#define NM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "flow.h"
+
+#define NM_CFG_MAX_PORTS 16
+#define NM_CFG_MAX_ADDRS 8
+#define NM_CFG_MAX_LISTEN 16
+#define NM_CFG_MAX_ALLOW 64
+#define NM_CFG_MAX_SINKS 4
+#define NM_CFG_MAX_WORKERS 64
+
+enum nm_backend { NM_BACKEND_SOCKET, NM_BACKEND_DPDK };
+
+/* What a UDP port carries. NETFLOW and AUTO pick v5/v9/IPFIX/sFlow by the
+ * payload's version; SFLOW and IPFIX name the decoder outright. */
+enum nm_proto_kind { NM_PROTO_SFLOW, NM_PROTO_NETFLOW, NM_PROTO_IPFIX, NM_PROTO_AUTO };
+
+struct nm_prefix {
+	struct nm_addr addr; /* IPv4 stored IPv4-mapped */
+	uint8_t len;         /* in IPv6 bits (IPv4 /24 = 96 + 24) */
+};
+
+struct nm_cfg_port {
+	char device[256];    /* PCI address or vdev string */
+	struct nm_addr addrs[NM_CFG_MAX_ADDRS];
+	uint32_t naddrs;
+	bool accept_any_destination;
+};
+
+struct nm_cfg_listen {
+	uint16_t port;
+	enum nm_proto_kind kind;
+};
+
+enum nm_sink_type { NM_SINK_JSON };
+
+struct nm_cfg_sink {
+	enum nm_sink_type type;
+	char path[512]; /* "-" = stdout */
+};
+
+struct nm_config {
+	enum nm_backend backend;
+	uint32_t workers;
+	struct nm_cfg_port ports[NM_CFG_MAX_PORTS];
+	uint32_t nports;
+	struct nm_cfg_listen listen[NM_CFG_MAX_LISTEN];
+	uint32_t nlisten;
+	char bind[64];          /* socket backend: address to bind ("::" = all) */
+	uint32_t rcvbuf;        /* socket backend: SO_RCVBUF bytes */
+	struct nm_prefix allow[NM_CFG_MAX_ALLOW];
+	uint32_t nallow;        /* 0 = everyone */
+	struct nm_decode_cfg decode;
+	struct nm_cfg_sink sinks[NM_CFG_MAX_SINKS];
+	uint32_t nsinks;
+	uint32_t stats_interval; /* seconds, 0 = off */
+	uint32_t ring_size;      /* batches per worker ring (power of two) */
+	uint32_t batch_records;  /* records per batch */
+	uint32_t batches;        /* batches per worker pool */
+	uint32_t flush_ms;       /* a partly filled batch leaves a worker after this long */
+	uint32_t mbufs;          /* dpdk: mbufs per port pool */
+	uint32_t rx_desc;        /* dpdk: RX descriptors per queue */
+};
+
+/* Defaults: socket backend, 1 worker, ports 6343 sFlow / 2055 NetFlow /
+ * 4739 IPFIX, everyone allowed, JSON lines to stdout. */
+void nm_config_default(struct nm_config *c);
+
+/*
+ * Reads and validates a YAML config file over the defaults. Returns 0, or
+ * -1 with a message naming the key and the problem in err.
+ */
+int nm_config_load(struct nm_config *c, const char *path, char *err, size_t errlen);
+/* The same from a string (tests). */
+int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen);
+
+/* Is addr inside the allowlist? (an empty list allows everyone) */
+bool nm_config_allowed(const struct nm_config *c, const struct nm_addr *addr);
+
+/* Parses "a.b.c.d", "x::y", optionally "/len". Returns 0 or -1. */
+int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len);
+
+/* Prints what the collector will do, one line per item. */
+void nm_config_print(const struct nm_config *c, void *file);
+
+const char *nm_proto_kind_name(enum nm_proto_kind k);
+
+#endif

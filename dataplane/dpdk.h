@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK backend: EAL, ports, one RX (and TX) queue per worker lcore, RSS on
+ * IP addresses only so one exporter stays on one worker, burst receive,
+ * L2/L3/L4 parse, IPv4/IPv6 reassembly, ARP / neighbour advertisement /
+ * echo replies for the collector's addresses, dispatch to the decoders.
+ * Built only when libdpdk is found; otherwise nm_dpdk_available() is false.
+ */
+#ifndef NM_DPDK_H
+#define NM_DPDK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "worker.h"
+
+bool nm_dpdk_available(void);
+
+/* rte_eal_init() with the EAL arguments (argv[0..argc-1]), then the ports
+ * of cfg (probing vdevs) and their queues. 0, or -1 with a message. */
+int nm_dpdk_init(int argc, char **argv, struct nm_config *cfg, char *err, size_t errlen);
+
+/* Runs a worker on each worker lcore until *stop, then finishes them. */
+int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
+		char *err, size_t errlen);
+
+void nm_dpdk_cleanup(void);
+
+/* Per-port counters for the stats: ipackets, imissed, rx_nombuf. */
+void nm_dpdk_port_stats(void *file);
+
+#endif

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * netmeta: the collector daemon.
+ *
+ *   netmeta [--config FILE] [--check] [--exit-idle S]            socket backend
+ *   netmeta EAL-ARGS -- --config FILE [--check] [--exit-idle S]  DPDK backend
+ *
+ * Reads one YAML config (defaults without one: socket backend, ports 6343
+ * sFlow / 2055 NetFlow / 4739 IPFIX, JSON lines on stdout), prints what it
+ * will do, runs until SIGINT/SIGTERM, then delivers every batch in flight to
+ * the sinks and prints its counters by name on stderr.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dpdk.h"
+#include "sink.h"
+#include "sock.h"
+#include "worker.h"
+
+static atomic_bool nm_stop;
+
+static void nm_on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&nm_stop, true);
+}
+
+struct nm_stats_ctx {
+	uint32_t exit_idle_s; /* --exit-idle: stop after this long without packets */
+	const struct nm_config *cfg;
+	struct nm_worker *workers;
+	struct nm_sink *sink;
+};
+
+static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
+{
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < n; i++)
+		v += nm_wc_get(&w[i], c);
+	return v;
+}
+
+static uint64_t nm_dec_sum(struct nm_worker *w, uint32_t n, unsigned idx)
+{
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < n; i++)
+		v += nm_worker_dec_get(&w[i], idx);
+	return v;
+}
+
+static void nm_stats_line(const struct nm_stats_ctx *x)
+{
+	struct nm_worker *w = x->workers;
+	uint32_t n = x->cfg->workers;
+	fprintf(stderr,
+		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
+		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
+		", written %" PRIu64 ", kernel drops %" PRIu64 "\n",
+		nm_sum(w, n, NM_WC_RX_PACKETS), nm_dec_sum(w, n, 0),
+		nm_dec_sum(w, n, 0) - nm_dec_sum(w, n, 1), nm_dec_sum(w, n, 2),
+		nm_sum(w, n, NM_WC_RECORDS_SENT),
+		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
+		nm_dec_sum(w, n, 3),
+		atomic_load_explicit(&x->sink->records_written, memory_order_relaxed),
+		nm_sum(w, n, NM_WC_KERNEL_DROPS));
+}
+
+/* Every counter by name, summed over the workers; per worker for the
+ * packet and record counters. */
+static void nm_stats_final(const struct nm_stats_ctx *x)
+{
+	struct nm_worker *w = x->workers;
+	uint32_t n = x->cfg->workers;
+	FILE *o = stderr;
+	for (int c = 0; c < NM_WC__COUNT; c++)
+		fprintf(o, "%s %" PRIu64 "\n", nm_wc_name((enum nm_wc)c), nm_sum(w, n, (enum nm_wc)c));
+	fprintf(o, "decode_datagrams %" PRIu64 "\ndecode_datagrams_ok %" PRIu64
+		   "\ndecode_records %" PRIu64 "\ndecode_counter_records %" PRIu64 "\n",
+		nm_dec_sum(w, n, 0), nm_dec_sum(w, n, 1), nm_dec_sum(w, n, 2), nm_dec_sum(w, n, 3));
+	for (int e = 1; e < NM_ERR__COUNT; e++) {
+		uint64_t v = nm_dec_sum(w, n, NM_DEC_PUB_ERR + (unsigned)e);
+		if (v)
+			fprintf(o, "err_%s %" PRIu64 "\n", nm_err_name((enum nm_err)e), v);
+	}
+	for (int e = 0; e < NM_EV__COUNT; e++) {
+		uint64_t v = nm_dec_sum(w, n, NM_DEC_PUB_EV + (unsigned)e);
+		if (v)
+			fprintf(o, "ev_%s %" PRIu64 "\n", nm_ev_name((enum nm_ev)e), v);
+	}
+	if (n > 1)
+		for (uint32_t i = 0; i < n; i++)
+			fprintf(o, "worker%" PRIu32 " rx %" PRIu64 " datagrams %" PRIu64
+				   " records %" PRIu64 " exporters %" PRIu32 "\n",
+				i, nm_wc_get(&w[i], NM_WC_RX_PACKETS),
+				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), nm_worker_dec_get(&w[i], 2),
+				nm_decoder_exporter_count(w[i].dec));
+	fprintf(o, "sink_records_written %" PRIu64 "\nsink_counters_written %" PRIu64
+		   "\nsink_write_errors %" PRIu64 "\n",
+		atomic_load(&x->sink->records_written), atomic_load(&x->sink->counters_written),
+		atomic_load(&x->sink->write_errors));
+}
+
+static void *nm_stats_run(void *arg)
+{
+	struct nm_stats_ctx *x = arg;
+	uint64_t last = nm_now_ns(), rx_seen = 0, rx_since = last;
+	while (!atomic_load(&nm_stop)) {
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+		uint64_t now = nm_now_ns();
+		uint64_t rx = nm_sum(x->workers, x->cfg->workers, NM_WC_RX_PACKETS);
+		if (rx != rx_seen) {
+			rx_seen = rx;
+			rx_since = now;
+		} else if (x->exit_idle_s && rx &&
+			   now - rx_since >= (uint64_t)x->exit_idle_s * 1000000000ull) {
+			fprintf(stderr, "netmeta: no packet for %u s (--exit-idle): stopping\n",
+				x->exit_idle_s);
+			atomic_store(&nm_stop, true);
+		}
+		if (x->cfg->stats_interval &&
+		    now - last >= (uint64_t)x->cfg->stats_interval * 1000000000ull) {
+			nm_stats_line(x);
+			last = now;
+		}
+	}
+	return NULL;
+}
+
+static void nm_usage(void)
+{
+	fprintf(stderr, "usage: netmeta [--config FILE] [--check]\n"
+			"       netmeta EAL-ARGS -- --config FILE [--check]   (dpdk backend)\n"
+			"  --config FILE  YAML configuration (see README); defaults without it\n"
+			"  --check        validate the configuration, print the summary, exit\n"
+			"  --exit-idle S  stop once packets came and then none for S seconds\n"
+			"                 (replaying a capture through a net_pcap vdev)\n");
+}
+
+int main(int argc, char **argv)
+{
+	int dd = -1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dd = i;
+			break;
+		}
+	const char *config = NULL;
+	int check = 0;
+	unsigned long exit_idle = 0;
+	for (int i = dd < 0 ? 1 : dd + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check = 1;
+		} else if (strcmp(argv[i], "--exit-idle") == 0 && i + 1 < argc) {
+			char *end;
+			exit_idle = strtoul(argv[++i], &end, 10);
+			if (*end || exit_idle == 0 || exit_idle > 86400) {
+				fprintf(stderr, "netmeta: --exit-idle: expected seconds (1..86400)\n");
+				return 1;
+			}
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			nm_usage();
+			return 0;
+		} else {
+			fprintf(stderr, "netmeta: unknown argument '%s'\n", argv[i]);
+			nm_usage();
+			return 1;
+		}
+	}
+	static struct nm_config cfg;
+	char err[512];
+	nm_config_default(&cfg);
+	if (config && nm_config_load(&cfg, config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s: %s\n", config, err);
+		return 1;
+	}
+	if (cfg.backend == NM_BACKEND_SOCKET && dd >= 0) {
+		fprintf(stderr, "netmeta: EAL arguments given but the config says backend: socket\n");
+		return 1;
+	}
+	if (cfg.backend == NM_BACKEND_DPDK && !nm_dpdk_available()) {
+		fprintf(stderr, "netmeta: backend dpdk: this build has no DPDK (libdpdk-dev missing)\n");
+		return 1;
+	}
+	nm_config_print(&cfg, stderr);
+	if (check)
+		return 0;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = nm_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int eal_argc = dd < 0 ? 0 : dd;
+	if (cfg.backend == NM_BACKEND_DPDK && nm_dpdk_init(eal_argc, argv, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "netmeta: dpdk: %s\n", err);
+		return 1;
+	}
+	uint8_t *ports = nm_port_table(&cfg);
+	struct nm_worker *workers = calloc(cfg.workers, sizeof(*workers));
+	if (ports == NULL || workers == NULL) {
+		fprintf(stderr, "netmeta: out of memory\n");
+		return 1;
+	}
+	for (uint32_t i = 0; i < cfg.workers; i++)
+		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0) {
+			fprintf(stderr, "netmeta: worker %" PRIu32 ": out of memory\n", i);
+			return 1;
+		}
+	static struct nm_sink sink;
+	if (nm_sink_open(&sink, &cfg, workers, cfg.workers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		return 1;
+	}
+	pthread_t sink_tid, stats_tid;
+	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink};
+	pthread_create(&sink_tid, NULL, nm_sink_run, &sink);
+	pthread_create(&stats_tid, NULL, nm_stats_run, &sx);
+
+	int rc = cfg.backend == NM_BACKEND_DPDK
+			 ? nm_dpdk_run(&cfg, workers, &nm_stop, err, sizeof(err))
+			 : nm_sock_run(&cfg, workers, &nm_stop, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "netmeta: %s\n", err);
+	atomic_store(&nm_stop, true);
+	/* Workers have finished and pushed their last batches: drain them. */
+	atomic_store_explicit(&sink.stop, true, memory_order_release);
+	pthread_join(sink_tid, NULL);
+	pthread_join(stats_tid, NULL);
+	nm_sink_close(&sink);
+	nm_stats_final(&sx);
+	if (cfg.backend == NM_BACKEND_DPDK) {
+		nm_dpdk_port_stats(stderr);
+		nm_dpdk_cleanup();
+	}
+	for (uint32_t i = 0; i < cfg.workers; i++)
+		nm_worker_free(&workers[i]);
+	free(workers);
+	free(ports);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
+
+#define NM_SOCK_BATCH 64
+#define NM_SOCK_BUF 65536
+
+struct nm_sock_thread {
+	const struct nm_config *cfg;
+	struct nm_worker *w;
+	int fds[NM_CFG_MAX_LISTEN];
+	uint16_t ports[NM_CFG_MAX_LISTEN];
+	uint32_t nfds;
+	uint32_t last_ovfl[NM_CFG_MAX_LISTEN];
+	atomic_bool *stop;
+	pthread_t tid;
+};
+
+/*
+ * Reuseport program: the socket index (= worker, sockets join each port's
+ * group in worker order) is the exporter address modulo the worker count:
+ * IPv4 source (network header + 12), or the low 32 bits of the IPv6 source
+ * (network header + 20). Runs with the UDP header at offset 0, so the
+ * network header is reached through SKF_NET_OFF.
+ */
+static int nm_sock_attach_bpf(int fd, uint32_t nworkers)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 2),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
+		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 20),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, nworkers),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, size_t errlen)
+{
+	struct nm_prefix bind_to;
+	nm_prefix_parse(cfg->bind, &bind_to, false);
+	bool v4 = nm_addr_is_v4(&bind_to.addr);
+	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1, zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	if (!v4)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)); /* IPv4 too */
+	int want = (int)cfg->rcvbuf, got = 0;
+	socklen_t gl = sizeof(got);
+	/* SO_RCVBUFFORCE passes net.core.rmem_max when we may (CAP_NET_ADMIN). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+	if (got / 2 < want) /* the kernel reports twice what it grants */
+		fprintf(stderr,
+			"netmeta: warning: port %u: SO_RCVBUF is %d bytes, %d asked for; raise "
+			"net.core.rmem_max or run with CAP_NET_ADMIN\n",
+			port, got / 2, want);
+	int rc;
+	if (v4) {
+		struct sockaddr_in a = {0};
+		a.sin_family = AF_INET;
+		a.sin_port = htons(port);
+		memcpy(&a.sin_addr, bind_to.addr.b + 12, 4);
+		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	} else {
+		struct sockaddr_in6 a = {0};
+		a.sin6_family = AF_INET6;
+		a.sin6_port = htons(port);
+		memcpy(&a.sin6_addr, bind_to.addr.b, 16);
+		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "listen: port %u on %s: %s", port, cfg->bind, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void nm_sock_addr(const struct sockaddr_storage *ss, struct nm_addr *a, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)ss;
+		nm_addr_set_v4(a, (const uint8_t *)&s4->sin_addr);
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)ss;
+		memcpy(a->b, &s6->sin6_addr, 16); /* v4-mapped stays v4-mapped */
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+static void *nm_sock_thread_run(void *arg)
+{
+	struct nm_sock_thread *t = arg;
+	static _Thread_local uint8_t bufs[NM_SOCK_BATCH][NM_SOCK_BUF];
+	struct mmsghdr msgs[NM_SOCK_BATCH];
+	struct iovec iov[NM_SOCK_BATCH];
+	struct sockaddr_storage from[NM_SOCK_BATCH];
+	char cbuf[NM_SOCK_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	struct pollfd pfd[NM_CFG_MAX_LISTEN];
+	for (uint32_t i = 0; i < t->nfds; i++)
+		pfd[i] = (struct pollfd){t->fds[i], POLLIN, 0};
+	while (!atomic_load_explicit(t->stop, memory_order_acquire)) {
+		int ready = poll(pfd, t->nfds, 50);
+		uint64_t now = nm_now_ns();
+		for (uint32_t i = 0; ready > 0 && i < t->nfds; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			for (int round = 0; round < 16; round++) {
+				for (int k = 0; k < NM_SOCK_BATCH; k++) {
+					iov[k] = (struct iovec){bufs[k], NM_SOCK_BUF};
+					msgs[k].msg_hdr = (struct msghdr){&from[k], sizeof(from[k]),
+									  &iov[k], 1, cbuf[k],
+									  sizeof(cbuf[k]), 0};
+				}
+				int n = recvmmsg(t->fds[i], msgs, NM_SOCK_BATCH, MSG_DONTWAIT, NULL);
+				if (n <= 0)
+					break;
+				now = nm_now_ns();
+				for (int k = 0; k < n; k++) {
+					struct nm_addr src;
+					uint16_t sport;
+					nm_sock_addr(&from[k], &src, &sport);
+					nm_wc_add(t->w, NM_WC_RX_PACKETS, 1);
+					nm_wc_add(t->w, NM_WC_RX_BYTES, msgs[k].msg_len);
+					nm_worker_datagram(t->w, &src, sport, t->ports[i], bufs[k],
+							   msgs[k].msg_len, now);
+				}
+				/* SO_RXQ_OVFL: the socket's drop count so far. */
+				struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[n - 1].msg_hdr);
+				for (; c; c = CMSG_NXTHDR(&msgs[n - 1].msg_hdr, c)) {
+					if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+						uint32_t v;
+						memcpy(&v, CMSG_DATA(c), sizeof(v));
+						nm_wc_add(t->w, NM_WC_KERNEL_DROPS, v - t->last_ovfl[i]);
+						t->last_ovfl[i] = v;
+					}
+				}
+				if (n < NM_SOCK_BATCH)
+					break;
+			}
+		}
+		nm_worker_tick(t->w, now);
+	}
+	nm_worker_finish(t->w);
+	return NULL;
+}
+
+int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
+		char *err, size_t errlen)
+{
+	uint32_t n = cfg->workers;
+	struct nm_sock_thread *t = calloc(n, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		t[i].cfg = cfg;
+		t[i].w = &workers[i];
+		t[i].stop = stop;
+		for (uint32_t k = 0; k < cfg->nlisten; k++) {
+			int fd = nm_sock_open(cfg, cfg->listen[k].port, err, errlen);
+			if (fd < 0) {
+				rc = -1;
+				break;
+			}
+			t[i].fds[t[i].nfds] = fd;
+			t[i].ports[t[i].nfds++] = cfg->listen[k].port;
+			/* The group's program, attached once all sockets joined. */
+			if (i == n - 1 && n > 1 && nm_sock_attach_bpf(fd, n) != 0)
+				fprintf(stderr,
+					"netmeta: warning: port %u: reuseport steering program refused "
+					"(%s): exporters may move between workers\n",
+					cfg->listen[k].port, strerror(errno));
+		}
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if (pthread_create(&t[i].tid, NULL, nm_sock_thread_run, &t[i]) != 0) {
+			snprintf(err, errlen, "cannot start worker thread %u", i);
+			rc = -1;
+			n = i;
+		}
+	if (rc == 0 || n > 0)
+		for (uint32_t i = 0; i < n; i++)
+			if (t[i].tid)
+				pthread_join(t[i].tid, NULL);
+	for (uint32_t i = 0; i < cfg->workers; i++)
+		for (uint32_t k = 0; k < t[i].nfds; k++)
+			close(t[i].fds[k]);
+	free(t);
+	return rc;
+}

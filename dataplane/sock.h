@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Socket backend, for hosts without a spare NIC: one thread per worker, each
+ * with its own SO_REUSEPORT UDP socket per listen port, recvmmsg() batches,
+ * and a classic-BPF reuseport program that picks the socket (= worker) from
+ * the exporter's source address, so an exporter's templates stay on one
+ * worker as they do with RSS on the DPDK path.
+ */
+#ifndef NM_SOCK_H
+#define NM_SOCK_H
+
+#include <stdatomic.h>
+
+#include "config.h"
+#include "worker.h"
+
+/* Runs the socket backend until *stop; workers[] are initialised. Returns 0,
+ * or -1 with a message in err when sockets could not be set up. */
+int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
+		char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "worker.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const nm_wc_names[] = {
+#define NM_X_(name, msg) #name,
+	NM_WORKER_COUNTERS(NM_X_)
+#undef NM_X_
+};
+
+const char *nm_wc_name(enum nm_wc c)
+{
+	return (unsigned)c < NM_WC__COUNT ? nm_wc_names[c] : "?";
+}
+
+uint64_t nm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint8_t *nm_port_table(const struct nm_config *cfg)
+{
+	uint8_t *t = calloc(65536, 1);
+	if (t == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < cfg->nlisten; i++)
+		t[cfg->listen[i].port] = (uint8_t)(cfg->listen[i].kind + 1);
+	return t;
+}
+
+static uint32_t nm_pow2(uint32_t n)
+{
+	uint32_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Sends the batch being filled and takes an empty one. */
+static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
+{
+	struct nm_batch *b = *slot;
+	bool flows = b->kind == NM_BATCH_FLOWS;
+	if (b->n == 0)
+		return;
+	struct nm_batch *next = NULL;
+	if (nm_ring_push(w->full, b)) {
+		nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, b->n);
+		nm_wc_add(w, NM_WC_BATCHES_SENT, 1);
+		next = nm_ring_pop(w->free);
+		if (next == NULL) {
+			/* The sink holds every batch: the caller writes into the
+			 * spill buffer until one comes back (never a stall). */
+			*slot = NULL;
+			return;
+		}
+	} else {
+		nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, b->n);
+		next = b; /* reuse: its records are lost, counted above */
+	}
+	next->n = 0;
+	next->kind = b->kind;
+	next->worker = w->id;
+	*slot = next;
+}
+
+/* Makes sure w->cur / w->ccur hold a batch; false when none is free. */
+static bool nm_worker_have(struct nm_worker *w, struct nm_batch **slot, uint32_t kind)
+{
+	if (*slot)
+		return true;
+	struct nm_batch *b = nm_ring_pop(w->free);
+	if (b == NULL)
+		return false;
+	b->n = 0;
+	b->kind = kind;
+	b->worker = w->id;
+	*slot = b;
+	return true;
+}
+
+/*
+ * Points the decoder's batch at w->cur (or the spill buffer when no batch is
+ * free). Records already in the spill buffer move into the new batch.
+ */
+static void nm_worker_attach_flows(struct nm_worker *w)
+{
+	uint32_t cap = w->cfg->batch_records;
+	if (!nm_worker_have(w, &w->cur, NM_BATCH_FLOWS)) {
+		w->fb.recs = w->spill;
+		w->fb.cap = cap;
+		return;
+	}
+	if (w->fb.recs == w->spill && w->fb.n)
+		memcpy(w->cur->recs, w->spill, w->fb.n * sizeof(struct nm_flow));
+	else
+		w->fb.n = 0;
+	w->fb.recs = w->cur->recs;
+	w->fb.cap = w->cur->cap;
+}
+
+static void nm_worker_attach_ctrs(struct nm_worker *w)
+{
+	uint32_t cap = w->cfg->batch_records;
+	if (!nm_worker_have(w, &w->ccur, NM_BATCH_COUNTERS)) {
+		w->cb.recs = w->cspill;
+		w->cb.cap = cap;
+		return;
+	}
+	w->ccur->kind = NM_BATCH_COUNTERS;
+	if (w->cb.recs == w->cspill && w->cb.n)
+		memcpy(w->ccur->recs, w->cspill, w->cb.n * sizeof(struct nm_ctr));
+	else
+		w->cb.n = 0;
+	w->cb.recs = w->ccur->recs;
+	w->cb.cap = w->ccur->cap;
+}
+
+/* Decoder callbacks: the batch is full (or a tick sends it early). */
+static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
+{
+	struct nm_worker *w = ctx;
+	if (w->cur) {
+		w->cur->n = fb->n;
+		nm_worker_send(w, &w->cur);
+	} else {
+		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, fb->n); /* the spill buffer filled up */
+	}
+	fb->n = 0;
+	nm_worker_attach_flows(w);
+}
+
+static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
+{
+	struct nm_worker *w = ctx;
+	if (w->ccur) {
+		w->ccur->n = cb->n;
+		w->ccur->kind = NM_BATCH_COUNTERS;
+		nm_worker_send(w, &w->ccur);
+	} else {
+		nm_wc_add(w, NM_WC_COUNTERS_DROPPED, cb->n);
+	}
+	cb->n = 0;
+	nm_worker_attach_ctrs(w);
+}
+
+int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
+		   const uint8_t *port_kind)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = cfg;
+	w->port_kind = port_kind;
+	struct nm_decode_cfg dc = cfg->decode;
+	dc.hash_seed ^= (uint64_t)nm_now_ns() * 0x9e3779b97f4a7c15ull; /* per-run seed */
+	size_t msz = nm_decoder_mem_size(&dc);
+	w->dec_mem = aligned_alloc(64, (msz + 63) & ~(size_t)63);
+	if (w->dec_mem == NULL)
+		return -1;
+	w->dec = nm_decoder_init(w->dec_mem, msz, &dc);
+	/* Counter batches share the pool: one slot holds either kind. */
+	uint32_t cap = cfg->batch_records;
+	size_t rec = sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)
+								    : sizeof(struct nm_ctr);
+	w->nbatches = cfg->batches / cfg->workers;
+	if (w->nbatches < 4)
+		w->nbatches = 4;
+	w->batches = calloc(w->nbatches, sizeof(*w->batches));
+	w->batch_mem = aligned_alloc(64, ((size_t)w->nbatches * cap * rec + 63) & ~(size_t)63);
+	w->spill = calloc(cap, sizeof(struct nm_flow));
+	w->cspill = calloc(cap, sizeof(struct nm_ctr));
+	w->full = nm_ring_create(nm_pow2(cfg->ring_size));
+	w->free = nm_ring_create(nm_pow2(w->nbatches + 1));
+	if (w->batches == NULL || w->batch_mem == NULL || w->full == NULL || w->free == NULL ||
+	    w->spill == NULL || w->cspill == NULL)
+		return -1;
+	for (uint32_t i = 0; i < w->nbatches; i++) {
+		struct nm_batch *b = &w->batches[i];
+		b->cap = cap;
+		b->worker = id;
+		b->recs = (uint8_t *)w->batch_mem + (size_t)i * cap * rec;
+		nm_ring_push(w->free, b);
+	}
+	w->fb = (struct nm_flow_batch){w->spill, 0, cap, nm_worker_flow_flush, w};
+	w->cb = (struct nm_ctr_batch){w->cspill, 0, cap, nm_worker_ctr_flush, w};
+	nm_worker_attach_flows(w);
+	nm_worker_attach_ctrs(w);
+	nm_decoder_set_ctr_batch(w->dec, &w->cb);
+	atomic_init(&w->finished, false);
+	return 0;
+}
+
+void nm_worker_free(struct nm_worker *w)
+{
+	free(w->dec_mem);
+	free(w->batches);
+	free(w->batch_mem);
+	free(w->spill);
+	free(w->cspill);
+	free(w->full);
+	free(w->free);
+	memset(w, 0, sizeof(*w));
+}
+
+void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t sport,
+			uint16_t dport, const uint8_t *p, size_t len, uint64_t now_ns)
+{
+	uint8_t kind = w->port_kind[dport];
+	if (kind == 0) {
+		nm_wc_add(w, NM_WC_PORT_UNKNOWN, 1);
+		return;
+	}
+	if (!nm_config_allowed(w->cfg, src)) {
+		nm_wc_add(w, NM_WC_EXPORTER_DENIED, 1);
+		return;
+	}
+	nm_wc_add(w, NM_WC_UDP_DATAGRAMS, 1);
+	if (w->fb.n == 0 && w->cb.n == 0)
+		w->cur_since_ns = now_ns;
+	struct nm_pkt_meta m = {*src, sport, now_ns};
+	switch ((enum nm_proto_kind)(kind - 1)) {
+	case NM_PROTO_SFLOW:
+		nm_decode_sflow(w->dec, &m, p, len, &w->fb);
+		break;
+	case NM_PROTO_IPFIX:
+		nm_decode_ipfix(w->dec, &m, p, len, &w->fb);
+		break;
+	default:
+		nm_decode_any(w->dec, &m, p, len, &w->fb);
+		break;
+	}
+}
+
+static void nm_worker_publish(struct nm_worker *w)
+{
+	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
+	atomic_store_explicit(&w->dec_pub[0], s->datagrams, memory_order_relaxed);
+	atomic_store_explicit(&w->dec_pub[1], s->datagrams_ok, memory_order_relaxed);
+	atomic_store_explicit(&w->dec_pub[2], s->records, memory_order_relaxed);
+	atomic_store_explicit(&w->dec_pub[3], s->counter_records, memory_order_relaxed);
+	for (unsigned i = 0; i < NM_ERR__COUNT; i++)
+		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_ERR + i], s->err[i],
+				      memory_order_relaxed);
+	for (unsigned i = 0; i < NM_EV__COUNT; i++)
+		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_EV + i], s->ev[i], memory_order_relaxed);
+}
+
+uint64_t nm_worker_dec_get(struct nm_worker *w, unsigned idx)
+{
+	return idx < NM_DEC_PUB_N ? atomic_load_explicit(&w->dec_pub[idx], memory_order_relaxed) : 0;
+}
+
+void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
+{
+	/* A batch came back while writing into the spill buffer: move there. */
+	if (w->cur == NULL)
+		nm_worker_attach_flows(w);
+	if (w->ccur == NULL)
+		nm_worker_attach_ctrs(w);
+	if ((w->fb.n || w->cb.n) && now_ns - w->cur_since_ns >= (uint64_t)w->cfg->flush_ms * 1000000ull) {
+		if (w->fb.n)
+			nm_worker_flow_flush(&w->fb, w);
+		if (w->cb.n)
+			nm_worker_ctr_flush(&w->cb, w);
+		w->cur_since_ns = now_ns;
+	}
+	if (now_ns - w->last_publish_ns >= 200000000ull) {
+		nm_worker_publish(w);
+		w->last_publish_ns = now_ns;
+	}
+}
+
+/* Pushes a batch at shutdown, waiting (bounded) for the sink to make room. */
+static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
+{
+	bool flows = b->kind == NM_BATCH_FLOWS;
+	for (int tries = 0; tries < 5000; tries++) {
+		if (nm_ring_push(w->full, b)) {
+			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, b->n);
+			nm_wc_add(w, NM_WC_BATCHES_SENT, 1);
+			return;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, b->n);
+}
+
+void nm_worker_finish(struct nm_worker *w)
+{
+	if (w->cur == NULL)
+		nm_worker_attach_flows(w);
+	if (w->ccur == NULL)
+		nm_worker_attach_ctrs(w);
+	if (w->cur == NULL)
+		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, w->fb.n);
+	if (w->ccur == NULL)
+		nm_wc_add(w, NM_WC_COUNTERS_DROPPED, w->cb.n);
+	if (w->cur && w->fb.n) {
+		w->cur->n = w->fb.n;
+		nm_worker_drain(w, w->cur);
+		w->cur = NULL;
+		w->fb.n = 0;
+	}
+	if (w->ccur && w->cb.n) {
+		w->ccur->n = w->cb.n;
+		w->ccur->kind = NM_BATCH_COUNTERS;
+		nm_worker_drain(w, w->ccur);
+		w->ccur = NULL;
+		w->cb.n = 0;
+	}
+	nm_worker_publish(w);
+	/* release pairs with the sink's acquire load before its last drain */
+	atomic_store_explicit(&w->finished, true, memory_order_release);
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * struct nm_worker: what every backend's worker does with a UDP datagram
+ * once it has one: allowlist, protocol by destination port, decode into a
+ * batch, hand full batches to the sink over an SPSC ring. Backends (socket
+ * threads, DPDK lcores) own the receive side and call nm_worker_datagram().
+ *
+ * Counters are single-writer (the worker) and stored with relaxed atomics
+ * so the control thread can read them at any time.
+ */
+#ifndef NM_WORKER_H
+#define NM_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "decode.h"
+#include "ring.h"
+
+/* Why each received packet went where it went: every packet lands in
+ * exactly one of the "packet" counters (RX_PACKETS = their sum). */
+#define NM_WORKER_COUNTERS(X)                                                              \
+	X(RX_PACKETS, "packets received")                                                  \
+	X(RX_BYTES, "bytes received")                                                      \
+	X(UDP_DATAGRAMS, "packet: UDP datagram handed to a decoder")                       \
+	X(NOT_IP, "packet: not IPv4/IPv6 (and not ARP or neighbour discovery for us)")      \
+	X(NOT_UDP, "packet: IP but not UDP (and not an echo request for us)")               \
+	X(NOT_FOR_US, "packet: destination is not one of the collector's addresses")        \
+	X(PORT_UNKNOWN, "packet: UDP to a port the collector does not listen on")            \
+	X(EXPORTER_DENIED, "packet: exporter address outside the allowlist")                  \
+	X(MALFORMED, "packet: truncated or inconsistent L2/L3/L4 headers")                   \
+	X(FRAG_HELD, "packet: IP fragment held for reassembly")                              \
+	X(FRAG_DROPPED, "packet: IP fragment dropped (table full, bad, or expired)")         \
+	X(ARP_REPLIED, "packet: ARP request for us, answered")                               \
+	X(ND_REPLIED, "packet: IPv6 neighbour solicitation for us, answered")                \
+	X(ICMP_REPLIED, "packet: ICMP/ICMPv6 echo request for us, answered")                 \
+	X(TX_FAILED, "replies (ARP, ND, ICMP) the port would not send")                      \
+	X(MULTI_SEGMENT, "multi-segment packets read through the bounce buffer")             \
+	X(KERNEL_DROPS, "datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)")          \
+	X(RECORDS_SENT, "records handed to the sink")                                        \
+	X(RECORDS_RING_FULL, "records dropped: the ring to the sink was full")               \
+	X(RECORDS_NO_BATCH, "records dropped: no free batch (sink too slow)")                \
+	X(COUNTERS_SENT, "interface counter records handed to the sink")                     \
+	X(COUNTERS_DROPPED, "interface counter records dropped (ring full or no batch)")     \
+	X(BATCHES_SENT, "batches handed to the sink")
+
+enum nm_wc {
+#define NM_X_(name, msg) NM_WC_##name,
+	NM_WORKER_COUNTERS(NM_X_)
+#undef NM_X_
+	NM_WC__COUNT
+};
+
+const char *nm_wc_name(enum nm_wc c);
+
+/* Published decoder counters: datagrams, datagrams_ok, records,
+ * counter_records, then err[], then ev[]. */
+#define NM_DEC_PUB_ERR 4
+#define NM_DEC_PUB_EV (NM_DEC_PUB_ERR + NM_ERR__COUNT)
+#define NM_DEC_PUB_N (NM_DEC_PUB_EV + NM_EV__COUNT)
+
+enum nm_batch_kind { NM_BATCH_FLOWS, NM_BATCH_COUNTERS };
+
+/* What crosses the ring: a header and its records, allocated once. */
+struct nm_batch {
+	uint32_t kind;   /* enum nm_batch_kind */
+	uint32_t n;
+	uint32_t cap;
+	uint32_t worker;
+	void *recs;      /* struct nm_flow[cap] or struct nm_ctr[cap] */
+};
+
+struct nm_worker {
+	uint32_t id;
+	const struct nm_config *cfg;
+	const uint8_t *port_kind; /* 65536 entries: enum nm_proto_kind + 1, 0 = not listened */
+	struct nm_decoder *dec;
+	void *dec_mem;
+	struct nm_ring *full; /* worker -> sink */
+	struct nm_ring *free; /* sink -> worker (flow and counter batches) */
+	struct nm_batch *batches;
+	void *batch_mem;
+	uint32_t nbatches;
+	struct nm_batch *cur;  /* flow batch being filled */
+	struct nm_batch *ccur; /* counter batch being filled */
+	struct nm_flow_batch fb;
+	struct nm_ctr_batch cb;
+	/* Where the decoder writes while the sink holds every batch: copied
+	 * into the next free batch, or dropped and counted when it fills. */
+	struct nm_flow *spill;
+	struct nm_ctr *cspill;
+	uint64_t cur_since_ns;
+	uint64_t last_publish_ns;
+	atomic_bool finished;
+	_Alignas(64) _Atomic uint64_t ctr[NM_WC__COUNT];
+	/* the decoder's counters, published by the worker for other threads */
+	_Atomic uint64_t dec_pub[NM_DEC_PUB_N];
+};
+
+/* Relaxed single-writer add. */
+static inline void nm_wc_add(struct nm_worker *w, enum nm_wc c, uint64_t v)
+{
+	atomic_store_explicit(&w->ctr[c], atomic_load_explicit(&w->ctr[c], memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+static inline uint64_t nm_wc_get(struct nm_worker *w, enum nm_wc c)
+{
+	return atomic_load_explicit(&w->ctr[c], memory_order_relaxed);
+}
+
+/* Builds the port table of a config (65536 bytes, caller frees). */
+uint8_t *nm_port_table(const struct nm_config *cfg);
+
+/* Allocates the decoder, batches and rings. Returns 0 or -1 (out of memory). */
+int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
+		   const uint8_t *port_kind);
+void nm_worker_free(struct nm_worker *w);
+
+/*
+ * One UDP datagram for us: counts it (UDP_DATAGRAMS, PORT_UNKNOWN or
+ * EXPORTER_DENIED) and decodes it. now_ns: receive time, ns since the epoch.
+ */
+void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t sport,
+			uint16_t dport, const uint8_t *p, size_t len, uint64_t now_ns);
+
+/* Periodic work: sends a batch older than flush_ms, publishes counters. */
+void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);
+
+/* Shutdown: sends what is in the batches, waiting for ring room (the sink
+ * is still draining), publishes the final counters, marks the worker done. */
+void nm_worker_finish(struct nm_worker *w);
+
+/* A published decoder counter (index as NM_DEC_PUB_*). */
+uint64_t nm_worker_dec_get(struct nm_worker *w, unsigned idx);
+
+uint64_t nm_now_ns(void);
+
+#endif
