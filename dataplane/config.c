@@ -32,11 +32,12 @@ void nm_config_default(struct nm_config *c)
 	snprintf(c->sinks[0].path, sizeof(c->sinks[0].path), "-");
 	c->nsinks = 1;
 	c->stats_interval = 10;
-	c->ring_size = 1024;
+	c->ring_size = 512;
 	c->batch_records = 256;
-	c->batches = 2048;
+	c->batches = 512;
 	c->flush_ms = 100;
 	c->mbufs = 16384;
+	c->mbuf_size = 2048;
 	c->rx_desc = 1024;
 }
 
@@ -329,7 +330,12 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 			s->type = NM_SINK_JSON;
 			return 0;
 		}
-		return nm_fail(x, path, "unknown sink type '%s' (expected json)", t ? t : "");
+		if (t && strcmp(t, "discard") == 0) {
+			s->type = NM_SINK_DISCARD;
+			return 0;
+		}
+		return nm_fail(x, path, "unknown sink type '%s' (expected json or discard)",
+			       t ? t : "");
 	}
 	if (strcmp(key, "path") == 0)
 		return nm_get_str(x, path, v, s->path, sizeof(s->path));
@@ -419,12 +425,14 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 		return nm_get_u32(x, path, v, 1, 60000, &c->flush_ms);
 	if (strcmp(key, "mbufs") == 0)
 		return nm_get_u32(x, path, v, 512, 1u << 24, &c->mbufs);
+	if (strcmp(key, "mbuf_size") == 0)
+		return nm_get_u32(x, path, v, 1024, 65535 - 128, &c->mbuf_size);
 	if (strcmp(key, "rx_desc") == 0)
 		return nm_get_u32(x, path, v, 64, 32768, &c->rx_desc);
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
 		       "templates, sinks, stats_interval, ring_size, batch_records, batches, "
-		       "flush_ms, mbufs, rx_desc)");
+		       "flush_ms, mbufs, mbuf_size, rx_desc)");
 }
 
 int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
@@ -510,9 +518,13 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.max_exporters, c->decode.max_templates,
 		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
 		c->decode.template_lifetime_s);
-	for (uint32_t i = 0; i < c->nsinks; i++)
-		fprintf(o, "netmeta: sink %" PRIu32 ": json lines to %s\n", i,
-			strcmp(c->sinks[i].path, "-") == 0 ? "stdout" : c->sinks[i].path);
+	for (uint32_t i = 0; i < c->nsinks; i++) {
+		if (c->sinks[i].type == NM_SINK_DISCARD)
+			fprintf(o, "netmeta: sink %" PRIu32 ": discard (count only)\n", i);
+		else
+			fprintf(o, "netmeta: sink %" PRIu32 ": json lines to %s\n", i,
+				strcmp(c->sinks[i].path, "-") == 0 ? "stdout" : c->sinks[i].path);
+	}
 	fprintf(o,
 		"netmeta: batches of %" PRIu32 " records, %" PRIu32 " in all, ring %" PRIu32
 		", flush after %" PRIu32 " ms, stats every %" PRIu32 " s\n",

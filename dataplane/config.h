@@ -44,7 +44,8 @@ struct nm_cfg_listen {
 	enum nm_proto_kind kind;
 };
 
-enum nm_sink_type { NM_SINK_JSON };
+/* NM_SINK_DISCARD counts and drops (benchmarks of the data path). */
+enum nm_sink_type { NM_SINK_JSON, NM_SINK_DISCARD };
 
 struct nm_cfg_sink {
 	enum nm_sink_type type;
@@ -71,6 +72,7 @@ struct nm_config {
 	uint32_t batches;        /* batches per worker pool */
 	uint32_t flush_ms;       /* a partly filled batch leaves a worker after this long */
 	uint32_t mbufs;          /* dpdk: mbufs per port pool */
+	uint32_t mbuf_size;      /* dpdk: data room per mbuf (bigger packets chain segments) */
 	uint32_t rx_desc;        /* dpdk: RX descriptors per queue */
 };
 

@@ -98,8 +98,9 @@ static int nm_port_setup(struct nm_dport *dp, uint32_t nworkers, const struct nm
 	if (nm_pools[socket] == NULL) {
 		char name[32];
 		snprintf(name, sizeof(name), "nm_mbufs_%d", socket);
-		nm_pools[socket] = rte_pktmbuf_pool_create(name, cfg->mbufs, 256, 0,
-							   RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		nm_pools[socket] = rte_pktmbuf_pool_create(
+			name, cfg->mbufs, 256, 0, (uint16_t)(cfg->mbuf_size + RTE_PKTMBUF_HEADROOM),
+			socket);
 		if (nm_pools[socket] == NULL) {
 			snprintf(err, errlen, "mbufs: pool of %u on socket %d: %s", cfg->mbufs, socket,
 				 rte_strerror(rte_errno));
@@ -550,6 +551,12 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 			return -1;
 		}
 		rte_eal_remote_launch(nm_worker_main, x, lcore);
+	}
+	/* The main lcore's CPU also runs the sink and stats threads: sleep,
+	 * do not spin in rte_eal_mp_wait_lcore() while the workers run. */
+	while (!atomic_load_explicit(stop, memory_order_acquire)) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
 	}
 	rte_eal_mp_wait_lcore();
 	for (uint32_t i = 0; i < cfg->workers; i++) {

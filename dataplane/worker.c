@@ -180,6 +180,9 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	if (w->batches == NULL || w->batch_mem == NULL || w->full == NULL || w->free == NULL ||
 	    w->spill == NULL || w->cspill == NULL)
 		return -1;
+	/* Touch the pool now: a page fault on the hot path costs more than a
+	 * batch of records. */
+	memset(w->batch_mem, 0, (size_t)w->nbatches * cap * rec);
 	for (uint32_t i = 0; i < w->nbatches; i++) {
 		struct nm_batch *b = &w->batches[i];
 		b->cap = cap;

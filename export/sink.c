@@ -16,6 +16,8 @@ int nm_sink_open(struct nm_sink *s, const struct nm_config *cfg, struct nm_worke
 	s->nworkers = nworkers;
 	atomic_init(&s->stop, false);
 	for (uint32_t i = 0; i < cfg->nsinks; i++) {
+		if (cfg->sinks[i].type == NM_SINK_DISCARD)
+			continue;
 		const char *path = cfg->sinks[i].path;
 		FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 		if (f == NULL) {
@@ -31,7 +33,7 @@ int nm_sink_open(struct nm_sink *s, const struct nm_config *cfg, struct nm_worke
 static void nm_sink_write(struct nm_sink *s, const struct nm_batch *b)
 {
 	char buf[NM_FLOW_JSON_MAX + 1];
-	for (uint32_t i = 0; i < b->n; i++) {
+	for (uint32_t i = 0; s->nout && i < b->n; i++) {
 		size_t n = b->kind == NM_BATCH_FLOWS
 				   ? nm_flow_json(&((const struct nm_flow *)b->recs)[i], buf, sizeof(buf))
 				   : nm_ctr_json(&((const struct nm_ctr *)b->recs)[i], buf, sizeof(buf));
