@@ -265,10 +265,10 @@ struct nm_ctr {
 	uint64_t if_speed;
 	uint64_t in_octets;
 	uint64_t out_octets;
+	uint64_t source_id; /* source type << 32 | index */
 	uint32_t sub_agent_id;
 	uint32_t sequence_num;
 	uint32_t sample_sequence_num;
-	uint32_t source_id;
 	uint32_t if_index;
 	uint32_t if_type;
 	uint32_t if_direction;
@@ -299,7 +299,7 @@ struct nm_ctr {
 	X(4, SubAgentId, U32, sub_agent_id, subagentid) \
 	X(5, SequenceNum, U32, sequence_num, sequencenum) \
 	X(6, SampleSequenceNum, U32, sample_sequence_num, samplesequencenum) \
-	X(7, SourceId, U32, source_id, sourceid) \
+	X(7, SourceId, U64, source_id, sourceid) \
 	X(8, IfIndex, U32, if_index, ifindex) \
 	X(9, IfType, U32, if_type, iftype) \
 	X(10, IfSpeed, U64, if_speed, ifspeed) \

@@ -37,6 +37,7 @@ static int nm_hdr_encap(struct nm_hdr_ctx *c)
 	memset(&f->src_addr, 0, sizeof(f->src_addr));
 	memset(&f->dst_addr, 0, sizeof(f->dst_addr));
 	f->proto = f->ip_tos = f->ip_ttl = f->ipv6_flow_label = 0;
+	f->etype = 0; /* the inner packet's, once its header is there */
 	f->fragment_id = f->fragment_offset = 0;
 	f->src_port = f->dst_port = f->tcp_flags = 0;
 	return 1;

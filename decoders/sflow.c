@@ -7,7 +7,7 @@
  * datagram:  version(=5) agent_type(1 v4 | 2 v6) agent(4|16) sub_agent_id
  *            sequence uptime_ms num_samples, then samples
  * sample:    data_format (enterprise << 12 | format) length body
- *   1 flow sample:        seq source_id rate pool drops input output nrec records
+ *   1 flow sample:        seq source_id(type 8 | index 24) rate pool drops input output nrec records
  *   3 expanded flow:      seq src_type src_index rate pool drops
  *                         in_format in_value out_format out_value nrec records
  *   2 counter sample:     seq source_id nrec records
@@ -148,9 +148,10 @@ static int nm_sf_gateway(struct nm_decoder *d, struct nm_reader *r, struct nm_fl
 /*
  * One flow record into f. Returns 0, -1 when its fixed fields are cut
  * (NM_ERR_SFLOW_RECORD_TRUNCATED) or -2 for an unknown address type.
+ * *hdr tells whether a sampled header described the packet already.
  */
 static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reader *r,
-			     struct nm_flow *f)
+			     struct nm_flow *f, bool *hdr)
 {
 	switch (fmt) {
 	case 1: { /* sampled header: protocol, frame_length, stripped, header_length */
@@ -166,54 +167,49 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 		}
 		f->bytes = frame_len;
 		nm_sf_hdr_count(d, nm_hdr_parse(r->p, hlen, (enum nm_hdr_start)proto, f));
+		*hdr = true;
 		return 0;
 	}
-	case 2: { /* Ethernet frame data */
-		uint32_t len = nm_rd_be32(r);
-		const uint8_t *src = nm_rd_bytes(r, 8);
-		const uint8_t *dst = nm_rd_bytes(r, 8);
-		uint32_t type = nm_rd_be32(r);
-		if (!nm_rd_ok(r))
+	case 2: { /* Ethernet frame data: length, src mac (8), dst mac (8), type */
+		const uint8_t *q = nm_rd_bytes(r, 24);
+		if (q == NULL)
 			return -1;
-		if (f->src_mac == 0 && f->dst_mac == 0) {
-			f->src_mac = (uint64_t)nm_load_be16(src) << 32 | nm_load_be32(src + 2);
-			f->dst_mac = (uint64_t)nm_load_be16(dst) << 32 | nm_load_be32(dst + 2);
+		if (!*hdr) {
+			f->src_mac = (uint64_t)nm_load_be16(q + 4) << 32 | nm_load_be32(q + 6);
+			f->dst_mac = (uint64_t)nm_load_be16(q + 12) << 32 | nm_load_be32(q + 14);
+			if (f->etype == 0)
+				f->etype = nm_load_be32(q + 20);
 		}
-		if (f->etype == 0)
-			f->etype = type;
 		if (f->bytes == 0)
-			f->bytes = len;
+			f->bytes = nm_load_be32(q);
 		return 0;
 	}
 	case 3:   /* IPv4 data */
 	case 4: { /* IPv6 data */
 		bool v6 = fmt == 4;
-		uint32_t len = nm_rd_be32(r);
-		uint32_t proto = nm_rd_be32(r);
-		const uint8_t *src = nm_rd_bytes(r, v6 ? 16 : 4);
-		const uint8_t *dst = nm_rd_bytes(r, v6 ? 16 : 4);
-		uint32_t sport = nm_rd_be32(r), dport = nm_rd_be32(r);
-		uint32_t flags = nm_rd_be32(r), tos = nm_rd_be32(r);
-		if (!nm_rd_ok(r))
+		size_t al = v6 ? 16 : 4;
+		const uint8_t *q = nm_rd_bytes(r, 8 + 2 * al + 16);
+		if (q == NULL)
 			return -1;
-		if (f->etype != 0x0800 && f->etype != 0x86dd) {
-			/* Only when no sampled header described the packet. */
+		/* Only when no sampled header described the packet. */
+		if (!*hdr) {
+			const uint8_t *a = q + 8, *p4 = q + 8 + 2 * al;
 			f->etype = v6 ? 0x86dd : 0x0800;
 			if (v6) {
-				memcpy(f->src_addr.b, src, 16);
-				memcpy(f->dst_addr.b, dst, 16);
+				memcpy(f->src_addr.b, a, 16);
+				memcpy(f->dst_addr.b, a + 16, 16);
 			} else {
-				nm_addr_set_v4(&f->src_addr, src);
-				nm_addr_set_v4(&f->dst_addr, dst);
+				nm_addr_set_v4(&f->src_addr, a);
+				nm_addr_set_v4(&f->dst_addr, a + 4);
 			}
-			f->proto = proto;
-			f->src_port = sport;
-			f->dst_port = dport;
-			f->tcp_flags = flags;
-			f->ip_tos = tos;
+			f->proto = nm_load_be32(q + 4);
+			f->src_port = nm_load_be32(p4);
+			f->dst_port = nm_load_be32(p4 + 4);
+			f->tcp_flags = nm_load_be32(p4 + 8);
+			f->ip_tos = nm_load_be32(p4 + 12);
 		}
 		if (f->bytes == 0)
-			f->bytes = len;
+			f->bytes = nm_load_be32(q);
 		return 0;
 	}
 	case 1001: { /* extended switch: src vlan, src priority, dst vlan, dst priority */
@@ -226,30 +222,48 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 			f->vlan_id = f->src_vlan;
 		return 0;
 	}
-	case 1002: { /* extended router */
-		int rc = nm_sf_addr(r, &f->next_hop);
-		if (rc)
-			return rc;
-		f->src_net = nm_rd_be32(r);
-		f->dst_net = nm_rd_be32(r);
-		return nm_rd_ok(r) ? 0 : -1;
+	case 1002: { /* extended router: next hop, src mask, dst mask */
+		struct nm_addr nh;
+		int rc = nm_sf_addr(r, &nh);
+		const uint8_t *q = rc ? NULL : nm_rd_bytes(r, 8);
+		if (q == NULL)
+			return rc ? rc : -1;
+		f->next_hop = nh;
+		f->src_net = nm_load_be32(q);
+		f->dst_net = nm_load_be32(q + 4);
+		return 0;
 	}
-	case 1003:
-		return nm_sf_gateway(d, r, f);
-	case 1006: { /* extended MPLS: next hop, in stack, out stack */
+	case 1003: { /* extended gateway: parsed aside, kept only when whole */
+		struct nm_flow g = *f;
+		g.as_path_len = g.communities_len = 0;
+		int rc = nm_sf_gateway(d, r, &g);
+		if (rc == 0)
+			*f = g;
+		return rc;
+	}
+	case 1006: { /* extended MPLS: next hop, in stack, out stack (not used) */
 		struct nm_addr nh;
 		int rc = nm_sf_addr(r, &nh);
 		if (rc)
 			return rc;
-		if (nm_addr_is_zero(&f->next_hop))
-			f->next_hop = nh;
-		nm_sf_mpls_stack(d, r, f);
-		return nm_rd_ok(r) ? 0 : -1;
+		struct nm_flow g = *f; /* parsed aside, kept only when whole */
+		if (nm_addr_is_zero(&g.next_hop))
+			g.next_hop = nh;
+		nm_sf_mpls_stack(d, r, &g);
+		if (!nm_rd_ok(r))
+			return -1;
+		*f = g;
+		return 0;
 	}
 	case 1007: { /* extended NAT */
-		int rc = nm_sf_addr(r, &f->post_nat_src_addr);
+		struct nm_addr src, dst;
+		int rc = nm_sf_addr(r, &src);
 		if (rc == 0)
-			rc = nm_sf_addr(r, &f->post_nat_dst_addr);
+			rc = nm_sf_addr(r, &dst);
+		if (rc == 0) {
+			f->post_nat_src_addr = src;
+			f->post_nat_dst_addr = dst;
+		}
 		return rc;
 	}
 	default:
@@ -259,13 +273,14 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 }
 
 /* Walks nrec records of a flow or drop sample into f. */
-static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, struct nm_flow *f)
+static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, uint32_t nrec,
+			       struct nm_flow *f)
 {
-	uint32_t nrec = nm_rd_be32(s);
-	if (!nm_rd_ok(s) || (size_t)nrec * 8 > s->left) {
+	if ((size_t)nrec * 8 > s->left) {
 		nm_err_inc(d, NM_ERR_SFLOW_RECORD_COUNT);
 		return;
 	}
+	bool hdr = false;
 	for (uint32_t i = 0; i < nrec; i++) {
 		const uint8_t *q = nm_rd_bytes(s, 8);
 		uint32_t format = q ? nm_load_be32(q) : 0;
@@ -279,7 +294,7 @@ static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, struct
 			nm_ev_inc(d, NM_EV_SFLOW_UNKNOWN_RECORDS); /* enterprise-specific */
 			continue;
 		}
-		int rc = nm_sf_flow_record(d, format & 0xfff, &r, f);
+		int rc = nm_sf_flow_record(d, format & 0xfff, &r, f, &hdr);
 		if (rc == -1)
 			nm_err_inc(d, NM_ERR_SFLOW_RECORD_TRUNCATED);
 		else if (rc == -2)
@@ -294,31 +309,44 @@ struct nm_sf_dgram {
 	struct nm_flow base;
 };
 
+/* A sample's data source: compact form type(8) index(24), or expanded. */
+struct nm_sf_source {
+	uint32_t type;
+	uint32_t index;
+};
+
+static uint64_t nm_sf_source_id(struct nm_sf_source src)
+{
+	return (uint64_t)src.type << 32 | src.index;
+}
+
 /*
- * Sample sequence numbers per (agent, sub-agent, source ID, sample kind).
- * The agent's entry remembers a few recent per-source entries so the common
- * case skips hashing the 32-byte key; a cached slot is trusted only when it
- * still holds exactly that key (slots get reused after eviction).
+ * Sample sequence numbers per (agent, sub-agent, source, sample kind). The
+ * agent's entry remembers the per-source entries in a direct-mapped cache so
+ * the common case skips hashing the 36-byte key; a cached slot is trusted
+ * only when it still holds exactly that key (slots get reused on eviction).
+ * The source type goes in the key's port field, the index in its domain.
  */
 static void nm_sf_sample_seq(struct nm_decoder *d, const struct nm_sf_dgram *g, uint8_t kind,
-			     uint32_t source_id, uint32_t seq, uint64_t now)
+			     struct nm_sf_source src, uint32_t seq, uint64_t now)
 {
 	struct nm_exporter *a = g->agent_e;
-	/* Source IDs are mostly small consecutive ifIndexes: a plain modulo
-	 * keeps up to 64 ports of each kind collision-free. */
-	uint32_t ci = (source_id * 4u + (kind & 3u)) % NM_SUB_CACHE;
+	uint16_t type = (uint16_t)src.type;
+	/* Source indexes are mostly small consecutive ifIndexes: a plain modulo
+	 * keeps up to 64 of them per kind collision-free. */
+	uint32_t ci = (src.index * 4u + (kind & 3u) + type) % NM_SUB_CACHE;
 	struct nm_exporter *e = NULL;
 	if (a->sub_cache[ci] != NM_NIL) {
 		struct nm_exporter *c = &d->exp[a->sub_cache[ci]];
-		if (c->in_use && c->version == kind && c->domain == source_id &&
-		    c->sub == g->sub_agent && c->port == 0 &&
+		if (c->in_use && c->version == kind && c->domain == src.index &&
+		    c->sub == g->sub_agent && c->port == type &&
 		    memcmp(c->addr.b, g->agent.b, 16) == 0) {
 			e = c;
 			e->last_ns = now;
 		}
 	}
 	if (e == NULL) {
-		e = nm_exporter_get(d, &g->agent, 0, kind, source_id, g->sub_agent, now);
+		e = nm_exporter_get(d, &g->agent, type, kind, src.index, g->sub_agent, now);
 		if (e == NULL)
 			return;
 		/* The agent entry itself may have been evicted to make room. */
@@ -328,43 +356,69 @@ static void nm_sf_sample_seq(struct nm_decoder *d, const struct nm_sf_dgram *g, 
 	nm_seq_track_ev(d, e, seq, 1, NM_EV_SFLOW_SAMPLE_SEQ_GAP);
 }
 
+/* Takes the next record slot, or a scratch one when the batch is full. */
+static struct nm_flow *nm_sf_record(struct nm_flow_batch *b, struct nm_flow *scratch,
+				    const struct nm_flow *base)
+{
+	struct nm_flow *f = nm_batch_slot(b);
+	if (f == NULL)
+		f = scratch;
+	*f = *base;
+	return f;
+}
+
+static void nm_sf_commit(struct nm_decoder *d, struct nm_flow_batch *b, struct nm_flow *f,
+			 const struct nm_flow *scratch)
+{
+	if (f == scratch) {
+		nm_err_inc(d, NM_ERR_BATCH_FULL);
+		return;
+	}
+	b->n++;
+	d->stats.records++;
+}
+
 static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g, bool expanded,
 			      struct nm_reader *s, struct nm_flow_batch *b)
 {
-	/* Fixed part read with one bounds check (compact 28 or expanded 40 bytes
-	 * before the record count). */
-	const uint8_t *q = nm_rd_bytes(s, expanded ? 40 : 28);
+	/* Fixed part, record count included, read with one bounds check:
+	 * compact 32 bytes, expanded 44. */
+	const uint8_t *q = nm_rd_bytes(s, expanded ? 44 : 32);
 	if (q == NULL) {
 		nm_err_inc(d, NM_ERR_SFLOW_SAMPLE_TRUNCATED);
 		return;
 	}
-	uint32_t seq = nm_load_be32(q), source_id, rate, in_fmt, in_val, out_fmt, out_val;
+	uint32_t seq = nm_load_be32(q), rate, in_fmt, in_val, out_fmt, out_val, nrec;
+	struct nm_sf_source src;
 	if (expanded) {
-		source_id = nm_load_be32(q + 4) << 24 | (nm_load_be32(q + 8) & 0xffffff);
+		src.type = nm_load_be32(q + 4);
+		src.index = nm_load_be32(q + 8);
 		rate = nm_load_be32(q + 12);
 		in_fmt = nm_load_be32(q + 24);
 		in_val = nm_load_be32(q + 28);
 		out_fmt = nm_load_be32(q + 32);
 		out_val = nm_load_be32(q + 36);
+		nrec = nm_load_be32(q + 40);
 	} else {
-		source_id = nm_load_be32(q + 4);
+		uint32_t id = nm_load_be32(q + 4);
+		src.type = id >> 24;
+		src.index = id & 0xffffff;
 		rate = nm_load_be32(q + 8);
 		uint32_t in = nm_load_be32(q + 20), out = nm_load_be32(q + 24);
 		in_fmt = in >> 30;
 		in_val = in & 0x3fffffff;
 		out_fmt = out >> 30;
 		out_val = out & 0x3fffffff;
+		nrec = nm_load_be32(q + 28);
 	}
-	/* q + 16/20: sample_pool and drops are not per-record values */
+	/* q + 16/20 (compact) or 16/20 (expanded): sample_pool and drops are
+	 * agent-wide totals, not per-record values */
 	nm_ev_inc(d, NM_EV_SFLOW_FLOW_SAMPLES);
-	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_FLOWS, source_id, seq, g->base.time_received_ns);
+	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_FLOWS, src, seq, g->base.time_received_ns);
 	struct nm_flow scratch;
-	struct nm_flow *f = nm_batch_slot(b);
-	if (f == NULL)
-		f = &scratch;
-	*f = g->base;
+	struct nm_flow *f = nm_sf_record(b, &scratch, &g->base);
 	f->sampling_rate = rate;
-	f->sampler_id = source_id;
+	f->sampler_id = nm_sf_source_id(src);
 	f->packets = 1;
 	f->in_if = in_fmt == 0 ? in_val : 0;
 	switch (out_fmt) {
@@ -378,15 +432,10 @@ static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 		nm_ev_inc(d, NM_EV_SFLOW_MULTI_OUTPUT);
 		break;
 	}
-	nm_sf_flow_records(d, s, f);
+	nm_sf_flow_records(d, s, nrec, f);
 	if (rate == 0)
 		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
-	if (f == &scratch) {
-		nm_err_inc(d, NM_ERR_BATCH_FULL);
-		return;
-	}
-	b->n++;
-	d->stats.records++;
+	nm_sf_commit(d, b, f, &scratch);
 }
 
 /*
@@ -397,58 +446,83 @@ static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 static void nm_sf_drop_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 			      struct nm_reader *s, struct nm_flow_batch *b)
 {
-	uint32_t seq = nm_rd_be32(s);
-	uint32_t type = nm_rd_be32(s), index = nm_rd_be32(s);
-	nm_rd_be32(s); /* drops */
-	uint32_t in = nm_rd_be32(s), out = nm_rd_be32(s), reason = nm_rd_be32(s);
-	if (!nm_rd_ok(s)) {
+	/* seq, src type, src index, drops, input, output, reason, nrec */
+	const uint8_t *q = nm_rd_bytes(s, 32);
+	if (q == NULL) {
 		nm_err_inc(d, NM_ERR_SFLOW_SAMPLE_TRUNCATED);
 		return;
 	}
-	uint32_t source_id = type << 24 | (index & 0xffffff);
+	struct nm_sf_source src = {nm_load_be32(q + 4), nm_load_be32(q + 8)};
 	nm_ev_inc(d, NM_EV_SFLOW_DROP_SAMPLES);
-	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_DROPS, source_id, seq, g->base.time_received_ns);
+	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_DROPS, src, nm_load_be32(q), g->base.time_received_ns);
 	struct nm_flow scratch;
-	struct nm_flow *f = nm_batch_slot(b);
-	if (f == NULL)
-		f = &scratch;
-	*f = g->base;
+	struct nm_flow *f = nm_sf_record(b, &scratch, &g->base);
 	f->sampling_rate = 1;
-	f->sampler_id = source_id;
+	f->sampler_id = nm_sf_source_id(src);
 	f->packets = 1;
-	f->in_if = in;
-	f->out_if = out;
-	f->drop_reason = reason;
-	nm_sf_flow_records(d, s, f);
-	if (f == &scratch) {
-		nm_err_inc(d, NM_ERR_BATCH_FULL);
-		return;
-	}
-	b->n++;
-	d->stats.records++;
+	f->in_if = nm_load_be32(q + 16);
+	f->out_if = nm_load_be32(q + 20);
+	f->drop_reason = nm_load_be32(q + 24);
+	nm_sf_flow_records(d, s, nm_load_be32(q + 28), f);
+	nm_sf_commit(d, b, f, &scratch);
+}
+
+/* Generic interface counters (counter record 1, 88 bytes). */
+static bool nm_sf_generic(struct nm_reader *r, struct nm_ctr *c)
+{
+	const uint8_t *q = nm_rd_bytes(r, 88);
+	if (q == NULL)
+		return false;
+	c->if_index = nm_load_be32(q);
+	c->if_type = nm_load_be32(q + 4);
+	c->if_speed = nm_load_be64(q + 8);
+	c->if_direction = nm_load_be32(q + 16);
+	c->if_status = nm_load_be32(q + 20);
+	c->in_octets = nm_load_be64(q + 24);
+	c->in_ucast_pkts = nm_load_be32(q + 32);
+	c->in_multicast_pkts = nm_load_be32(q + 36);
+	c->in_broadcast_pkts = nm_load_be32(q + 40);
+	c->in_discards = nm_load_be32(q + 44);
+	c->in_errors = nm_load_be32(q + 48);
+	c->in_unknown_protos = nm_load_be32(q + 52);
+	c->out_octets = nm_load_be64(q + 56);
+	c->out_ucast_pkts = nm_load_be32(q + 64);
+	c->out_multicast_pkts = nm_load_be32(q + 68);
+	c->out_broadcast_pkts = nm_load_be32(q + 72);
+	c->out_discards = nm_load_be32(q + 76);
+	c->out_errors = nm_load_be32(q + 80);
+	c->promiscuous_mode = nm_load_be32(q + 84);
+	c->has_generic = 1;
+	return true;
 }
 
 static void nm_sf_counter_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 				 bool expanded, struct nm_reader *s)
 {
-	uint32_t seq = nm_rd_be32(s), source_id;
-	if (expanded) {
-		uint32_t type = nm_rd_be32(s), index = nm_rd_be32(s);
-		source_id = type << 24 | (index & 0xffffff);
-	} else {
-		source_id = nm_rd_be32(s);
-	}
-	uint32_t nrec = nm_rd_be32(s);
-	if (!nm_rd_ok(s)) {
+	/* seq, source (compact 4 or expanded 8 bytes), nrec */
+	const uint8_t *q = nm_rd_bytes(s, expanded ? 16 : 12);
+	if (q == NULL) {
 		nm_err_inc(d, NM_ERR_SFLOW_SAMPLE_TRUNCATED);
 		return;
+	}
+	uint32_t seq = nm_load_be32(q), nrec;
+	struct nm_sf_source src;
+	if (expanded) {
+		src.type = nm_load_be32(q + 4);
+		src.index = nm_load_be32(q + 8);
+		nrec = nm_load_be32(q + 12);
+	} else {
+		uint32_t id = nm_load_be32(q + 4);
+		src.type = id >> 24;
+		src.index = id & 0xffffff;
+		nrec = nm_load_be32(q + 8);
 	}
 	if ((size_t)nrec * 8 > s->left) {
 		nm_err_inc(d, NM_ERR_SFLOW_RECORD_COUNT);
 		return;
 	}
 	nm_ev_inc(d, NM_EV_SFLOW_COUNTER_SAMPLES);
-	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_CTRS, source_id, seq, g->base.time_received_ns);
+	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_CTRS, src, seq, g->base.time_received_ns);
 	struct nm_ctr c;
 	memset(&c, 0, sizeof(c));
 	c.time_received_ns = g->base.time_received_ns;
@@ -457,50 +531,35 @@ static void nm_sf_counter_sample(struct nm_decoder *d, const struct nm_sf_dgram 
 	c.sub_agent_id = g->sub_agent;
 	c.sequence_num = g->base.sequence_num;
 	c.sample_sequence_num = seq;
-	c.source_id = source_id;
-	c.if_index = source_id & 0xffffff;
+	c.source_id = nm_sf_source_id(src);
+	c.if_index = src.index;
 	for (uint32_t i = 0; i < nrec; i++) {
-		uint32_t format = nm_rd_be32(s);
-		uint32_t len = nm_rd_be32(s);
-		if (!nm_rd_ok(s) || len > s->left) {
+		const uint8_t *h = nm_rd_bytes(s, 8);
+		uint32_t format = h ? nm_load_be32(h) : 0;
+		uint32_t len = h ? nm_load_be32(h + 4) : 0;
+		if (h == NULL || len > s->left) {
 			nm_err_inc(d, NM_ERR_SFLOW_RECORD_LENGTH);
 			break;
 		}
 		struct nm_reader r = nm_rd_sub(s, len);
-		if (format == 1) { /* generic interface counters */
-			c.if_index = nm_rd_be32(&r);
-			c.if_type = nm_rd_be32(&r);
-			c.if_speed = nm_rd_be64(&r);
-			c.if_direction = nm_rd_be32(&r);
-			c.if_status = nm_rd_be32(&r);
-			c.in_octets = nm_rd_be64(&r);
-			c.in_ucast_pkts = nm_rd_be32(&r);
-			c.in_multicast_pkts = nm_rd_be32(&r);
-			c.in_broadcast_pkts = nm_rd_be32(&r);
-			c.in_discards = nm_rd_be32(&r);
-			c.in_errors = nm_rd_be32(&r);
-			c.in_unknown_protos = nm_rd_be32(&r);
-			c.out_octets = nm_rd_be64(&r);
-			c.out_ucast_pkts = nm_rd_be32(&r);
-			c.out_multicast_pkts = nm_rd_be32(&r);
-			c.out_broadcast_pkts = nm_rd_be32(&r);
-			c.out_discards = nm_rd_be32(&r);
-			c.out_errors = nm_rd_be32(&r);
-			c.promiscuous_mode = nm_rd_be32(&r);
-			if (nm_rd_ok(&r))
-				c.has_generic = 1;
+		if (format == 1) {
+			/* Parsed aside: a cut record changes nothing. */
+			struct nm_ctr t = c;
+			if (nm_sf_generic(&r, &t))
+				c = t;
 			else
 				nm_err_inc(d, NM_ERR_SFLOW_RECORD_TRUNCATED);
 		} else if (format == 2) { /* Ethernet interface counters */
-			uint32_t v[13];
-			for (int k = 0; k < 13; k++)
-				v[k] = nm_rd_be32(&r);
-			if (nm_rd_ok(&r)) {
-				memcpy(c.dot3, v, sizeof(v));
-				c.has_ethernet = 1;
-			} else {
+			const uint8_t *e = nm_rd_bytes(&r, 52);
+			if (e == NULL) {
 				nm_err_inc(d, NM_ERR_SFLOW_RECORD_TRUNCATED);
+				continue;
 			}
+			for (int k = 0; k < 13; k++)
+				c.dot3[k] = nm_load_be32(e + 4 * k);
+			c.has_ethernet = 1;
+		} else {
+			nm_ev_inc(d, NM_EV_SFLOW_UNKNOWN_RECORDS);
 		}
 	}
 	if (!c.has_generic && !c.has_ethernet) {
@@ -529,6 +588,9 @@ enum nm_err nm_decode_sflow(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 	if (version != 5)
 		return nm_reject(d, NM_ERR_BAD_VERSION);
 	struct nm_sf_dgram g;
+	/* Type 0 ("unknown") names no agent: nothing to key its state by. */
+	if (r.left >= 4 && nm_load_be32(r.p) == 0)
+		return nm_reject(d, NM_ERR_SFLOW_BAD_AGENT_TYPE);
 	int rc = nm_sf_addr(&r, &g.agent);
 	if (rc == -2)
 		return nm_reject(d, NM_ERR_SFLOW_BAD_AGENT_TYPE);

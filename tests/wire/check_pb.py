@@ -59,7 +59,9 @@ def main():
                        check=True, capture_output=True)
         js = subprocess.run([dec, "--json", pcap], check=True, capture_output=True).stdout
         pb = subprocess.run([dec, "--pb", pcap], check=True, capture_output=True).stdout
-    records = [json.loads(l) for l in js.decode().splitlines()]
+    # --pb leaves interface counters out (they need --counters): flows only
+    records = [r for r in (json.loads(l) for l in js.decode().splitlines())
+               if r["Type"] != "SFLOW_5_COUNTERS"]
     msgs, i = [], 0
     while i < len(pb):
         n, i = varint(pb, i)
