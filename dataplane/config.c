@@ -16,6 +16,8 @@ const char *nm_proto_kind_name(enum nm_proto_kind k)
 	return (unsigned)k < 4 ? n[k] : "?";
 }
 
+static void nm_sink_default(struct nm_cfg_sink *s);
+
 void nm_config_default(struct nm_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -28,8 +30,7 @@ void nm_config_default(struct nm_config *c)
 	snprintf(c->bind, sizeof(c->bind), "::");
 	c->rcvbuf = 32u << 20;
 	nm_decode_cfg_default(&c->decode);
-	c->sinks[0].type = NM_SINK_JSON;
-	snprintf(c->sinks[0].path, sizeof(c->sinks[0].path), "-");
+	nm_sink_default(&c->sinks[0]);
 	c->nsinks = 1;
 	c->stats_interval = 10;
 	c->ring_size = 512;
@@ -320,26 +321,155 @@ static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 		       "max_templates_per_exporter, max_fields, lifetime)");
 }
 
+static int nm_get_u64(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint64_t min,
+		      uint64_t max, uint64_t *out)
+{
+	const char *s = nm_scalar(n);
+	if (s == NULL)
+		return nm_fail(x, path, "expected a number");
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mult = 1;
+	/* Sizes may say KiB, MiB, GiB, TiB. */
+	if (end != s && strcmp(end, "KiB") == 0)
+		mult = 1ull << 10;
+	else if (end != s && strcmp(end, "MiB") == 0)
+		mult = 1ull << 20;
+	else if (end != s && strcmp(end, "GiB") == 0)
+		mult = 1ull << 30;
+	else if (end != s && strcmp(end, "TiB") == 0)
+		mult = 1ull << 40;
+	else if (*end)
+		return nm_fail(x, path, "'%s' is not a number (sizes may end in KiB, MiB, GiB, TiB)", s);
+	if (errno || s[0] == '-' || v > max / mult || v * mult < min)
+		return nm_fail(x, path, "'%s' is out of range (%llu..%llu)", s, (unsigned long long)min,
+			       (unsigned long long)max);
+	*out = v * mult;
+	return 0;
+}
+
+static int nm_prop_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			void *arg)
+{
+	struct nm_cfg_sink *s = arg;
+	if (s->nprops >= NM_CFG_MAX_PROPS)
+		return nm_fail(x, path, "at most %d properties", NM_CFG_MAX_PROPS);
+	if (strlen(key) >= sizeof(s->props[0][0]))
+		return nm_fail(x, path, "property name too long");
+	snprintf(s->props[s->nprops][0], sizeof(s->props[0][0]), "%s", key);
+	if (nm_get_str(x, path, v, s->props[s->nprops][1], sizeof(s->props[0][1])))
+		return -1;
+	s->nprops++;
+	return 0;
+}
+
+static int nm_spool_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			 void *arg)
+{
+	struct nm_cfg_sink *s = arg;
+	if (strcmp(key, "dir") == 0)
+		return nm_get_str(x, path, v, s->spool_dir, sizeof(s->spool_dir));
+	if (strcmp(key, "quota") == 0)
+		return nm_get_u64(x, path, v, 1 << 20, UINT64_MAX, &s->spool_quota);
+	return nm_fail(x, path, "unknown key (expected dir, quota)");
+}
+
 static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 			void *arg)
 {
 	struct nm_cfg_sink *s = arg;
 	if (strcmp(key, "type") == 0) {
+		static const char *const names[] = {"json", "discard", "kafka", "file"};
 		const char *t = nm_scalar(v);
-		if (t && strcmp(t, "json") == 0) {
-			s->type = NM_SINK_JSON;
-			return 0;
-		}
-		if (t && strcmp(t, "discard") == 0) {
-			s->type = NM_SINK_DISCARD;
-			return 0;
-		}
-		return nm_fail(x, path, "unknown sink type '%s' (expected json or discard)",
+		for (unsigned i = 0; t && i < 4; i++)
+			if (strcmp(t, names[i]) == 0) {
+				s->type = (enum nm_sink_type)i;
+				return 0;
+			}
+		return nm_fail(x, path, "unknown sink type '%s' (expected json, discard, kafka, file)",
 			       t ? t : "");
 	}
 	if (strcmp(key, "path") == 0)
 		return nm_get_str(x, path, v, s->path, sizeof(s->path));
-	return nm_fail(x, path, "unknown key (expected type, path)");
+	if (strcmp(key, "brokers") == 0)
+		return nm_get_str(x, path, v, s->brokers, sizeof(s->brokers));
+	if (strcmp(key, "topic") == 0)
+		return nm_get_str(x, path, v, s->topic, sizeof(s->topic));
+	if (strcmp(key, "counters_topic") == 0)
+		return nm_get_str(x, path, v, s->counters_topic, sizeof(s->counters_topic));
+	if (strcmp(key, "compression") == 0) {
+		if (nm_get_str(x, path, v, s->compression, sizeof(s->compression)))
+			return -1;
+		static const char *const ok[] = {"zstd", "lz4", "snappy", "gzip", "none"};
+		for (unsigned i = 0; i < 5; i++)
+			if (strcmp(s->compression, ok[i]) == 0)
+				return 0;
+		return nm_fail(x, path, "expected zstd, lz4, snappy, gzip or none");
+	}
+	if (strcmp(key, "linger_ms") == 0)
+		return nm_get_u32(x, path, v, 0, 60000, &s->linger_ms);
+	if (strcmp(key, "acks") == 0) {
+		const char *a = nm_scalar(v);
+		if (a && strcmp(a, "all") == 0)
+			s->acks = -1;
+		else if (a && strcmp(a, "0") == 0)
+			s->acks = 0;
+		else if (a && strcmp(a, "1") == 0)
+			s->acks = 1;
+		else
+			return nm_fail(x, path, "expected all, 1 or 0");
+		return 0;
+	}
+	if (strcmp(key, "idempotence") == 0)
+		return nm_get_bool(x, path, v, &s->idempotence);
+	if (strcmp(key, "key") == 0) {
+		const char *k = nm_scalar(v);
+		if (k && strcmp(k, "none") == 0)
+			s->key = NM_KEY_NONE;
+		else if (k && strcmp(k, "exporter") == 0)
+			s->key = NM_KEY_EXPORTER;
+		else
+			return nm_fail(x, path, "expected none or exporter");
+		return 0;
+	}
+	if (strcmp(key, "max_message_bytes") == 0)
+		return nm_get_u32(x, path, v, 4096, 1u << 30, &s->max_message_bytes);
+	if (strcmp(key, "max_message_records") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &s->max_message_records);
+	if (strcmp(key, "flush_timeout_ms") == 0)
+		return nm_get_u32(x, path, v, 0, 3600000, &s->flush_timeout_ms);
+	if (strcmp(key, "properties") == 0)
+		return nm_map(x, path, v, nm_prop_pair, s);
+	if (strcmp(key, "spool") == 0)
+		return nm_map(x, path, v, nm_spool_pair, s);
+	if (strcmp(key, "rotate_bytes") == 0)
+		return nm_get_u64(x, path, v, 4096, UINT64_MAX, &s->rotate_bytes);
+	if (strcmp(key, "rotate_seconds") == 0)
+		return nm_get_u32(x, path, v, 1, 86400 * 7, &s->rotate_seconds);
+	return nm_fail(x, path,
+		       "unknown key (expected type, path, brokers, topic, counters_topic, compression, "
+		       "linger_ms, acks, idempotence, key, max_message_bytes, max_message_records, "
+		       "flush_timeout_ms, properties, spool, rotate_bytes, rotate_seconds)");
+}
+
+/* Defaults of a sink entry, before its keys are read. */
+static void nm_sink_default(struct nm_cfg_sink *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "-");
+	snprintf(s->topic, sizeof(s->topic), "flows");
+	snprintf(s->compression, sizeof(s->compression), "zstd");
+	s->linger_ms = 20;
+	s->acks = -1;
+	s->idempotence = true;
+	s->key = NM_KEY_NONE;
+	s->max_message_bytes = 900000; /* under Kafka's 1,000,000 default message.max.bytes */
+	s->max_message_records = 50000;
+	s->flush_timeout_ms = 10000;
+	s->spool_quota = 1ull << 30;
+	s->rotate_bytes = 256ull << 20;
+	s->rotate_seconds = 300;
 }
 
 static int nm_sink_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
@@ -348,10 +478,13 @@ static int nm_sink_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, 
 	if (c->nsinks >= NM_CFG_MAX_SINKS)
 		return nm_fail(x, path, "at most %d sinks", NM_CFG_MAX_SINKS);
 	struct nm_cfg_sink *s = &c->sinks[c->nsinks];
-	memset(s, 0, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "-");
+	nm_sink_default(s);
 	if (nm_map(x, path, n, nm_sink_pair, s))
 		return -1;
+	if (s->type == NM_SINK_KAFKA && s->brokers[0] == 0)
+		return nm_fail(x, path, "a kafka sink needs brokers (host:port,...)");
+	if (s->type == NM_SINK_FILE && strcmp(s->path, "-") == 0)
+		return nm_fail(x, path, "a file sink needs path: a directory for the files");
 	c->nsinks++;
 	return 0;
 }
@@ -519,11 +652,27 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
 		c->decode.template_lifetime_s);
 	for (uint32_t i = 0; i < c->nsinks; i++) {
-		if (c->sinks[i].type == NM_SINK_DISCARD)
+		const struct nm_cfg_sink *s = &c->sinks[i];
+		if (s->type == NM_SINK_DISCARD)
 			fprintf(o, "netmeta: sink %" PRIu32 ": discard (count only)\n", i);
+		else if (s->type == NM_SINK_KAFKA)
+			fprintf(o,
+				"netmeta: sink %" PRIu32 ": kafka %s topic %s%s%s, %s, acks %s, linger %" PRIu32
+				" ms, key %s, messages up to %" PRIu32 " bytes / %" PRIu32
+				" records, spool %s\n",
+				i, s->brokers, s->topic, s->counters_topic[0] ? " counters " : "",
+				s->counters_topic, s->compression, s->acks < 0 ? "all" : s->acks ? "1" : "0",
+				s->linger_ms, s->key == NM_KEY_EXPORTER ? "exporter" : "none",
+				s->max_message_bytes, s->max_message_records,
+				s->spool_dir[0] ? s->spool_dir : "off");
+		else if (s->type == NM_SINK_FILE)
+			fprintf(o,
+				"netmeta: sink %" PRIu32 ": files in %s (zstd, length-delimited protobuf), "
+				"rotate at %" PRIu64 " bytes or %" PRIu32 " s\n",
+				i, s->path, s->rotate_bytes, s->rotate_seconds);
 		else
 			fprintf(o, "netmeta: sink %" PRIu32 ": json lines to %s\n", i,
-				strcmp(c->sinks[i].path, "-") == 0 ? "stdout" : c->sinks[i].path);
+				strcmp(s->path, "-") == 0 ? "stdout" : s->path);
 	}
 	fprintf(o,
 		"netmeta: batches of %" PRIu32 " records, %" PRIu32 " in all, ring %" PRIu32

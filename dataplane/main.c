@@ -103,10 +103,7 @@ static void nm_stats_final(const struct nm_stats_ctx *x)
 				i, nm_wc_get(&w[i], NM_WC_RX_PACKETS),
 				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), nm_worker_dec_get(&w[i], 2),
 				nm_decoder_exporter_count(w[i].dec));
-	fprintf(o, "sink_records_written %" PRIu64 "\nsink_counters_written %" PRIu64
-		   "\nsink_write_errors %" PRIu64 "\n",
-		atomic_load(&x->sink->records_written), atomic_load(&x->sink->counters_written),
-		atomic_load(&x->sink->write_errors));
+	nm_sink_print(x->sink, o);
 }
 
 static void *nm_stats_run(void *arg)
@@ -221,13 +218,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	static struct nm_sink sink;
-	if (nm_sink_open(&sink, &cfg, workers, cfg.workers, err, sizeof(err)) != 0) {
-		fprintf(stderr, "netmeta: %s\n", err);
-		return 1;
-	}
+	nm_sink_init(&sink, &cfg, workers, cfg.workers);
 	pthread_t sink_tid, stats_tid;
 	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink};
 	pthread_create(&sink_tid, NULL, nm_sink_run, &sink);
+	if (nm_sink_wait_ready(&sink, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		pthread_join(sink_tid, NULL);
+		return 1;
+	}
 	pthread_create(&stats_tid, NULL, nm_stats_run, &sx);
 
 	int rc = cfg.backend == NM_BACKEND_DPDK
@@ -240,8 +239,8 @@ int main(int argc, char **argv)
 	atomic_store_explicit(&sink.stop, true, memory_order_release);
 	pthread_join(sink_tid, NULL);
 	pthread_join(stats_tid, NULL);
-	nm_sink_close(&sink);
 	nm_stats_final(&sx);
+	nm_sink_free(&sink);
 	if (cfg.backend == NM_BACKEND_DPDK) {
 		nm_dpdk_port_stats(stderr);
 		nm_dpdk_cleanup();

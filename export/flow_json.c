@@ -149,3 +149,50 @@ size_t nm_ctr_pb_delimited(const struct nm_ctr *f, unsigned char *buf, size_t ca
 		netmeta__interface_counters__pack(&msg, buf + h);
 	return total;
 }
+
+static void nm_addr_from_pb(struct nm_addr *a, const ProtobufCBinaryData *d)
+{
+	memset(a, 0, sizeof(*a));
+	if (d->len == 16)
+		memcpy(a->b, d->data, 16);
+	else if (d->len == 4)
+		nm_addr_set_v4(a, d->data);
+}
+
+#undef NM_X_
+#define NM_U_ENUM(m, pb) f->m = (uint32_t)msg->pb;
+#define NM_U_U32(m, pb) f->m = msg->pb;
+#define NM_U_U64(m, pb) f->m = msg->pb;
+#define NM_U_MAC(m, pb) f->m = msg->pb;
+#define NM_U_BOOL(m, pb) f->m = msg->pb != 0;
+#define NM_U_ADDR(m, pb) nm_addr_from_pb(&f->m, &msg->pb);
+#define NM_U_U32LIST(m, pb)                                                      \
+	for (size_t i = 0; i < msg->n_##pb && i < sizeof(f->m) / sizeof(f->m[0]); i++) \
+		f->m[i] = msg->pb[i];                                            \
+	f->m##_len = (uint8_t)(msg->n_##pb < sizeof(f->m) / sizeof(f->m[0])      \
+				       ? msg->n_##pb                             \
+				       : sizeof(f->m) / sizeof(f->m[0]));
+#define NM_X_(num, name, kind, m, pb) NM_U_##kind(m, pb)
+
+int nm_flow_from_pb(struct nm_flow *f, const uint8_t *p, size_t len)
+{
+	Netmeta__FlowMessage *msg = netmeta__flow_message__unpack(NULL, len, p);
+	if (msg == NULL)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	NM_FLOW_FIELDS(NM_X_)
+	netmeta__flow_message__free_unpacked(msg, NULL);
+	return 0;
+}
+
+int nm_ctr_from_pb(struct nm_ctr *f, const uint8_t *p, size_t len)
+{
+	Netmeta__InterfaceCounters *msg = netmeta__interface_counters__unpack(NULL, len, p);
+	if (msg == NULL)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	NM_CTR_FIELDS(NM_X_)
+	netmeta__interface_counters__free_unpacked(msg, NULL);
+	return 0;
+}
+#undef NM_X_

@@ -31,4 +31,10 @@ size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t 
 size_t nm_ctr_json(const struct nm_ctr *c, char *buf, size_t cap);
 size_t nm_ctr_pb_delimited(const struct nm_ctr *c, unsigned char *buf, size_t cap);
 
+/* The reverse: a packed FlowMessage / InterfaceCounters (no length prefix)
+ * into a record. Returns 0, or -1 when the bytes do not unpack. Addresses
+ * shorter than 16 bytes are taken as IPv4 (4) or zero-filled. */
+int nm_flow_from_pb(struct nm_flow *f, const uint8_t *p, size_t len);
+int nm_ctr_from_pb(struct nm_ctr *c, const uint8_t *p, size_t len);
+
 #endif

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "kafka.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "msgbuf.h"
+#include "spool.h"
+
+#define NM_KAFKA_REASONS 16
+#define NM_REPLAY_PER_IDLE 32
+#define NM_REPLAY_MAX_OUTQ 200
+
+/* What a produced message carries back in its delivery report. */
+struct nm_kmsg {
+	uint32_t records;
+	uint8_t from_spool;
+	uint64_t token;
+};
+
+struct nm_kafka {
+	struct nm_cfg_sink cfg;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *topic, *ctopic;
+	struct nm_msgbuf flows, ctrs;
+	struct nm_spool spool;
+	int has_spool;
+	uint64_t last_ok_ns, last_fail_ns;
+	/* accounting (sink thread only) */
+	uint64_t handed, replayed, delivered, spooled, failed, in_flight;
+	uint64_t spool_refused;   /* records the spool refused (quota, I/O): failed */
+	uint64_t queue_full_waits;
+	uint64_t counters_not_sent;
+	uint64_t messages, bytes;
+	struct { rd_kafka_resp_err_t err; uint64_t records; } reasons[NM_KAFKA_REASONS];
+	char fatal[512];
+};
+
+static uint64_t nm_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void nm_kafka_fail(struct nm_kafka *k, rd_kafka_resp_err_t err, uint32_t records)
+{
+	k->failed += records;
+	for (int i = 0; i < NM_KAFKA_REASONS; i++) {
+		if (k->reasons[i].records == 0 || k->reasons[i].err == err) {
+			k->reasons[i].err = err;
+			k->reasons[i].records += records;
+			return;
+		}
+	}
+	k->reasons[NM_KAFKA_REASONS - 1].records += records; /* table full: the last slot */
+}
+
+/* Errors a later replay cannot fix: the message itself is refused. */
+static int nm_permanent(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Spools an undeliverable message, or counts it failed. The spool holds
+ * flow messages only: interface counters are not worth replaying late. */
+static void nm_kafka_spool_or_fail(struct nm_kafka *k, const void *p, size_t len,
+				   uint32_t records, rd_kafka_resp_err_t err, int counters)
+{
+	if (k->has_spool && !counters && !nm_permanent(err)) {
+		if (nm_spool_put(&k->spool, p, len, records) == 0) {
+			k->spooled += records;
+			return;
+		}
+		k->spool_refused += records;
+	}
+	nm_kafka_fail(k, err, records);
+}
+
+static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct nm_kafka *k = opaque;
+	struct nm_kmsg *km = m->_private;
+	k->in_flight -= km->records;
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		k->delivered += km->records;
+		k->last_ok_ns = nm_ns();
+	} else {
+		k->last_fail_ns = nm_ns();
+		nm_kafka_spool_or_fail(k, m->payload, m->len, km->records, m->err,
+				       k->ctopic && m->rkt == k->ctopic);
+	}
+	if (km->from_spool)
+		nm_spool_done(&k->spool, km->token);
+	free(km);
+}
+
+static void nm_err_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct nm_kafka *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[256];
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		snprintf(k->fatal, sizeof(k->fatal), "%s", buf);
+		fprintf(stderr, "netmeta: kafka: fatal producer error: %s\n", buf);
+	} else if (err != RD_KAFKA_RESP_ERR__TRANSPORT && err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		fprintf(stderr, "netmeta: kafka: %s: %s\n", rd_kafka_err2name(err), reason);
+	}
+}
+
+static int nm_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen)
+{
+	char e[256];
+	if (rd_kafka_conf_set(c, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka property %s=%s: %s", k, v, e);
+		return -1;
+	}
+	return 0;
+}
+
+struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	struct nm_kafka *k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return NULL;
+	}
+	k->cfg = *cfg;
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	char v[64];
+	int bad = nm_set(c, "bootstrap.servers", cfg->brokers, err, errlen) ||
+		  nm_set(c, "compression.codec", cfg->compression, err, errlen);
+	snprintf(v, sizeof(v), "%u", cfg->linger_ms);
+	bad = bad || nm_set(c, "linger.ms", v, err, errlen);
+	snprintf(v, sizeof(v), "%d", cfg->acks);
+	bad = bad || nm_set(c, "acks", v, err, errlen);
+	bad = bad || nm_set(c, "enable.idempotence", cfg->idempotence ? "true" : "false", err, errlen);
+	snprintf(v, sizeof(v), "%u", cfg->max_message_bytes + 65536);
+	bad = bad || nm_set(c, "message.max.bytes", v, err, errlen);
+	/* A down broker: messages time out into the spool rather than pile up
+	 * in memory for librdkafka's default five minutes. */
+	bad = bad || nm_set(c, "message.timeout.ms", "15000", err, errlen);
+	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
+	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
+		bad = nm_set(c, cfg->props[i][0], cfg->props[i][1], err, errlen);
+	if (bad) {
+		rd_kafka_conf_destroy(c);
+		free(k);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(c, k);
+	rd_kafka_conf_set_dr_msg_cb(c, nm_dr_cb);
+	rd_kafka_conf_set_error_cb(c, nm_err_cb);
+	char e[512];
+	/* Created on the sink thread: librdkafka's own threads inherit its
+	 * CPU affinity (the control CPUs, not the worker cores). */
+	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+	if (k->rk == NULL) {
+		snprintf(err, errlen, "kafka: %s", e);
+		free(k);
+		return NULL;
+	}
+	k->topic = rd_kafka_topic_new(k->rk, cfg->topic, NULL);
+	if (cfg->counters_topic[0])
+		k->ctopic = rd_kafka_topic_new(k->rk, cfg->counters_topic, NULL);
+	if (nm_msgbuf_init(&k->flows, cfg->max_message_bytes, cfg->max_message_records) ||
+	    nm_msgbuf_init(&k->ctrs, cfg->max_message_bytes, cfg->max_message_records)) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return NULL;
+	}
+	if (cfg->spool_dir[0]) {
+		if (nm_spool_open(&k->spool, cfg->spool_dir, cfg->spool_quota, err, errlen)) {
+			rd_kafka_destroy(k->rk);
+			free(k);
+			return NULL;
+		}
+		k->has_spool = 1;
+	}
+	return k;
+}
+
+/*
+ * Produces one message (ownership of p passes on). QUEUE_FULL: spool it, or
+ * wait in rd_kafka_poll (backpressure, not a spin) until there is room.
+ */
+static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p, size_t len,
+			     uint32_t records, const struct nm_addr *key, int from_spool,
+			     uint64_t token)
+{
+	struct nm_kmsg *km = malloc(sizeof(*km));
+	if (km == NULL) {
+		nm_kafka_fail(k, RD_KAFKA_RESP_ERR__FAIL, records);
+		free(p);
+		return;
+	}
+	km->records = records;
+	km->from_spool = (uint8_t)from_spool;
+	km->token = token;
+	for (int tries = 0;; tries++) {
+		if (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, p, len, key,
+				     key ? 16 : 0, km) == 0) {
+			k->in_flight += records;
+			k->messages++;
+			k->bytes += len;
+			return;
+		}
+		rd_kafka_resp_err_t err = rd_kafka_last_error();
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !k->has_spool && tries < 600) {
+			k->queue_full_waits++;
+			rd_kafka_poll(k->rk, 100);
+			continue;
+		}
+		nm_kafka_spool_or_fail(k, p, len, records, err, t == k->ctopic);
+		if (from_spool)
+			nm_spool_done(&k->spool, token);
+		free(p);
+		free(km);
+		return;
+	}
+}
+
+static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topic_t *t)
+{
+	if (m->records == 0)
+		return;
+	size_t len;
+	uint32_t records;
+	struct nm_addr key = m->key;
+	uint8_t *p = nm_msgbuf_take(m, &len, &records);
+	k->handed += records;
+	nm_kafka_produce(k, t, p, len, records, k->cfg.key == NM_KEY_EXPORTER ? &key : NULL, 0, 0);
+}
+
+void nm_kafka_write(struct nm_kafka *k, const struct nm_batch *b)
+{
+	bool flows = b->kind == NM_BATCH_FLOWS;
+	struct nm_msgbuf *m = flows ? &k->flows : &k->ctrs;
+	rd_kafka_topic_t *t = flows ? k->topic : k->ctopic;
+	if (t == NULL) {
+		k->counters_not_sent += b->n;
+		return;
+	}
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct nm_addr *exp = flows ? &((const struct nm_flow *)b->recs)[i].sampler_address
+						  : &((const struct nm_ctr *)b->recs)[i].agent;
+		/* key: exporter keeps one exporter per message (and partition) */
+		if (m->records && k->cfg.key == NM_KEY_EXPORTER && memcmp(&m->key, exp, 16) != 0)
+			nm_kafka_send(k, m, t);
+		if (nm_msgbuf_full(m))
+			nm_kafka_send(k, m, t);
+		if (m->buf == NULL && (m->buf = malloc(m->cap)) == NULL) {
+			k->handed++;
+			nm_kafka_fail(k, RD_KAFKA_RESP_ERR__FAIL, 1);
+			continue;
+		}
+		if (m->records == 0)
+			m->key = *exp;
+		m->len += flows ? nm_pb_flow_delimited(&((const struct nm_flow *)b->recs)[i],
+						       m->buf + m->len)
+				: nm_pb_ctr_delimited(&((const struct nm_ctr *)b->recs)[i], m->buf + m->len);
+		m->records++;
+	}
+	rd_kafka_poll(k->rk, 0);
+}
+
+void nm_kafka_idle(struct nm_kafka *k)
+{
+	nm_kafka_send(k, &k->flows, k->topic);
+	if (k->ctopic)
+		nm_kafka_send(k, &k->ctrs, k->ctopic);
+	rd_kafka_poll(k->rk, 0);
+	/* Replay when the brokers took a message since the last failure and
+	 * the producer is not backed up. */
+	if (!k->has_spool || k->last_ok_ns <= k->last_fail_ns ||
+	    rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ)
+		return;
+	for (int i = 0; i < NM_REPLAY_PER_IDLE; i++) {
+		void *msg;
+		size_t len;
+		uint32_t records;
+		uint64_t token;
+		if (!nm_spool_next(&k->spool, &msg, &len, &records, &token))
+			break;
+		k->replayed += records;
+		nm_kafka_produce(k, k->topic, msg, len, records, NULL, 1, token);
+	}
+}
+
+void nm_kafka_close(struct nm_kafka *k)
+{
+	nm_kafka_send(k, &k->flows, k->topic);
+	if (k->ctopic)
+		nm_kafka_send(k, &k->ctrs, k->ctopic);
+	uint64_t deadline = nm_ns() + (uint64_t)k->cfg.flush_timeout_ms * 1000000ull;
+	/* Kafka first: deliver, and drain the spool while the brokers take it. */
+	while (nm_ns() < deadline) {
+		rd_kafka_poll(k->rk, 50);
+		if (k->has_spool && nm_spool_pending(&k->spool) && k->last_ok_ns > k->last_fail_ns)
+			nm_kafka_idle(k);
+		else if (rd_kafka_outq_len(k->rk) == 0)
+			break;
+	}
+	/* Then the spool: what is still queued or in flight comes back through
+	 * the delivery reports as purged, and is spooled. */
+	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(k->rk, 0);
+	rd_kafka_flush(k->rk, 1000);
+	if (k->topic)
+		rd_kafka_topic_destroy(k->topic);
+	if (k->ctopic)
+		rd_kafka_topic_destroy(k->ctopic);
+	rd_kafka_destroy(k->rk);
+	nm_msgbuf_free(&k->flows);
+	nm_msgbuf_free(&k->ctrs);
+	k->rk = NULL;
+	if (k->in_flight)
+		fprintf(stderr, "netmeta: kafka: %" PRIu64 " records still in flight at exit\n",
+			k->in_flight);
+}
+
+uint64_t nm_kafka_delivered(const struct nm_kafka *k)
+{
+	return k->delivered;
+}
+
+void nm_kafka_free(struct nm_kafka *k)
+{
+	if (k->has_spool)
+		nm_spool_close(&k->spool);
+	free(k);
+}
+
+void nm_kafka_print(const struct nm_kafka *k, const char *pre, FILE *o)
+{
+	fprintf(o,
+		"%shanded %" PRIu64 "\n%sreplayed %" PRIu64 "\n%sdelivered %" PRIu64
+		"\n%sspooled %" PRIu64 "\n%sfailed %" PRIu64 "\n%sin_flight %" PRIu64
+		"\n%smessages %" PRIu64 "\n%sbytes %" PRIu64 "\n%squeue_full_waits %" PRIu64
+		"\n%scounters_not_sent %" PRIu64 "\n%sspool_refused %" PRIu64 "\n",
+		pre, k->handed, pre, k->replayed, pre, k->delivered, pre, k->spooled, pre, k->failed,
+		pre, k->in_flight, pre, k->messages, pre, k->bytes, pre, k->queue_full_waits, pre,
+		k->counters_not_sent, pre, k->spool_refused);
+	for (int i = 0; i < NM_KAFKA_REASONS && k->reasons[i].records; i++)
+		fprintf(o, "%sfailed_%s %" PRIu64 "\n", pre, rd_kafka_err2name(k->reasons[i].err),
+			k->reasons[i].records);
+	/* handed + replayed = delivered + spooled + failed + in_flight */
+	fprintf(o, "%sidentity %s\n", pre,
+		k->handed + k->replayed == k->delivered + k->spooled + k->failed + k->in_flight
+			? "ok"
+			: "BROKEN");
+	if (k->has_spool)
+		fprintf(o,
+			"%sspool_bytes %" PRIu64 "\n%sspool_put_records %" PRIu64
+			"\n%sspool_replay_records %" PRIu64 "\n%sspool_quota_records %" PRIu64
+			"\n%sspool_corrupt_entries %" PRIu64 "\n%sspool_io_errors %" PRIu64
+			"\n%sspool_segments_removed %" PRIu64 "\n",
+			pre, k->spool.used, pre, k->spool.put_records, pre, k->spool.replay_records, pre,
+			k->spool.quota_records, pre, k->spool.corrupt_entries, pre, k->spool.io_errors,
+			pre, k->spool.segments_removed);
+	if (k->fatal[0])
+		fprintf(o, "%sfatal %s\n", pre, k->fatal);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The disk spool: Kafka messages (many length-delimited records each) that
+ * could not be delivered wait here and are replayed in order when the
+ * brokers are back.
+ *
+ * A spool is a directory of append-only segments "spool-SEQ.nms". Each
+ * entry: a 24-byte header
+ *     magic "NMSP" | version 1 | records | raw length | zstd length | crc32
+ * (little-endian u32s; the crc32 (IEEE) covers the compressed bytes), then
+ * the zstd-compressed message. A segment is removed once every message read
+ * from it is delivered. The total size is capped by a quota: beyond it,
+ * messages are refused and the caller counts them as dropped.
+ *
+ * A corrupted or truncated entry is reported (counted) and the rest of its
+ * segment skipped: nothing after a bad header can be trusted.
+ */
+#ifndef NM_SPOOL_H
+#define NM_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NM_SPOOL_SEGMENT_BYTES (64u << 20)
+
+struct nm_spool_seg; /* outstanding deliveries per segment */
+
+struct nm_spool {
+	char dir[512];
+	uint64_t quota;
+	uint64_t used;            /* bytes of all segments on disk */
+	FILE *w;                  /* segment being written */
+	uint64_t wseq;            /* its sequence number */
+	uint64_t wbytes;
+	FILE *r;                  /* segment being replayed */
+	uint64_t rseq;
+	uint64_t next_seq;        /* next segment number to create */
+	void *zc, *zd;            /* zstd contexts */
+	uint8_t *buf;             /* compression / decompression buffer */
+	size_t bufcap;
+	/* outstanding messages per segment (replayed, not yet delivered) */
+	struct { uint64_t seq; uint32_t outstanding; int read_done; uint64_t bytes; } segs[64];
+	uint32_t nsegs;
+	/* counters (single thread: the sink) */
+	uint64_t put_msgs, put_records, put_bytes;
+	uint64_t quota_msgs, quota_records;   /* refused: quota */
+	uint64_t io_errors;
+	uint64_t replay_msgs, replay_records;
+	uint64_t corrupt_entries;             /* bad magic/crc/length: rest of segment skipped */
+	uint64_t segments_removed;
+};
+
+/* Opens (creating) the spool directory; existing segments will be replayed.
+ * Returns 0 or -1 with a message in err. */
+int nm_spool_open(struct nm_spool *sp, const char *dir, uint64_t quota, char *err, size_t errlen);
+
+/* Appends one message. 0, or -1 when refused (quota or I/O: counted). */
+int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records);
+
+/*
+ * The next message to replay, oldest first, in a buffer the caller then
+ * owns (free()). Returns 1 with *msg, *len, *records and *token (pass it
+ * to nm_spool_done once delivered or re-spooled), 0 when nothing is left.
+ */
+int nm_spool_next(struct nm_spool *sp, void **msg, size_t *len, uint32_t *records,
+		  uint64_t *token);
+
+/* A replayed message is settled (delivered, or spooled again). */
+void nm_spool_done(struct nm_spool *sp, uint64_t token);
+
+/* Is anything waiting to be replayed? */
+int nm_spool_pending(const struct nm_spool *sp);
+
+void nm_spool_close(struct nm_spool *sp);
+
+/* CRC-32 (IEEE 802.3), for the entries. */
+uint32_t nm_crc32(const void *p, size_t n);
+
+#endif
