@@ -174,12 +174,13 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 		const uint8_t *q = nm_rd_bytes(r, 24);
 		if (q == NULL)
 			return -1;
-		if (!*hdr) {
+		/* Field by field: a header that starts at IP carries no MACs. */
+		if (f->src_mac == 0 && f->dst_mac == 0) {
 			f->src_mac = (uint64_t)nm_load_be16(q + 4) << 32 | nm_load_be32(q + 6);
 			f->dst_mac = (uint64_t)nm_load_be16(q + 12) << 32 | nm_load_be32(q + 14);
-			if (f->etype == 0)
-				f->etype = nm_load_be32(q + 20);
 		}
+		if (f->etype == 0)
+			f->etype = nm_load_be32(q + 20);
 		if (f->bytes == 0)
 			f->bytes = nm_load_be32(q);
 		return 0;

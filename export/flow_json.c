@@ -117,10 +117,10 @@ static size_t nm_pb_frame(size_t n, unsigned char *buf, size_t cap, unsigned cha
 #define NM_P_U64(m, pb) msg.pb = f->m;
 #define NM_P_BOOL(m, pb) msg.pb = f->m != 0;
 #define NM_P_MAC(m, pb) msg.pb = f->m;
-/* Address fields are always 16 bytes on the wire (IPv4-mapped). */
+/* Address fields are 16 bytes on the wire (IPv4-mapped); :: is left out. */
 #define NM_P_ADDR(m, pb)                             \
 	msg.pb.data = (uint8_t *)(uintptr_t)f->m.b; \
-	msg.pb.len = 16;
+	msg.pb.len = nm_addr_is_zero(&f->m) ? 0 : 16;
 #define NM_P_U32LIST(m, pb)                          \
 	msg.n_##pb = f->m##_len;                     \
 	msg.pb = (uint32_t *)(uintptr_t)f->m;

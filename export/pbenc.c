@@ -40,11 +40,15 @@ static inline uint8_t *nm_tag(uint8_t *p, unsigned n, unsigned wt)
 #define NM_E_U64(num, m) NM_E_VARINT(num, f->m);
 #define NM_E_MAC(num, m) NM_E_VARINT(num, f->m);
 #define NM_E_BOOL(num, m) NM_E_VARINT(num, f->m != 0);
-#define NM_E_ADDR(num, m)                          \
-	p = nm_tag(p, num, 2);                     \
-	*p++ = 16;                                 \
-	memcpy(p, f->m.b, 16);                     \
-	p += 16;
+/* An address is 16 bytes when present; :: (unset) is left out like any
+ * proto3 default, so readers see the field absent, never a short value. */
+#define NM_E_ADDR(num, m)                                  \
+	if (!nm_addr_is_zero(&f->m)) {                     \
+		p = nm_tag(p, num, 2);                     \
+		*p++ = 16;                                 \
+		memcpy(p, f->m.b, 16);                     \
+		p += 16;                                   \
+	}
 #define NM_E_U32LIST(num, m)                                          \
 	if (f->m##_len) {                                             \
 		uint8_t tmp_[NM_AS_PATH_MAX * 5 + NM_COMMUNITIES_MAX * 5]; \

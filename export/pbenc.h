@@ -6,8 +6,8 @@
  * record; tests/export proves its bytes decode with protobuf-c and
  * `protoc --decode` to the same values as the record.
  *
- * proto3 rules: zero scalars are left out; address fields are always sent
- * as 16 bytes (the wire contract); repeated uint32 are packed.
+ * proto3 rules: zero scalars are left out; address fields are 16 bytes when
+ * set and left out when :: (the wire contract); repeated uint32 are packed.
  */
 #ifndef NM_PBENC_H
 #define NM_PBENC_H

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """
-Real-capture tests: run netmeta-decode over every NetFlow v5 / v9 / IPFIX
-capture of the shared corpus and compare what it prints with three
-independent references:
+Real-capture tests: run netmeta-decode over every capture of the shared
+corpus and compare what it prints with independent references.
 
+NetFlow v5 / v9 / IPFIX:
   1. CATALOG.md      flow-record and flow-export-datagram counts per capture;
   2. X.expected.json  events stated by logstash-codec-netflow's own tests
                       (logstash field names, mapped to our wire names below);
   3. X.tshark.json.gz tshark 4.0's decode, compared record by record.
+
+sFlow v5 (section "sFlow v5" below):
+  1. CATALOG.md      flow and counter samples, datagrams;
+  2. X.tshark.json.gz tshark's sflow_245.* decode, sample by sample;
+  3. tcpdump-out/X.txt tcpdump -v text (tcpdump captures);
+  4. the datagram bytes read per the sFlow v5 spec, only for what neither
+     tool decodes (discarded-packet samples, records tshark 4.0 skips) and
+     for the structure counters.
 
 Every disagreement is a failure unless EXCEPTIONS below names it and points
 to a written verdict in tests/CORPUS-NOTES.md. Exceptions that no longer
@@ -87,6 +95,23 @@ def _v5_bad_count(d):
             and d.get('ours', 0) == 0)
 
 
+def _sf_rejected(err):
+    def cond(d):
+        """the datagram was refused with exactly this error and nothing of it
+        was printed"""
+        st = d.get('stats', {})
+        return st.get(err) == 1 and st.get('datagrams_ok') == 0 and d.get('ours', 0) == 0
+    cond.__doc__ = 'refused with %s, nothing printed' % err
+    return cond
+
+
+def _sf_record_overrun(d):
+    """the spec reading of the datagram finds this sample's record running
+    past the sample's end, and ours left the record's fields unset"""
+    ws = (d.get('sample') or {}).get('walk') or {}
+    return bool(ws.get('rec_error')) and d.get('ours') in (0, '::')
+
+
 SWITCHED = r'expected:event \d+:(first|last)_switched'
 EXCEPTIONS = [
     # -- catalog / tshark count a corrupt v5 header's record slots; we reject it
@@ -110,6 +135,17 @@ EXCEPTIONS = [
     (LS + 'IPFIX.pcap', r'tshark:frame 1:record [01]:cflow\.abstimestart', 'tshark-zero-uptime', _tshark_zero_uptime),
     # -- tshark's reference lacks the NetFlow v5 datagrams sent to the sFlow port
     ('tcpdump/tests/sflow_multiple_counter_30_pdus.pcap', r'tshark:no frame:[12] records', 'v5-on-6343', None),
+    # -- sFlow: malformed datagrams (hand-built test packets, a fuzzed input)
+    ('gopacket/wrapped/SFlowTestPacket11.pcap', r'catalog:counter samples', 'sf-sample-past-end',
+     _sf_rejected('err_SFLOW_SAMPLE_LENGTH')),
+    ('gopacket/wrapped/SFlowTestPacket11.pcap', r'decoder:datagrams_ok', 'sf-sample-past-end',
+     _sf_rejected('err_SFLOW_SAMPLE_LENGTH')),
+    ('gopacket/wrapped/SFlowTestPacket5.pcap', r'tshark:frame 1:sample 0:(NextHop|SrcNet|DstNet)',
+     'sf-record-past-sample', _sf_record_overrun),
+    ('gopacket/wrapped/SFlowTestPacket8.pcap', r'tshark:frame 1:sample 0:(NextHop|SrcNet|DstNet)',
+     'sf-record-past-sample', _sf_record_overrun),
+    ('tcpdump/tests/sflow_print-segv.pcap', r'decoder:datagrams_ok', 'sf-short-datagram',
+     _sf_rejected('err_SHORT_HEADER')),
     # -- logstash's v5 time arithmetic
     (LS + 'Netflow5-Juniper-MX80.pcap', SWITCHED, 'ls-v5-time', _plus_1s),
     (LS + 'Netflow-5-valid-01.pcap', r'expected:event [01]:last_switched', 'ls-v5-time', _plus_1s),
@@ -263,8 +299,8 @@ NF_TYPES = ('NETFLOW_V5', 'NETFLOW_V9', 'IPFIX')
 
 def run_decoder(exe, pcap):
     """-> (exit code, NetFlow/IPFIX flow records, counters, stderr, number of
-    flow records of any type). Other objects (sFlow records, sFlow interface
-    counters) are not compared here."""
+    flow records of any type, every object printed). sFlow records and
+    interface counters are compared by check_sflow()."""
     p = subprocess.run([exe, '--json', pcap], capture_output=True, timeout=60)
     objs = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
     nflow = sum(1 for o in objs if not str(o.get('Type', '')).endswith('_COUNTERS'))
@@ -274,7 +310,7 @@ def run_decoder(exe, pcap):
         parts = l.split()
         if len(parts) == 2 and parts[1].isdigit():
             stats[parts[0]] = int(parts[1])
-    return p.returncode, recs, stats, p.stderr.decode(), nflow
+    return p.returncode, recs, stats, p.stderr.decode(), nflow, objs
 
 
 def frame_key_ours(r):
@@ -956,6 +992,851 @@ def compare_expected(path, ours, fail, report):
 
 
 # ---------------------------------------------------------------------------
+# sFlow v5
+# ---------------------------------------------------------------------------
+# References: CATALOG.md counts ("N flow smpl", "N ctr smpl"), tshark's
+# decode (sflow_245.* fields; tshark 4.0 has no dissector for discarded-
+# packet samples, format 5) and, for the tcpdump captures, tcpdump's -v text
+# in tcpdump/tcpdump-out/. A small reading of the sample headers straight
+# from the sFlow v5 spec (sf_spec_walk) orders tshark's samples (its JSON
+# merges samples of the same name, e.g. two "Expanded counters sample, seq
+# 87096" of different ports, into one list and so loses the wire order) and
+# is the reference for discarded-packet samples, for counter records tshark
+# never reaches and for the decoder's structure counters.
+
+SF_TYPE, SF_CTR_TYPE = 'SFLOW_5', 'SFLOW_5_COUNTERS'
+
+
+def _sf_source_shift():
+    """How SamplerId / SourceId pack a data source (type, index): the wire
+    contract, proto/flow.proto, states it in its comment on
+    InterfaceCounters.SourceId ("type << 24 | index" or "type << 32 |
+    index"); the test follows the contract, so a decoder that packs
+    differently from what it documents fails here."""
+    path = os.path.join(HERE, '..', '..', 'proto', 'flow.proto')
+    try:
+        text = open(path, encoding='utf-8').read()
+    except OSError:
+        return 24
+    m = re.search(r'SourceId = 7;.*?<<\s*(\d+)', text)
+    return int(m.group(1)) if m else 24
+
+
+SF_SOURCE_SHIFT = _sf_source_shift()
+
+
+def sf_source_id(stype, index):
+    """data source (sFlow v5: compact type 8 bits | index 24 bits, or
+    expanded 32 + 32) as our records carry it"""
+    if SF_SOURCE_SHIFT == 24:
+        return stype << 24 | (index & 0xffffff)
+    return stype << SF_SOURCE_SHIFT | index
+
+
+SF_FLOW_KINDS = (1, 3, 5)   # flow, expanded flow, discarded packet
+SF_CTR_KINDS = (2, 4)       # counters, expanded counters
+
+
+def sf_spec_walk(b):
+    """sFlow v5 datagram -> {'agent', 'sub', 'seq', 'nsamples', 'samples':
+    [{'off', 'fmt', 'kind', 'len', 'seq', 'source_id', 'records': [(fmt,
+    len)], 'rec_error'}], 'error', 'overrun', 'trailing'}. sFlow v5 spec,
+    "sFlow Datagram Format" (XDR, big-endian 32-bit words) and the dropped-
+    packet extension (format 5: seq, source_id (expanded), drops, input,
+    output, reason, records). Record contents only for format 5's fixed
+    part and the generic (1) / Ethernet (2) interface counter records
+    ('generic', 'ethernet'), for records tshark 4.0 does not reach."""
+    out = {'samples': [], 'error': None, 'overrun': 0, 'trailing': 0}
+
+    def u32(o):
+        if o + 4 > len(b):
+            raise IndexError(o)
+        return int.from_bytes(b[o:o + 4], 'big')
+    try:
+        if u32(0) != 5:
+            out['error'] = 'version %d' % u32(0)
+            return out
+        at = u32(4)
+        if at not in (1, 2):
+            out['error'] = 'agent address type %d' % at
+            return out
+        o = 8 + (4 if at == 1 else 16)
+        if o > len(b):
+            raise IndexError(8)
+        out['agent'] = str(ipaddress.ip_address(bytes(b[8:o])))
+        out['sub'], out['seq'], out['nsamples'] = u32(o), u32(o + 4), u32(o + 12)
+        o += 16
+        for i in range(out['nsamples']):
+            fmt, ln = u32(o), u32(o + 4)
+            body = o + 8
+            if body + ln > len(b):
+                out['error'] = ('sample %d at %#x: length %d runs %d bytes past the datagram (%d bytes)'
+                                % (i, o, ln, body + ln - len(b), len(b)))
+                out['overrun'] = body + ln - len(b)
+                return out
+            s = {'off': o, 'fmt': fmt, 'len': ln, 'kind': fmt if fmt >> 12 == 0 else None,
+                 'records': [], 'rec_error': None}
+            k = s['kind']
+            if k in (1, 2):
+                s['seq'], s['source_id'] = u32(body), sf_source_id(u32(body + 4) >> 24, u32(body + 4) & 0xffffff)
+            elif k in (3, 4, 5):
+                s['seq'] = u32(body)
+                s['source_id'] = sf_source_id(u32(body + 4), u32(body + 8))
+            fixed = {1: 28, 2: 8, 3: 40, 4: 12, 5: 28}.get(k)
+            if k == 5:
+                s['drops'], s['input'], s['output'], s['reason'] = (u32(body + 12 + 4 * j) for j in range(4))
+            if fixed is not None:
+                end = body + ln
+                nrec = u32(body + fixed)
+                ro = body + fixed + 4
+                for _ in range(nrec):
+                    if ro + 8 > end:
+                        s['rec_error'] = 'record header at %#x past the sample end %#x' % (ro, end)
+                        break
+                    rf, rl = u32(ro), u32(ro + 4)
+                    if ro + 8 + rl > end:
+                        s['rec_error'] = ('record %d/%d at %#x: length %d runs %d bytes past the sample end %#x'
+                                          % (rf >> 12, rf & 0xfff, ro, rl, ro + 8 + rl - end, end))
+                        break
+                    s['records'].append((rf, rl))
+                    if k in (2, 4) and rf == 1 and rl >= 88:
+                        s['generic'] = _sf_spec_generic(b, ro + 8)
+                    elif k in (2, 4) and rf == 2 and rl >= 52:
+                        s['ethernet'] = {'Dot3' + n: u32(ro + 8 + 4 * j) for j, n in enumerate(SF_DOT3)}
+                    ro += 8 + rl
+            out['samples'].append(s)
+            o = body + ln
+        out['trailing'] = len(b) - o
+    except IndexError as e:
+        out['error'] = 'truncated: a 4-byte field at %#x of a %d-byte datagram' % (e.args[0], len(b))
+    return out
+
+
+# sFlow v5 counters_sample record 1 (generic interface counters), in order
+SF_GENERIC_LAYOUT = [('IfIndex', 4), ('IfType', 4), ('IfSpeed', 8), ('IfDirection', 4), ('IfStatus', 4),
+                     ('InOctets', 8), ('InUcastPkts', 4), ('InMulticastPkts', 4), ('InBroadcastPkts', 4),
+                     ('InDiscards', 4), ('InErrors', 4), ('InUnknownProtos', 4), ('OutOctets', 8),
+                     ('OutUcastPkts', 4), ('OutMulticastPkts', 4), ('OutBroadcastPkts', 4),
+                     ('OutDiscards', 4), ('OutErrors', 4), ('PromiscuousMode', 4)]
+
+
+def _sf_spec_generic(b, o):
+    out = {}
+    for name, w in SF_GENERIC_LAYOUT:
+        out[name] = int.from_bytes(b[o:o + w], 'big')
+        o += w
+    return out
+
+
+def _items(v):
+    """a tshark JSON value as a list: tshark gathers repeated names into a
+    JSON array (an Obj is itself a list of pairs, so test it first)"""
+    if isinstance(v, Obj):
+        return [v]
+    return v if isinstance(v, list) else [] if v is None else [v]
+
+
+def _sf_has_if_counters(s):
+    """the decoder emits a counter object when the sample carries a generic
+    (1, 88 bytes) or Ethernet (2, 52 bytes) interface counter record"""
+    return any((f == 1 and l >= 88) or (f == 2 and l >= 52) for f, l in s['records'])
+
+
+def _sf_records(o):
+    """records of one tshark sample -> {record name: [Obj, ...]} (tshark
+    gathers repeated names into a list)"""
+    recs = {}
+    for k, v in o:
+        for it in _items(v):
+            if isinstance(it, Obj) and not k.endswith('_tree'):
+                recs.setdefault(k, []).append(it)
+    return recs
+
+
+_SF_SAMPLE_NAME = re.compile(r'(Flow sample|Expanded flow sample|Counters sample|Expanded counters sample), seq \d+$')
+
+
+def _sf_tshark_sample(o):
+    kind = int(o.get('sflow_245.sampletype', '0'))
+    ent = int(o.get('sflow.enterprise', '0'))
+    s = {'kind': kind if ent == 0 else None, 'obj': o, 'records': _sf_records(o), 'seq': None, 'source_id': None}
+    if kind == 1 and ent == 0:
+        s['seq'] = int(o.get('sflow.flow_sample.sequence_number'))
+        s['source_id'] = sf_source_id(int(o.get('sflow.flow_sample.source_id_class')),
+                                      int(o.get('sflow.flow_sample.index')))
+    elif kind == 3 and ent == 0:
+        s['seq'] = int(o.get('sflow.flow_sample.sequence_number'))
+        s['source_id'] = sf_source_id(int(o.get('sflow.flow_sample.source_id_type')),
+                                      int(o.get('sflow.flow_sample.source_id_index')))
+    elif kind in (2, 4) and ent == 0:
+        s['seq'] = int(o.get('sflow.counters_sample.sequence_number'))
+        s['source_id'] = sf_source_id(int(o.get('sflow.counters_sample.source_id_type')),
+                                      int(o.get('sflow.counters_sample.source_id_index')))
+    return s
+
+
+def sf_load_tshark(path):
+    """-> list of sFlow frames {'no', 't_ns', 'agent', 'sub', 'seq',
+    'samples' (wire order), 'walk', 'malformed'}"""
+    with gzip.open(path, 'rt', encoding='utf-8') as f:
+        data = json.load(f, object_pairs_hook=Obj)
+    frames = []
+    for pkt in data:
+        layers = pkt.get('_source').get('layers')
+        sf = layers.get('sflow')
+        if not isinstance(sf, Obj):
+            continue
+        fr = layers.get('frame')
+        sec, _, frac = fr.get('frame.time_epoch').partition('.')
+        udp = layers.get('udp')
+        payload = bytes.fromhex(udp.get('udp.payload', '').replace(':', ''))
+        payload = payload[:max(0, int(udp.get('udp.length')) - 8)]
+        tsamples = []
+        for k, v in sf:
+            if not (_SF_SAMPLE_NAME.match(k) or k == 'Unknown sample format'):
+                continue
+            for it in _items(v):
+                if isinstance(it, Obj):
+                    tsamples.append(_sf_tshark_sample(it))
+        walk = sf_spec_walk(payload)
+        # wire order from the datagram; tshark samples the walk does not
+        # reach keep tshark's order at the end
+        ordered, used = [], set()
+        for ws in walk['samples']:
+            for i, ts in enumerate(tsamples):
+                if i in used or ts['kind'] != ws['kind']:
+                    continue
+                if ts['seq'] is not None and (ts['seq'], ts['source_id']) != (ws.get('seq'), ws.get('source_id')):
+                    continue
+                used.add(i)
+                ts['walk'] = ws
+                ordered.append(ts)
+                break
+        ordered += [ts for i, ts in enumerate(tsamples) if i not in used]
+        agent = sf.get('sflow_245.agent') or sf.get('sflow_245.agent.v6')
+        frames.append({'no': int(fr.get('frame.number')),
+                       't_ns': int(sec) * 10**9 + int((frac + '000000000')[:9]),
+                       'agent': norm_addr(agent) if agent else None,
+                       'sub': int(sf.get('sflow_245.sub_agent_id', '-1')),
+                       'seq': int(sf.get('sflow_245.sequence_number', '-1')),
+                       'samples': ordered, 'walk': walk,
+                       'malformed': layers.get('_ws.malformed') is not None})
+    return frames
+
+
+def _sf_header_expect(rec, add):
+    """tshark's dissection of a sampled header (record 1) -> expectations.
+    Returns (had a VLAN tag, had an Ethernet layer)."""
+    add('Bytes', as_int(rec.get('sflow_245.header.frame_length')), 'sflow_245.header.frame_length')
+    tree = rec.get('sflow_245.header_tree')
+    if not isinstance(tree, Obj):
+        return False, False
+    layers = [(k, v) for k, v in tree if isinstance(v, Obj)]
+    vlan = eth = False
+    for k, v in layers:
+        if k == 'eth' and not eth:
+            eth = True
+            add('SrcMac', norm_mac(v.get('eth.src')), 'eth.src')
+            add('DstMac', norm_mac(v.get('eth.dst')), 'eth.dst')
+        elif k == 'vlan' and not vlan:
+            vlan = True
+            add('VlanId', as_int(v.get('vlan.id')), 'vlan.id')
+    ips = [i for i, (k, v) in enumerate(layers) if k in ('ip', 'ipv6')]
+    if not ips:
+        return vlan, eth
+    last = ips[-1]
+
+    def ip_fields(v, k, sfx, t):
+        if k == 'ip':
+            add('SrcAddr' + sfx, norm_addr(v.get('ip.src')), t + 'ip.src')
+            add('DstAddr' + sfx, norm_addr(v.get('ip.dst')), t + 'ip.dst')
+            add('Proto' + sfx, as_int(v.get('ip.proto')), t + 'ip.proto')
+            add('IPTTL' + sfx, as_int(v.get('ip.ttl')), t + 'ip.ttl')
+            add('IPTos' + sfx, as_int(v.get('ip.dsfield')), t + 'ip.dsfield')
+            add('FragmentId' + sfx, as_int(v.get('ip.id')), t + 'ip.id')
+            # tshark shows the offset in bytes, the wire field counts 8 bytes
+            add('FragmentOffset' + sfx, as_int(v.get('ip.frag_offset')) // 8, t + 'ip.frag_offset')
+            add('Etype' + sfx, 0x0800, t + 'ip.version')
+        else:
+            add('SrcAddr' + sfx, norm_addr(v.get('ipv6.src')), t + 'ipv6.src')
+            add('DstAddr' + sfx, norm_addr(v.get('ipv6.dst')), t + 'ipv6.dst')
+            add('IPTTL' + sfx, as_int(v.get('ipv6.hlim')), t + 'ipv6.hlim')
+            if v.get('ipv6.tclass') is not None:
+                add('IPTos' + sfx, as_int(v.get('ipv6.tclass')), t + 'ipv6.tclass')
+            if v.get('ipv6.flow') is not None:
+                add('IPv6FlowLabel' + sfx, as_int(v.get('ipv6.flow')), t + 'ipv6.flow')
+            add('Etype' + sfx, 0x86dd, t + 'ipv6.version')
+    ip_fields(layers[last][1], layers[last][0], '', '')
+    if len(ips) > 1:
+        k, v = layers[ips[0]]
+        ip_fields(v, k, 'Encap', 'outer ')
+    for k, v in layers[last + 1:]:
+        if k in ('tcp', 'udp'):
+            add('SrcPort', as_int(v.get(k + '.srcport')), k + '.srcport')
+            add('DstPort', as_int(v.get(k + '.dstport')), k + '.dstport')
+            if k == 'tcp' and v.get('tcp.flags') is not None:
+                add('TCPFlags', as_int(v.get('tcp.flags')) & 0xff, 'tcp.flags')
+            break
+        if k in ('icmp', 'icmpv6'):
+            add('IcmpType', as_int(v.get(k + '.type')), k + '.type')
+            add('IcmpCode', as_int(v.get(k + '.code')), k + '.code')
+            break
+    return vlan, eth
+
+
+def _sf_dst_path(g):
+    path = []
+    for tree in _items(g.get('sflow.as_type_tree')):
+        if isinstance(tree, Obj):
+            path += [as_int(x) for x in _items(tree.get('sflow_245.dstAS'))]
+    return path
+
+
+def sf_flow_expect(s):
+    """[(our key, acceptable values, reference field)] for one tshark flow
+    sample (formats 1 and 3)"""
+    o, out = s['obj'], []
+
+    def add(our, val, tkey):
+        out.append((our, val if isinstance(val, set) else {val}, tkey))
+    add('SamplerId', s['source_id'], 'source_id')
+    add('Packets', 1, '(one sampled packet)')
+    add('SamplingRate', as_int(o.get('sflow.flow_sample.sampling_rate')), 'sflow.flow_sample.sampling_rate')
+    if s['kind'] == 1:
+        raw = as_int(o.get('sflow.flow_sample.input_interface'))
+        add('InIf', raw & 0x3fffffff if raw >> 30 == 0 else 0, 'sflow.flow_sample.input_interface')
+        ofmt = as_int(o.get('sflow.flow_sample.output_interface_tree').get('sflow.flow_sample.output_interface_format'))
+        oval = as_int(o.get('sflow.flow_sample.output_interface_tree').get('sflow.flow_sample.output_interface_value'))
+        otk = 'sflow.flow_sample.output_interface'
+    else:
+        ifmt = as_int(o.get('sflow.flow_sample.input_interface_format'))
+        ival = as_int(o.get('sflow.flow_sample.input_interface_value'))
+        add('InIf', ival if ifmt == 0 else 0, 'sflow.flow_sample.input_interface_value')
+        ofmt = as_int(o.get('sflow.flow_sample.output_interface.format'))
+        oval = as_int(o.get('sflow.flow_sample.output_interface_value'))
+        otk = 'sflow.flow_sample.output_interface_value'
+    _sf_output_expect(ofmt, oval, add, otk)
+    recs = s['records']
+    vlan = eth = False
+    hdr = recs.get('Raw packet header', [None])[0]
+    if hdr is not None:
+        vlan, eth = _sf_header_expect(hdr, add)
+    e = recs.get('Ethernet frame data', [None])[0]
+    if e is not None:
+        if not eth:
+            add('SrcMac', norm_mac(e.get('sflow_245.ethernet.source_mac_address')), 'sflow_245.ethernet.source_mac_address')
+            add('DstMac', norm_mac(e.get('sflow_245.ethernet.destination_mac_address')), 'sflow_245.ethernet.destination_mac_address')
+        if hdr is None:
+            add('Bytes', as_int(e.get('sflow_245.ethernet.length')), 'sflow_245.ethernet.length')
+            add('Etype', as_int(e.get('sflow_245.ethernet.packet_type')), 'sflow_245.ethernet.packet_type')
+    sw = recs.get('Extended switch data', [None])[0]
+    if sw is not None:
+        add('SrcVlan', as_int(sw.get('sflow_245.vlan.in')), 'sflow_245.vlan.in')
+        add('DstVlan', as_int(sw.get('sflow_245.vlan.out')), 'sflow_245.vlan.out')
+        if not vlan:
+            add('VlanId', as_int(sw.get('sflow_245.vlan.in')), 'sflow_245.vlan.in (no tag in the header)')
+    rt = recs.get('Extended router data', [None])[0]
+    if rt is not None:
+        nh = rt.get('sflow_245.nexthop') or rt.get('sflow_245.nexthop.v6')
+        add('NextHop', norm_addr(nh), 'sflow_245.nexthop')
+        add('SrcNet', as_int(rt.get('sflow_245.nexthop.src_mask')), 'sflow_245.nexthop.src_mask')
+        add('DstNet', as_int(rt.get('sflow_245.nexthop.dst_mask')), 'sflow_245.nexthop.dst_mask')
+    gw = recs.get('Extended gateway data', [None])[0]
+    if gw is not None:
+        nh = gw.get('sflow_245.nexthop') or gw.get('sflow_245.nexthop.v6')
+        add('BgpNextHop', norm_addr(nh), 'sflow_245.nexthop (gateway)')
+        add('SrcAS', as_int(gw.get('sflow_245.srcAS')), 'sflow_245.srcAS')
+        path = _sf_dst_path(gw)
+        add('AsPath', tuple(path[:10]), 'sflow_245.dstAS (path)')
+        add('NextHopAS', path[0] if path else 0, 'sflow_245.dstAS (first)')
+        add('DstAS', path[-1] if path else as_int(gw.get('sflow_245.as')),
+            'sflow_245.dstAS (last)' if path else 'sflow_245.as (empty path)')
+        ct = gw.get('sflow_245.communityEntries_tree')
+        com = []
+        if isinstance(ct, Obj):
+            # tshark files the communities under the name sflow_245.dstAS
+            com = [as_int(x) for x in _items(ct.get('sflow_245.dstAS'))]
+        add('Communities', tuple(com[:10]), 'sflow_245.communityEntries')
+        add('BgpLocalPref', as_int(gw.get('sflow_245.localpref')), 'sflow_245.localpref')
+    return out
+
+
+def _sf_output_expect(ofmt, oval, add, tkey):
+    """sFlow v5 "interface": format 0 ifIndex (0x3FFFFFFF: local), 1 discarded
+    (value = reason), 2 several interfaces (value = count)"""
+    if ofmt == 0:
+        add('OutIf', oval, tkey)
+        add('DropReason', 0, tkey + ' (format 0)')
+    elif ofmt == 1:
+        add('OutIf', 0, tkey + ' (format 1: discarded)')
+        add('DropReason', oval, tkey + ' (format 1: reason)')
+    else:
+        add('OutIf', 0, tkey + ' (format 2: %d interfaces)' % oval)
+
+
+def sf_drop_expect(ws):
+    """discarded-packet sample (format 5) read by sf_spec_walk"""
+    out = []
+
+    def add(our, val, tkey):
+        out.append((our, {val}, tkey))
+    add('SamplerId', ws['source_id'], 'source_id')
+    add('SamplingRate', 1, '(one reported packet)')
+    add('Packets', 1, '(one reported packet)')
+    add('InIf', ws['input'], 'input')
+    add('OutIf', ws['output'], 'output')
+    add('DropReason', ws['reason'], 'reason')
+    return out
+
+
+SF_GENERIC = {
+    'sflow_245.ifindex': 'IfIndex', 'sflow_245.iftype': 'IfType', 'sflow_245.ifspeed': 'IfSpeed',
+    'sflow_245.ifdirection': 'IfDirection', 'sflow_245.ifinoct': 'InOctets',
+    'sflow_245.ifinpkt': 'InUcastPkts', 'sflow_245.ifinmcast': 'InMulticastPkts',
+    'sflow_245.ifinbcast': 'InBroadcastPkts', 'sflow_245.ifindisc': 'InDiscards',
+    'sflow_245.ifinerr': 'InErrors', 'sflow_245.ifinunk': 'InUnknownProtos',
+    'sflow_245.ifoutoct': 'OutOctets', 'sflow_245.ifoutpkt': 'OutUcastPkts',
+    'sflow_245.ifoutmcast': 'OutMulticastPkts', 'sflow_245.ifoutbcast': 'OutBroadcastPkts',
+    'sflow_245.ifoutdisc': 'OutDiscards', 'sflow_245.ifouterr': 'OutErrors',
+    'sflow_245.ifpromisc': 'PromiscuousMode',
+}
+SF_DOT3 = ['AlignmentErrors', 'FCSErrors', 'SingleCollisionFrames', 'MultipleCollisionFrames',
+           'SQETestErrors', 'DeferredTransmissions', 'LateCollisions', 'ExcessiveCollisions',
+           'InternalMacTransmitErrors', 'CarrierSenseErrors', 'FrameTooLongs',
+           'InternalMacReceiveErrors', 'SymbolErrors']
+
+
+def sf_ctr_expect(s):
+    out = []
+
+    def add(our, val, tkey):
+        out.append((our, {val}, tkey))
+    add('SampleSequenceNum', s['seq'], 'sflow.counters_sample.sequence_number')
+    add('SourceId', s['source_id'], 'source_id')
+    recs = s['records']
+    g = recs.get('Generic interface counters', [None])[0]
+    if g is not None:
+        for tk, our in SF_GENERIC.items():
+            add(our, as_int(g.get(tk)), tk)
+        # sFlow v5 generic counters: ifStatus bit 0 admin, bit 1 oper
+        add('IfStatus', as_int(g.get('sflow_245.ifadmin_status')) | as_int(g.get('sflow_245.ifoper_status')) << 1,
+            'sflow_245.ifadmin_status/ifoper_status')
+    e = recs.get('Ethernet interface counters', [None])[0]
+    if e is not None:
+        for x in SF_DOT3:
+            add('Dot3' + x, as_int(e.get('sflow_245.dot3Stats' + x)), 'sflow_245.dot3Stats' + x)
+    return out
+
+
+def sf_get(r, our):
+    v = r[our]
+    if our in ('SrcAddr', 'DstAddr', 'NextHop', 'BgpNextHop', 'SrcAddrEncap', 'DstAddrEncap'):
+        return norm_addr(v)
+    if our in ('SrcMac', 'DstMac'):
+        return norm_mac(v)
+    if isinstance(v, list):
+        return tuple(v)
+    return v
+
+
+def sf_key_flow(r):
+    return (r['TimeReceivedNs'], norm_addr(r['SamplerAddress']), r['ObservationDomainId'], r['SequenceNum'])
+
+
+def sf_key_ctr(c):
+    return (c['TimeReceivedNs'], norm_addr(c['AgentAddress']), c['SubAgentId'], c['SequenceNum'])
+
+
+def _sf_compare(ref, where, r, exp, fail, stats, extra=None):
+    for our, vals, tkey in exp:
+        got = sf_get(r, our)
+        stats['fields'] += 1
+        stats['by_ref'][ref] = stats['by_ref'].get(ref, 0) + 1
+        bf = stats.setdefault('by_field', {}).setdefault(ref, {})
+        bf[our] = bf.get(our, 0) + 1
+        if got not in vals:
+            data = {'ours': got, 'ref': vals, 'record': r, 'tkey': tkey}
+            if extra:
+                data.update(extra)
+            fail('%s:%s:%s' % (ref, where, our), 'ours %s=%r, %s %s=%s' % (our, got, ref, tkey, _show(vals)), data)
+
+
+def _sf_group(objs, keyf):
+    g = {}
+    for o in objs:
+        g.setdefault(keyf(o), []).append(o)
+    return g
+
+
+def compare_sflow_tshark(flows, ctrs, frames, fail, stats):
+    fl_by = _sf_group(flows, sf_key_flow)
+    ct_by = _sf_group(ctrs, sf_key_ctr)
+    seen = set()
+    for fr in frames:
+        k = (fr['t_ns'], fr['agent'], fr['sub'], fr['seq'])
+        seen.add(k)
+        where = 'frame %d' % fr['no']
+        tflow = [s for s in fr['samples'] if s['kind'] in SF_FLOW_KINDS]
+        mine = fl_by.get(k, [])
+        if len(tflow) != len(mine):
+            fail('tshark:%s:flow samples' % where, 'tshark %d flow/discard samples, ours %d records'
+                 % (len(tflow), len(mine)), {'ours': len(mine), 'ref': len(tflow), 'frame': fr})
+        for i, (s, r) in enumerate(zip(tflow, mine)):
+            if s['kind'] == 5:
+                ws = s.get('walk')
+                if ws is None or 'reason' not in ws:
+                    fail('spec:%s:sample %d' % (where, i), 'discarded-packet sample not readable')
+                    continue
+                _sf_compare('spec', '%s:sample %d' % (where, i), r, sf_drop_expect(ws), fail, stats)
+            else:
+                _sf_compare('tshark', '%s:sample %d' % (where, i), r, sf_flow_expect(s), fail, stats,
+                            {'frame': fr, 'sample': s})
+            stats['flows'] += 1
+        # counters: one object per sample with generic or Ethernet counters
+        # (by the datagram's bytes: tshark 4.0 gives up on some records)
+        mine_c = {}
+        for c in ct_by.get(k, []):
+            mine_c.setdefault((c['SampleSequenceNum'], c['SourceId']), []).append(c)
+        for s in fr['samples']:
+            if s['kind'] not in SF_CTR_KINDS:
+                continue
+            ws = s.get('walk')
+            want = _sf_has_if_counters(ws) if ws else bool(
+                {'Generic interface counters', 'Ethernet interface counters'} & set(s['records']))
+            got = mine_c.get((s['seq'], s['source_id']), [])
+            sw = '%s:counters seq %d source %d' % (where, s['seq'], s['source_id'])
+            if not want:
+                continue
+            if not got:
+                fail('tshark:%s:missing' % sw, 'no counter object for this sample', {'frame': fr, 'sample': s})
+                continue
+            c = got.pop(0)
+            exp = sf_ctr_expect(s)
+            if ws:
+                has = {f for f, l in ws['records']}
+                exp.append(('HasGeneric', {1 in has}, 'record 1 in the datagram'))
+                exp.append(('HasEthernet', {2 in has}, 'record 2 in the datagram'))
+            _sf_compare('tshark', sw, c, exp, fail, stats, {'frame': fr, 'sample': s})
+            # records tshark 4.0 did not reach (it does not step over unknown
+            # counter records by their length): the spec reading of the bytes
+            spec = []
+            if ws and 'generic' in ws and 'Generic interface counters' not in s['records']:
+                spec += [(k2, {v2}, 'generic record (bytes)') for k2, v2 in ws['generic'].items()]
+            if ws and 'ethernet' in ws and 'Ethernet interface counters' not in s['records']:
+                spec += [(k2, {v2}, 'Ethernet record (bytes)') for k2, v2 in ws['ethernet'].items()]
+            if spec:
+                _sf_compare('spec', sw, c, spec, fail, stats)
+            stats['ctrs'] += 1
+        left = sum(len(v) for v in mine_c.values())
+        if left:
+            fail('tshark:%s:unmatched counters %d' % (where, left), '%d counter object(s) with no '
+                 'counter sample of that sequence number and source in the datagram' % left)
+    for k in set(fl_by) | set(ct_by):
+        if k not in seen:
+            fail('tshark:no frame:%d flows %d counters' % (len(fl_by.get(k, [])), len(ct_by.get(k, []))),
+                 'no sFlow frame in the tshark reference for datagram %r' % (k,))
+
+
+def check_sflow_structure(frames, st, fail):
+    """What the spec reading of the datagrams says about their structure
+    against the decoder's counters: datagrams with bytes after the last
+    declared sample (accepted, ev_SFLOW_TRAILING_BYTES), samples running past
+    the datagram (datagram rejected, err_SFLOW_SAMPLE_LENGTH), records
+    running past their sample (record skipped, err_SFLOW_RECORD_LENGTH)."""
+    walks = [fr['walk'] for fr in frames]
+    n_trail = sum(1 for w in walks if w['error'] is None and w['trailing'] > 0)
+    n_over = sum(1 for w in walks if w['overrun'])
+    n_rec = sum(1 for w in walks for s in w['samples'] if s['rec_error'])
+    where = '; '.join('frame %d: %s' % (fr['no'], fr['walk']['error'] or 'trailing %d' % fr['walk']['trailing'])
+                      for fr in frames if fr['walk']['error'] or fr['walk']['trailing'])
+    for fid, want, key in (('spec:trailing bytes', n_trail, 'ev_SFLOW_TRAILING_BYTES'),
+                           ('spec:sample past datagram', n_over, 'err_SFLOW_SAMPLE_LENGTH'),
+                           ('spec:record past sample', n_rec, 'err_SFLOW_RECORD_LENGTH')):
+        if st.get(key, 0) != want:
+            fail(fid, 'the datagrams show %d, the decoder counted %s=%d (%s)' % (want, key, st.get(key, 0), where))
+
+
+# ---- tcpdump -v text -------------------------------------------------------
+
+_TD_FRAME = re.compile(r'\s*(\d+)\s+(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6}) ')
+_TD_HDR = re.compile(r'sFlowv5, IPv[46] agent (\S+), agent-id (\d+), seqnum (\d+), uptime (\d+), '
+                     r'samples (\d+), length (\d+)')
+_TD_SAMPLE = re.compile(r'\t(expanded )?(flow|counter) sample \((\d+)\), length (\d+), seqnum (\d+), '
+                        r'type (\d+), idx (\d+)(.*)$')
+_TD_FLOW_C = re.compile(r', rate (\d+), pool (\d+), drops (\d+), input (\d+) output (\d+) records (\d+)')
+_TD_FLOW_X = re.compile(r', rate (\d+), pool (\d+), drops (\d+), input (\d+) \((\d+)\), output (\d+) '
+                        r'\((\d+)\), records (\d+)')
+_TD_REC = re.compile(r'\t    enterprise (\d+),? (.*?) \((\d+)\) length (\d+)')
+
+TD_GENERIC = {
+    'ifindex': 'IfIndex', 'iftype': 'IfType', 'ifspeed': 'IfSpeed', 'ifdirection': 'IfDirection',
+    'ifstatus': 'IfStatus', 'In octets': 'InOctets', 'In unicast pkts': 'InUcastPkts',
+    'In multicast pkts': 'InMulticastPkts', 'In broadcast pkts': 'InBroadcastPkts',
+    'In discards': 'InDiscards', 'In errors': 'InErrors', 'In unknown protos': 'InUnknownProtos',
+    'Out octets': 'OutOctets', 'Out unicast pkts': 'OutUcastPkts',
+    'Out multicast pkts': 'OutMulticastPkts', 'Out broadcast pkts': 'OutBroadcastPkts',
+    'Out discards': 'OutDiscards', 'Out errors': 'OutErrors', 'Out promisc mode': 'PromiscuousMode',
+}
+TD_ETHER = {
+    'align errors': 'AlignmentErrors', 'fcs errors': 'FCSErrors', 'single collision': 'SingleCollisionFrames',
+    'multiple collision': 'MultipleCollisionFrames', 'test error': 'SQETestErrors',
+    'deferred': 'DeferredTransmissions', 'late collision': 'LateCollisions',
+    'excessive collision': 'ExcessiveCollisions', 'mac trans error': 'InternalMacTransmitErrors',
+    'carrier error': 'CarrierSenseErrors', 'frames too long': 'FrameTooLongs',
+    'mac receive errors': 'InternalMacReceiveErrors', 'symbol errors': 'SymbolErrors',
+}
+
+
+def _td_detail(line, into):
+    """'In octets 0, unicast pkts 0, ...' -> into['In octets'] = 0,
+    into['In unicast pkts'] = 0 (the line's In/Out applies to all items)"""
+    items = [x.strip() for x in line.strip().split(',')]
+    prefix = ''
+    if items and items[0].split(' ')[0] in ('In', 'Out'):
+        prefix = items[0].split(' ')[0] + ' '
+    for it in items:
+        m = re.match(r'([A-Za-z][A-Za-z ]*?):? (\d+)(?: \(.*\))?$', it)
+        if not m:
+            continue
+        key = m.group(1)
+        if prefix and not key.startswith(prefix.strip()):
+            key = prefix + key
+        into[key] = int(m.group(2))
+
+
+def sf_load_tcpdump(path):
+    """tcpdump -v text -> list of frames {'no', 't_us', 'agent', 'sub', 'seq',
+    'nsamples', 'samples', 'other', 'invalid'}"""
+    frames, cur, smp, rec = [], None, None, None
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            m = _TD_FRAME.match(line)
+            if m:
+                dt = datetime.datetime(*(int(m.group(i)) for i in range(2, 8)))
+                t_us = ((dt - _EPOCH).days * 86400 + (dt - _EPOCH).seconds) * 10**6 + int(m.group(8))
+                cur = {'no': int(m.group(1)), 't_us': t_us, 'samples': [], 'agent': None,
+                       'other': None, 'invalid': None}
+                frames.append(cur)
+                smp = rec = None
+            if cur is None:
+                continue
+            h = _TD_HDR.search(line)
+            if h:
+                cur.update(agent=norm_addr(h.group(1)), sub=int(h.group(2)), seq=int(h.group(3)),
+                           nsamples=int(h.group(5)), length=int(h.group(6)))
+                continue
+            v = re.search(r'sFlow version (\d+) packet not supported', line)
+            if v:
+                cur['other'] = int(v.group(1))
+                continue
+            v = re.search(r'sFlowv5 \[length (\d+) < (\d+)\] \(invalid\)', line)
+            if v:
+                cur['invalid'] = (int(v.group(1)), int(v.group(2)))
+                continue
+            s = _TD_SAMPLE.match(line)
+            if s:
+                kind = int(s.group(3))
+                smp = {'kind': kind, 'len': int(s.group(4)), 'seq': int(s.group(5)),
+                       'source_id': sf_source_id(int(s.group(6)), int(s.group(7))), 'records': []}
+                rest = s.group(8)
+                c, x = _TD_FLOW_C.match(rest), _TD_FLOW_X.match(rest)
+                if kind == 1 and c:
+                    smp.update(rate=int(c.group(1)), input=int(c.group(4)), output=int(c.group(5)))
+                elif kind == 3 and x:
+                    smp.update(rate=int(x.group(1)), in_val=int(x.group(4)), in_fmt=int(x.group(5)),
+                               out_val=int(x.group(6)), out_fmt=int(x.group(7)))
+                elif kind in (1, 3):
+                    smp['unparsed'] = line.strip()
+                cur['samples'].append(smp)
+                rec = None
+                continue
+            r = _TD_REC.match(line)
+            if r and smp is not None:
+                rec = {'ent': int(r.group(1)), 'name': r.group(2), 'fmt': int(r.group(3)),
+                       'len': int(r.group(4)), 'f': {}}
+                smp['records'].append(rec)
+                continue
+            if rec is not None and line.startswith('\t      '):
+                _td_detail(line, rec['f'])
+    return frames
+
+
+def _td_complete(r, keys):
+    """tcpdump printed every field of a generic / Ethernet counter record"""
+    missing = [k for k in keys if k not in r['f']]
+    if missing:
+        raise ValueError('tcpdump %s record without %s' % (r['name'], ', '.join(missing)))
+
+
+def sf_td_flow_expect(s):
+    if 'unparsed' in s:
+        raise ValueError('tcpdump sample line not understood: %s' % s['unparsed'])
+    out = []
+
+    def add(our, val, tkey):
+        out.append((our, {val}, tkey))
+    add('SamplerId', s['source_id'], 'type/idx')
+    if 'rate' in s:
+        add('SamplingRate', s['rate'], 'rate')
+    if s['kind'] == 1 and 'input' in s:
+        add('InIf', s['input'] & 0x3fffffff if s['input'] >> 30 == 0 else 0, 'input')
+        _sf_output_expect(s['output'] >> 30, s['output'] & 0x3fffffff, add, 'output')
+    elif s['kind'] == 3 and 'in_val' in s:
+        add('InIf', s['in_val'] if s['in_fmt'] == 0 else 0, 'input')
+        _sf_output_expect(s['out_fmt'], s['out_val'], add, 'output')
+    hdr = False
+    for r in s['records']:
+        if r['ent'] != 0:
+            continue
+        if r['fmt'] == 1 and 'length' in r['f']:
+            add('Bytes', r['f']['length'], 'Raw packet length')
+            hdr = True
+        elif r['fmt'] == 1001 and 'src vlan' in r['f']:
+            add('SrcVlan', r['f']['src vlan'], 'src vlan')
+            add('DstVlan', r['f']['dst vlan'], 'dst vlan')
+    return out
+
+
+def sf_td_ctr_expect(s):
+    out = [('SampleSequenceNum', {s['seq']}, 'seqnum'), ('SourceId', {s['source_id']}, 'type/idx')]
+    for r in s['records']:
+        if r['ent'] != 0:
+            continue
+        if r['fmt'] == 1:
+            _td_complete(r, TD_GENERIC)
+            for tk, our in TD_GENERIC.items():
+                out.append((our, {r['f'][tk]}, 'Generic counter ' + tk))
+        elif r['fmt'] == 2:
+            _td_complete(r, TD_ETHER)
+            for tk, our in TD_ETHER.items():
+                out.append(('Dot3' + our, {r['f'][tk]}, 'Ethernet counter ' + tk))
+    return out
+
+
+def compare_sflow_tcpdump(flows, ctrs, nf_recs, frames, fail, stats):
+    fl_by = _sf_group(flows, lambda r: (r['TimeReceivedNs'] // 1000,) + sf_key_flow(r)[1:])
+    ct_by = _sf_group(ctrs, lambda c: (c['TimeReceivedNs'] // 1000,) + sf_key_ctr(c)[1:])
+    nf_times = {r['TimeReceivedNs'] // 1000 for r in nf_recs}
+    seen = set()
+    stats['td_frames'] = stats.get('td_frames', 0) + len(frames)
+    for fr in frames:
+        where = 'frame %d' % fr['no']
+        if fr['agent'] is None:
+            stats['td_other'] = stats.get('td_other', 0) + 1
+            # not a v5 datagram for tcpdump: ours must not print sFlow for it
+            ours_here = [k for k in set(fl_by) | set(ct_by) if k[0] == fr['t_us']]
+            if ours_here:
+                fail('tcpdump:%s:not sFlow v5' % where, 'tcpdump: %s; ours printed sFlow objects'
+                     % ('version %s' % fr['other'] if fr['other'] else 'invalid %r' % (fr['invalid'],)))
+            if fr['other'] is not None and fr['t_us'] not in nf_times:
+                fail('tcpdump:%s:other version' % where, 'tcpdump: sFlow version %d (a NetFlow v5 '
+                     'header read as sFlow); ours decoded no NetFlow datagram at that time' % fr['other'])
+            continue
+        k = (fr['t_us'], fr['agent'], fr['sub'], fr['seq'])
+        seen.add(k)
+        tflow = [s for s in fr['samples'] if s['kind'] in SF_FLOW_KINDS]
+        mine = fl_by.get(k, [])
+        if len(tflow) != len(mine):
+            fail('tcpdump:%s:flow samples' % where, 'tcpdump %d flow samples, ours %d records'
+                 % (len(tflow), len(mine)))
+        for i, (s, r) in enumerate(zip(tflow, mine)):
+            try:
+                exp = sf_td_flow_expect(s)
+            except ValueError as e:
+                fail('tcpdump:%s:sample %d:parse' % (where, i), str(e))
+                continue
+            _sf_compare('tcpdump', '%s:sample %d' % (where, i), r, exp, fail, stats)
+        mine_c = {}
+        for c in ct_by.get(k, []):
+            mine_c.setdefault((c['SampleSequenceNum'], c['SourceId']), []).append(c)
+        for s in fr['samples']:
+            if s['kind'] not in SF_CTR_KINDS:
+                continue
+            if not any(r['ent'] == 0 and r['fmt'] in (1, 2) for r in s['records']):
+                continue
+            sw = '%s:counters seq %d source %d' % (where, s['seq'], s['source_id'])
+            got = mine_c.get((s['seq'], s['source_id']), [])
+            if not got:
+                fail('tcpdump:%s:missing' % sw, 'no counter object for this sample')
+                continue
+            try:
+                exp = sf_td_ctr_expect(s)
+            except ValueError as e:
+                fail('tcpdump:%s:parse' % sw, str(e))
+                continue
+            _sf_compare('tcpdump', sw, got.pop(0), exp, fail, stats)
+        left = sum(len(v) for v in mine_c.values())
+        if left:
+            fail('tcpdump:%s:unmatched counters %d' % (where, left), '%d counter object(s) tcpdump does not show' % left)
+    for k in set(fl_by) | set(ct_by):
+        if k not in seen:
+            fail('tcpdump:no frame', 'no tcpdump frame for our datagram %r' % (k,))
+
+
+def catalog_sflow(row):
+    """-> (flow samples, counter samples, sFlow datagrams or None)"""
+    rec = row['records']
+    fs = re.search(r'(\d+) flow smpl', rec)
+    cs = re.search(r'(\d+) ctr smpl', rec)
+    dg = re.search(r'sFlow v5\((\d+)\)', row['protocol'])
+    return (int(fs.group(1)) if fs else 0, int(cs.group(1)) if cs else 0,
+            int(dg.group(1)) if dg else None)
+
+
+def check_sflow(row, kind, objs, st, corpus, fail, stats):
+    """-> (flow records, counter objects) of the capture; failures through fail"""
+    cap = row['capture']
+    flows = [o for o in objs if o.get('Type') == SF_TYPE]
+    ctrs = [o for o in objs if o.get('Type') == SF_CTR_TYPE]
+    nf = [o for o in objs if o.get('Type') in NF_TYPES]
+    want_f, want_c, want_dg = catalog_sflow(row)
+    no_if = st.get('ev_SFLOW_COUNTERS_NO_IF', 0)
+    if len(flows) != want_f:
+        fail('catalog:flow samples', 'catalog %d flow samples, ours %d SFLOW_5 records' % (want_f, len(flows)),
+             {'ours': len(flows), 'ref': want_f, 'stats': st})
+    if len(ctrs) + no_if != want_c:
+        fail('catalog:counter samples', 'catalog %d counter samples, ours %d objects + %d without '
+             'interface counters' % (want_c, len(ctrs), no_if),
+             {'ours': len(ctrs) + no_if, 'ref': want_c, 'stats': st})
+    sf_dg = st.get('datagrams_SFLOW_5', 0)
+    if kind == 'sflow':
+        m = re.match(r'(\d+)/(\d+)', row['packets'])
+        if m:
+            if sf_dg != int(m.group(1)):
+                fail('catalog:datagrams', 'catalog %s sFlow datagrams, ours %d' % (m.group(1), sf_dg))
+            if st.get('pcap_packets') != int(m.group(2)):
+                fail('catalog:packets', 'catalog %s packets, pcap_packets %s' % (m.group(2), st.get('pcap_packets')))
+    elif want_dg is not None and sf_dg != want_dg:
+        fail('catalog:datagrams', 'catalog %d sFlow datagrams, ours %d' % (want_dg, sf_dg))
+    # every datagram decoded (a rejected one is a disagreement to explain)
+    ok, total = st.get('datagrams_ok', 0), st.get('datagrams', 0)
+    if ok != total:
+        errs = ' '.join('%s=%d' % (k, v) for k, v in st.items() if k.startswith('err_'))
+        fail('decoder:datagrams_ok', '%d of %d datagrams rejected (%s)' % (total - ok, total, errs),
+             {'stats': st, 'ours': len(flows) + len(ctrs)})
+    if st.get('counter_records', len(ctrs)) != len(ctrs):
+        fail('decoder:counter_records', 'counter_records %s, printed %d' % (st.get('counter_records'), len(ctrs)))
+    for i, r in enumerate(flows):
+        if r['Packets'] != 1:
+            fail('invariant:record %d:Packets' % i, 'Packets %r, one sampled packet per record' % r['Packets'])
+        fams = {nm_family(r[a]) for a in ('SrcAddr', 'DstAddr') if not _is_zero_addr(norm_addr(r[a]))}
+        if len(fams) == 1 and r['Etype'] != {4: 0x0800, 6: 0x86dd}[fams.pop()]:
+            fail('invariant:record %d:Etype' % i, 'Etype 0x%04x does not match the address family' % r['Etype'])
+        if r['TimeFlowStartNs'] != r['TimeReceivedNs'] or r['TimeFlowEndNs'] != r['TimeReceivedNs']:
+            fail('invariant:record %d:time' % i, 'flow start/end differ from the receive time (sFlow has no sample time)')
+    base = os.path.join(corpus, cap[:-5])
+    if os.path.isfile(base + '.tshark.json.gz'):
+        frames = sf_load_tshark(base + '.tshark.json.gz')
+        compare_sflow_tshark(flows, ctrs, frames, fail, stats)
+        check_sflow_structure(frames, st, fail)
+    td = os.path.join(corpus, 'tcpdump', 'tcpdump-out', os.path.basename(cap)[:-5] + '.txt')
+    if cap.startswith('tcpdump/') and os.path.isfile(td):
+        compare_sflow_tcpdump(flows, ctrs, nf, sf_load_tcpdump(td), fail, stats)
+    return flows, ctrs
+
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 
@@ -1008,22 +1889,33 @@ def main(argv):
     jobs = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
         for row in rows:
-            if catalog_kind(row['protocol']) != 'sflow':
-                jobs[row['capture']] = pool.submit(run_decoder, exe, os.path.join(corpus, row['capture']))
+            jobs[row['capture']] = pool.submit(run_decoder, exe, os.path.join(corpus, row['capture']))
         results = {c: j.result() for c, j in jobs.items()}
 
     summary = []
-    pending_sflow = []
+    sf_summary = []
     total = {'fields': 0, 'tshark_flows': 0, 'matched': 0, 'by_field': {}, 'records': 0}
+    sf_stats = {'fields': 0, 'by_ref': {}, 'flows': 0, 'ctrs': 0}
     for row in rows:
         cap = row['capture']
         kind = catalog_kind(row['protocol'])
-        if kind == 'sflow':
-            pending_sflow.append(cap)
-            continue
         fail = make_fail(cap)
+        rc, recs, st, err, nflow, objs = results[cap]
+        if kind in ('sflow', 'mixed'):
+            # ---- sFlow (and the sFlow part of a mixed capture) ----
+            nfail0, nexc0 = len(failures), len(excused)
+            if rc != 0 and kind == 'sflow':
+                fail('decoder:exit', 'netmeta-decode exited %d: %s' % (rc, err.strip()[-300:]))
+            if kind == 'sflow' and st.get('records', nflow) != nflow:
+                fail('decoder:records-counter', 'records counter %s, printed %d' % (st.get('records'), nflow))
+            flows, ctrs = check_sflow(row, kind, objs, st, corpus, fail, sf_stats)
+            nf_, ne_ = len(failures) - nfail0, len(excused) - nexc0
+            status = 'FAIL' if nf_ else ('PASS (%d excused)' % ne_ if ne_ else 'PASS')
+            sf_summary.append((cap, len(flows), len(ctrs), st.get('ev_SFLOW_COUNTERS_NO_IF', 0),
+                               catalog_sflow(row), status))
+            if kind == 'sflow':
+                continue
         nfail0, nexc0 = len(failures), len(excused)
-        rc, recs, st, err, nflow = results[cap]
         if rc != 0:
             fail('decoder:exit', 'netmeta-decode exited %d: %s' % (rc, err.strip()[-300:]))
         want_rec = catalog_records(row)
@@ -1100,7 +1992,7 @@ def main(argv):
     for cap, n, want, status, rep, kind in summary:
         extra = ''
         if kind == 'mixed':
-            extra = '  [sFlow part pending sFlow decoder]'
+            extra = '  [NetFlow part; sFlow part below]'
         elif kind in ('v1', 'none'):
             extra = '  [not v5/v9/IPFIX: must decode nothing]'
         print('%-78s %6d %6s  %s%s' % (cap[-78:], n, want if want is not None else '-', status, extra))
@@ -1111,13 +2003,22 @@ def main(argv):
             if rep['unmapped']:
                 print('    unmapped: ' + ', '.join(rep['unmapped']))
     print()
-    for cap in pending_sflow:
-        print('SKIP %s: pending sFlow decoder' % cap)
+    print('%-62s %13s %17s  %s' % ('sFlow capture', 'flow ours/cat', 'ctr ours+noif/cat', 'status'))
+    for cap, nfl, nct, noif, (wf, wc, _), status in sf_summary:
+        print('%-62s %6d/%-6d %6d+%d/%-6d  %s' % (cap[-62:], nfl, wf, nct, noif, wc, status))
     print()
     print('tshark: %d of our %d records paired with tshark\'s %d flow records; %d field comparisons'
           % (total['matched'], total['records'], total['tshark_flows'], total['fields']))
     if verbose:
         print('  by tshark field: ' + ', '.join('%s %d' % kv for kv in sorted(total['by_field'].items())))
+    print('sFlow: %d flow records and %d counter objects compared; %d field comparisons (%s)'
+          % (sf_stats['flows'], sf_stats['ctrs'], sf_stats['fields'],
+             ', '.join('%s %d' % kv for kv in sorted(sf_stats['by_ref'].items()))))
+    print('  tcpdump: %d frames read, %d of them not sFlow v5 for tcpdump'
+          % (sf_stats.get('td_frames', 0), sf_stats.get('td_other', 0)))
+    if verbose:
+        for ref, bf in sorted(sf_stats.get('by_field', {}).items()):
+            print('  %s, by our field: %s' % (ref, ', '.join('%s %d' % kv for kv in sorted(bf.items()))))
     if verbose and excused:
         print('\nexcused disagreements (verdicts in tests/CORPUS-NOTES.md):')
         for cap, fid, msg, anchor in excused:
