@@ -64,13 +64,14 @@ static void nm_stats_line(const struct nm_stats_ctx *x)
 	fprintf(stderr,
 		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
 		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
-		", written %" PRIu64 ", kernel drops %" PRIu64 "\n",
+		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64 "\n",
 		nm_sum(w, n, NM_WC_RX_PACKETS), nm_dec_sum(w, n, 0),
 		nm_dec_sum(w, n, 0) - nm_dec_sum(w, n, 1), nm_dec_sum(w, n, 2),
 		nm_sum(w, n, NM_WC_RECORDS_SENT),
 		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
 		nm_dec_sum(w, n, 3),
 		atomic_load_explicit(&x->sink->records_written, memory_order_relaxed),
+		atomic_load_explicit(&x->sink->kafka_delivered, memory_order_relaxed),
 		nm_sum(w, n, NM_WC_KERNEL_DROPS));
 }
 

@@ -96,15 +96,19 @@ static void nm_sink_write(struct nm_sink *s, const struct nm_batch *b)
 
 static void nm_sink_idle(struct nm_sink *s)
 {
+	uint64_t delivered = 0;
 	for (uint32_t k = 0; k < s->nout; k++) {
 		struct nm_output *o = &s->out[k];
-		if (o->type == NM_SINK_JSON)
+		if (o->type == NM_SINK_JSON) {
 			fflush(o->json);
-		else if (o->type == NM_SINK_KAFKA)
+		} else if (o->type == NM_SINK_KAFKA) {
 			nm_kafka_idle(o->kafka);
-		else if (o->type == NM_SINK_FILE)
+			delivered += nm_kafka_delivered(o->kafka);
+		} else if (o->type == NM_SINK_FILE) {
 			nm_filesink_idle(o->file);
+		}
 	}
+	atomic_store_explicit(&s->kafka_delivered, delivered, memory_order_relaxed);
 }
 
 /* One pass over every worker's ring; returns the batches handled. */
@@ -133,11 +137,16 @@ void *nm_sink_run(void *arg)
 	atomic_store_explicit(&s->ready, true, memory_order_release);
 	if (s->open_failed)
 		return NULL;
-	for (;;) {
+	for (uint64_t busy = 0;;) {
 		/* acquire pairs with the release store of stop in main */
 		bool stopping = atomic_load_explicit(&s->stop, memory_order_acquire);
-		if (nm_sink_pass(s))
+		if (nm_sink_pass(s)) {
+			/* Under constant load there is no idle moment: serve the
+			 * outputs (delivery reports, partial messages) now and then. */
+			if (++busy % 64 == 0)
+				nm_sink_idle(s);
 			continue;
+		}
 		if (stopping) {
 			/* Workers have finished (main sets stop after joining
 			 * them): one last pass takes what they pushed. */

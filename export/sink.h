@@ -39,6 +39,7 @@ struct nm_sink {
 	_Atomic uint64_t counters_written;
 	_Atomic uint64_t batches;
 	_Atomic uint64_t write_errors;
+	_Atomic uint64_t kafka_delivered; /* published by the sink thread */
 };
 
 /* Prepares the sink; outputs are opened by the sink thread itself (so that
