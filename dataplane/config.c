@@ -423,6 +423,16 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 	}
 	if (strcmp(key, "idempotence") == 0)
 		return nm_get_bool(x, path, v, &s->idempotence);
+	if (strcmp(key, "format") == 0) {
+		const char *f = nm_scalar(v);
+		if (f && strcmp(f, "protobuf") == 0)
+			s->json = false;
+		else if (f && strcmp(f, "json") == 0)
+			s->json = true;
+		else
+			return nm_fail(x, path, "expected protobuf or json");
+		return 0;
+	}
 	if (strcmp(key, "key") == 0) {
 		const char *k = nm_scalar(v);
 		if (k && strcmp(k, "none") == 0)
@@ -448,7 +458,7 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 	if (strcmp(key, "rotate_seconds") == 0)
 		return nm_get_u32(x, path, v, 1, 86400 * 7, &s->rotate_seconds);
 	return nm_fail(x, path,
-		       "unknown key (expected type, path, brokers, topic, counters_topic, compression, "
+		       "unknown key (expected type, path, brokers, topic, counters_topic, format, compression, "
 		       "linger_ms, acks, idempotence, key, max_message_bytes, max_message_records, "
 		       "flush_timeout_ms, properties, spool, rotate_bytes, rotate_seconds)");
 }
@@ -657,11 +667,12 @@ void nm_config_print(const struct nm_config *c, void *file)
 			fprintf(o, "netmeta: sink %" PRIu32 ": discard (count only)\n", i);
 		else if (s->type == NM_SINK_KAFKA)
 			fprintf(o,
-				"netmeta: sink %" PRIu32 ": kafka %s topic %s%s%s, %s, acks %s, linger %" PRIu32
+				"netmeta: sink %" PRIu32 ": kafka %s topic %s%s%s, %s %s, acks %s, linger %" PRIu32
 				" ms, key %s, messages up to %" PRIu32 " bytes / %" PRIu32
 				" records, spool %s\n",
 				i, s->brokers, s->topic, s->counters_topic[0] ? " counters " : "",
-				s->counters_topic, s->compression, s->acks < 0 ? "all" : s->acks ? "1" : "0",
+				s->counters_topic, s->json ? "json" : "protobuf", s->compression,
+				s->acks < 0 ? "all" : s->acks ? "1" : "0",
 				s->linger_ms, s->key == NM_KEY_EXPORTER ? "exporter" : "none",
 				s->max_message_bytes, s->max_message_records,
 				s->spool_dir[0] ? s->spool_dir : "off");

@@ -63,6 +63,7 @@ struct nm_cfg_sink {
 	int32_t acks;             /* -1 = all */
 	bool idempotence;
 	enum nm_kafka_key key;
+	bool json;                /* format: json (JSONEachRow, for old ClickHouse) instead of protobuf */
 	uint32_t max_message_bytes;   /* per Kafka message (many records) */
 	uint32_t max_message_records;
 	uint32_t flush_timeout_ms;    /* at shutdown: Kafka first, then the spool */

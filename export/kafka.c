@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "flow_json.h"
 #include "msgbuf.h"
 #include "spool.h"
 
@@ -270,9 +271,20 @@ void nm_kafka_write(struct nm_kafka *k, const struct nm_batch *b)
 		}
 		if (m->records == 0)
 			m->key = *exp;
-		m->len += flows ? nm_pb_flow_delimited(&((const struct nm_flow *)b->recs)[i],
-						       m->buf + m->len)
-				: nm_pb_ctr_delimited(&((const struct nm_ctr *)b->recs)[i], m->buf + m->len);
+		if (k->cfg.json) {
+			/* JSONEachRow: one object per line (old ClickHouse) */
+			size_t n = flows ? nm_flow_json(&((const struct nm_flow *)b->recs)[i],
+							(char *)m->buf + m->len, NM_FLOW_JSON_MAX)
+					 : nm_ctr_json(&((const struct nm_ctr *)b->recs)[i],
+						       (char *)m->buf + m->len, NM_FLOW_JSON_MAX);
+			m->buf[m->len + n] = '\n';
+			m->len += n + 1;
+		} else {
+			m->len += flows ? nm_pb_flow_delimited(&((const struct nm_flow *)b->recs)[i],
+							       m->buf + m->len)
+					: nm_pb_ctr_delimited(&((const struct nm_ctr *)b->recs)[i],
+							      m->buf + m->len);
+		}
 		m->records++;
 	}
 	rd_kafka_poll(k->rk, 0);

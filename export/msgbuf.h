@@ -14,6 +14,9 @@
 
 #include "pbenc.h"
 
+/* Room kept for one more record: protobuf, or a JSON line (4 KiB max). */
+#define NM_MSGBUF_RECORD_MAX 4200
+
 struct nm_msgbuf {
 	uint8_t *buf;
 	size_t len, cap;
@@ -26,16 +29,16 @@ struct nm_msgbuf {
 static inline int nm_msgbuf_init(struct nm_msgbuf *m, size_t cap, uint32_t max_records)
 {
 	memset(m, 0, sizeof(*m));
-	m->cap = cap < NM_PB_RECORD_MAX ? NM_PB_RECORD_MAX : cap;
+	m->cap = cap < 2 * NM_MSGBUF_RECORD_MAX ? 2 * NM_MSGBUF_RECORD_MAX : cap;
 	m->max_records = max_records;
 	m->buf = malloc(m->cap);
 	return m->buf ? 0 : -1;
 }
 
-/* Would one more record of up to NM_PB_RECORD_MAX bytes not fit? */
+/* Would one more record not fit? */
 static inline bool nm_msgbuf_full(const struct nm_msgbuf *m)
 {
-	return m->records >= m->max_records || m->len + NM_PB_RECORD_MAX > m->cap;
+	return m->records >= m->max_records || m->len + NM_MSGBUF_RECORD_MAX > m->cap;
 }
 
 /* Hands the buffer over (the caller frees it) and starts a new one. */
