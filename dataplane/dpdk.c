@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
+#include <rte_telemetry.h>
 #include <rte_udp.h>
 
 #define NM_BURST 32
@@ -526,9 +527,51 @@ static int nm_worker_main(void *arg)
 	return 0;
 }
 
+/* DPDK telemetry: /netmeta/workers gives every worker counter summed,
+ * /netmeta/decode the decoders' datagram and record counters
+ * (dpdk-telemetry.py, or the telemetry socket). */
+static struct nm_worker *nm_tel_workers;
+static uint32_t nm_tel_nworkers;
+
+static int nm_tel_workers_cb(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (int c = 0; c < NM_WC__COUNT; c++) {
+		uint64_t v = 0;
+		for (uint32_t i = 0; i < nm_tel_nworkers; i++)
+			v += nm_wc_get(&nm_tel_workers[i], (enum nm_wc)c);
+		rte_tel_data_add_dict_u64(d, nm_wc_name((enum nm_wc)c), v);
+	}
+	return 0;
+}
+
+static int nm_tel_decode_cb(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	static const char *const names[NM_DEC_PUB_ERR] = {"datagrams", "datagrams_ok", "records",
+							  "counter_records"};
+	rte_tel_data_start_dict(d);
+	for (unsigned k = 0; k < NM_DEC_PUB_ERR; k++) {
+		uint64_t v = 0;
+		for (uint32_t i = 0; i < nm_tel_nworkers; i++)
+			v += nm_worker_dec_get(&nm_tel_workers[i], k);
+		rte_tel_data_add_dict_u64(d, names[k], v);
+	}
+	return 0;
+}
+
 int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
 		char *err, size_t errlen)
 {
+	nm_tel_workers = workers;
+	nm_tel_nworkers = cfg->workers;
+	rte_telemetry_register_cmd("/netmeta/workers", nm_tel_workers_cb,
+				   "Worker counters of the collector, summed. No parameters");
+	rte_telemetry_register_cmd("/netmeta/decode", nm_tel_decode_cb,
+				   "Decoder datagram and record counters, summed. No parameters");
 	struct nm_dworker *xs = rte_zmalloc("nm_dworkers", cfg->workers * sizeof(*xs), 64);
 	if (xs == NULL) {
 		snprintf(err, errlen, "out of memory for workers");
