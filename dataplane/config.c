@@ -157,6 +157,26 @@ static int nm_get_bool(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, b
 	return 0;
 }
 
+/*
+ * One of a fixed list of words: *out = its index. The error lists them
+ * ("expected socket or dpdk").
+ */
+static int nm_get_enum(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n,
+		       const char *const *names, unsigned count, unsigned *out)
+{
+	const char *s = nm_scalar(n);
+	for (unsigned i = 0; s && i < count; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	char list[160] = "";
+	for (unsigned i = 0; i < count; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i == 0 ? "" : i + 1 == count ? " or " : ", ", names[i]);
+	return nm_fail(x, path, "'%s': expected %s", s ? s : "", list);
+}
+
 static int nm_get_str(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, char *out,
 		      size_t cap)
 {
@@ -379,16 +399,14 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 			void *arg)
 {
 	struct nm_cfg_sink *s = arg;
+	unsigned e;
 	if (strcmp(key, "type") == 0) {
+		/* in enum nm_sink_type order */
 		static const char *const names[] = {"json", "discard", "kafka", "file"};
-		const char *t = nm_scalar(v);
-		for (unsigned i = 0; t && i < 4; i++)
-			if (strcmp(t, names[i]) == 0) {
-				s->type = (enum nm_sink_type)i;
-				return 0;
-			}
-		return nm_fail(x, path, "unknown sink type '%s' (expected json, discard, kafka, file)",
-			       t ? t : "");
+		if (nm_get_enum(x, path, v, names, 4, &e))
+			return -1;
+		s->type = (enum nm_sink_type)e;
+		return 0;
 	}
 	if (strcmp(key, "path") == 0)
 		return nm_get_str(x, path, v, s->path, sizeof(s->path));
@@ -399,48 +417,35 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 	if (strcmp(key, "counters_topic") == 0)
 		return nm_get_str(x, path, v, s->counters_topic, sizeof(s->counters_topic));
 	if (strcmp(key, "compression") == 0) {
-		if (nm_get_str(x, path, v, s->compression, sizeof(s->compression)))
+		static const char *const names[] = {"zstd", "lz4", "snappy", "gzip", "none"};
+		if (nm_get_enum(x, path, v, names, 5, &e))
 			return -1;
-		static const char *const ok[] = {"zstd", "lz4", "snappy", "gzip", "none"};
-		for (unsigned i = 0; i < 5; i++)
-			if (strcmp(s->compression, ok[i]) == 0)
-				return 0;
-		return nm_fail(x, path, "expected zstd, lz4, snappy, gzip or none");
+		snprintf(s->compression, sizeof(s->compression), "%s", names[e]);
+		return 0;
 	}
 	if (strcmp(key, "linger_ms") == 0)
 		return nm_get_u32(x, path, v, 0, 60000, &s->linger_ms);
 	if (strcmp(key, "acks") == 0) {
-		const char *a = nm_scalar(v);
-		if (a && strcmp(a, "all") == 0)
-			s->acks = -1;
-		else if (a && strcmp(a, "0") == 0)
-			s->acks = 0;
-		else if (a && strcmp(a, "1") == 0)
-			s->acks = 1;
-		else
-			return nm_fail(x, path, "expected all, 1 or 0");
+		static const char *const names[] = {"all", "1", "0"};
+		if (nm_get_enum(x, path, v, names, 3, &e))
+			return -1;
+		s->acks = e == 0 ? -1 : e == 1 ? 1 : 0;
 		return 0;
 	}
 	if (strcmp(key, "idempotence") == 0)
 		return nm_get_bool(x, path, v, &s->idempotence);
 	if (strcmp(key, "format") == 0) {
-		const char *f = nm_scalar(v);
-		if (f && strcmp(f, "protobuf") == 0)
-			s->json = false;
-		else if (f && strcmp(f, "json") == 0)
-			s->json = true;
-		else
-			return nm_fail(x, path, "expected protobuf or json");
+		static const char *const names[] = {"protobuf", "json"};
+		if (nm_get_enum(x, path, v, names, 2, &e))
+			return -1;
+		s->json = e == 1;
 		return 0;
 	}
 	if (strcmp(key, "key") == 0) {
-		const char *k = nm_scalar(v);
-		if (k && strcmp(k, "none") == 0)
-			s->key = NM_KEY_NONE;
-		else if (k && strcmp(k, "exporter") == 0)
-			s->key = NM_KEY_EXPORTER;
-		else
-			return nm_fail(x, path, "expected none or exporter");
+		static const char *const names[] = {"none", "exporter"}; /* enum nm_kafka_key */
+		if (nm_get_enum(x, path, v, names, 2, &e))
+			return -1;
+		s->key = (enum nm_kafka_key)e;
 		return 0;
 	}
 	if (strcmp(key, "max_message_bytes") == 0)
@@ -504,13 +509,11 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 {
 	struct nm_config *c = arg;
 	if (strcmp(key, "backend") == 0) {
-		const char *s = nm_scalar(v);
-		if (s && strcmp(s, "socket") == 0)
-			c->backend = NM_BACKEND_SOCKET;
-		else if (s && strcmp(s, "dpdk") == 0)
-			c->backend = NM_BACKEND_DPDK;
-		else
-			return nm_fail(x, path, "expected socket or dpdk");
+		static const char *const names[] = {"socket", "dpdk"}; /* enum nm_backend */
+		unsigned e;
+		if (nm_get_enum(x, path, v, names, 2, &e))
+			return -1;
+		c->backend = (enum nm_backend)e;
 		return 0;
 	}
 	if (strcmp(key, "workers") == 0)

@@ -223,6 +223,26 @@ static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])
 	memcpy(a->b + 12, v4, 4);
 }
 
+/*
+ * Records MPLS label stack entry i (0 = top): the first three fill
+ * MPLS1..3, every one becomes the last so far. The caller sets the count.
+ */
+static inline void nm_flow_mpls_entry(struct nm_flow *f, unsigned i, uint32_t label, uint32_t ttl)
+{
+	if (i == 0) {
+		f->mpls1_label = label;
+		f->mpls1_ttl = ttl;
+	} else if (i == 1) {
+		f->mpls2_label = label;
+		f->mpls2_ttl = ttl;
+	} else if (i == 2) {
+		f->mpls3_label = label;
+		f->mpls3_ttl = ttl;
+	}
+	f->mpls_last_label = label;
+	f->mpls_last_ttl = ttl;
+}
+
 static inline bool nm_addr_is_v4(const struct nm_addr *a)
 {
 	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

@@ -194,19 +194,7 @@ static enum nm_hdr_res nm_hdr_mpls(struct nm_hdr_ctx *c, const uint8_t *p, size_
 		if (n >= NM_HDR_MPLS_MAX)
 			return NM_HDR_DEPTH;
 		uint32_t e = nm_load_be32(p);
-		uint32_t label = e >> 12, ttl = e & 0xff;
-		if (n == 0) {
-			f->mpls1_label = label;
-			f->mpls1_ttl = ttl;
-		} else if (n == 1) {
-			f->mpls2_label = label;
-			f->mpls2_ttl = ttl;
-		} else if (n == 2) {
-			f->mpls3_label = label;
-			f->mpls3_ttl = ttl;
-		}
-		f->mpls_last_label = label;
-		f->mpls_last_ttl = ttl;
+		nm_flow_mpls_entry(f, n, e >> 12, e & 0xff);
 		f->mpls_count = ++n;
 		f->has_mpls = 1;
 		p += 4;

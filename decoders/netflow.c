@@ -645,14 +645,8 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 		/* RFC 7011 IE 70..79: label(20) exp(3) bottom-of-stack(1). */
 		uint32_t n = 0;
 		for (unsigned i = 0; i < 10 && (w->mpls_have >> i & 1u) && w->mpls[i]; i++) {
-			uint32_t label = w->mpls[i] >> 4;
-			if (n == 0)
-				f->mpls1_label = label;
-			else if (n == 1)
-				f->mpls2_label = label;
-			else if (n == 2)
-				f->mpls3_label = label;
-			f->mpls_last_label = label;
+			/* IPFIX carries no TTL in the label stack section */
+			nm_flow_mpls_entry(f, n, w->mpls[i] >> 4, 0);
 			n++;
 			if (w->mpls[i] & 1u)
 				break;

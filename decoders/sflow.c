@@ -75,19 +75,7 @@ static void nm_sf_mpls_stack(struct nm_decoder *d, struct nm_reader *r, struct n
 		uint32_t e = nm_rd_be32(r);
 		if (f->has_mpls && i == 0)
 			return; /* the sampled header already gave the stack */
-		uint32_t label = e >> 12, ttl = e & 0xff;
-		if (i == 0) {
-			f->mpls1_label = label;
-			f->mpls1_ttl = ttl;
-		} else if (i == 1) {
-			f->mpls2_label = label;
-			f->mpls2_ttl = ttl;
-		} else if (i == 2) {
-			f->mpls3_label = label;
-			f->mpls3_ttl = ttl;
-		}
-		f->mpls_last_label = label;
-		f->mpls_last_ttl = ttl;
+		nm_flow_mpls_entry(f, i, e >> 12, e & 0xff);
 	}
 	if (n && !f->has_mpls) {
 		f->mpls_count = n;
@@ -273,6 +261,25 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 	}
 }
 
+/*
+ * The one record iterator of flow, drop and counter samples: the next
+ * record's format and a reader over its body. 0 (counted) when the header
+ * or the body runs past the sample: the rest of the sample is skipped.
+ */
+static int nm_sf_rec_next(struct nm_decoder *d, struct nm_reader *s, uint32_t *format,
+			  struct nm_reader *r)
+{
+	const uint8_t *q = nm_rd_bytes(s, 8);
+	uint32_t len = q ? nm_load_be32(q + 4) : 0;
+	if (q == NULL || len > s->left) {
+		nm_err_inc(d, NM_ERR_SFLOW_RECORD_LENGTH);
+		return 0;
+	}
+	*format = nm_load_be32(q);
+	*r = nm_rd_sub(s, len);
+	return 1;
+}
+
 /* Walks nrec records of a flow or drop sample into f. */
 static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, uint32_t nrec,
 			       struct nm_flow *f)
@@ -283,14 +290,10 @@ static void nm_sf_flow_records(struct nm_decoder *d, struct nm_reader *s, uint32
 	}
 	bool hdr = false;
 	for (uint32_t i = 0; i < nrec; i++) {
-		const uint8_t *q = nm_rd_bytes(s, 8);
-		uint32_t format = q ? nm_load_be32(q) : 0;
-		uint32_t len = q ? nm_load_be32(q + 4) : 0;
-		if (q == NULL || len > s->left) {
-			nm_err_inc(d, NM_ERR_SFLOW_RECORD_LENGTH);
+		uint32_t format;
+		struct nm_reader r;
+		if (!nm_sf_rec_next(d, s, &format, &r))
 			return;
-		}
-		struct nm_reader r = nm_rd_sub(s, len);
 		if (format >> 12) {
 			nm_ev_inc(d, NM_EV_SFLOW_UNKNOWN_RECORDS); /* enterprise-specific */
 			continue;
@@ -535,14 +538,10 @@ static void nm_sf_counter_sample(struct nm_decoder *d, const struct nm_sf_dgram 
 	c.source_id = nm_sf_source_id(src);
 	c.if_index = src.index;
 	for (uint32_t i = 0; i < nrec; i++) {
-		const uint8_t *h = nm_rd_bytes(s, 8);
-		uint32_t format = h ? nm_load_be32(h) : 0;
-		uint32_t len = h ? nm_load_be32(h + 4) : 0;
-		if (h == NULL || len > s->left) {
-			nm_err_inc(d, NM_ERR_SFLOW_RECORD_LENGTH);
+		uint32_t format;
+		struct nm_reader r;
+		if (!nm_sf_rec_next(d, s, &format, &r))
 			break;
-		}
-		struct nm_reader r = nm_rd_sub(s, len);
 		if (format == 1) {
 			/* Parsed aside: a cut record changes nothing. */
 			struct nm_ctr t = c;
