@@ -399,7 +399,7 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 			void *arg)
 {
 	struct nm_cfg_sink *s = arg;
-	unsigned e;
+	unsigned e = 0;
 	if (strcmp(key, "type") == 0) {
 		/* in enum nm_sink_type order */
 		static const char *const names[] = {"json", "discard", "kafka", "file"};
@@ -510,7 +510,7 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 	struct nm_config *c = arg;
 	if (strcmp(key, "backend") == 0) {
 		static const char *const names[] = {"socket", "dpdk"}; /* enum nm_backend */
-		unsigned e;
+		unsigned e = 0;
 		if (nm_get_enum(x, path, v, names, 2, &e))
 			return -1;
 		c->backend = (enum nm_backend)e;
