@@ -28,7 +28,7 @@
 #define NM_BURST 32
 #define NM_PREFETCH_AHEAD 3
 #define NM_VLAN_MAX 2
-#define NM_FRAG_BUCKETS 4096  /* per worker: 4096 x 4 = 16 k datagrams in flight */
+#define NM_FRAG_BUCKETS 4096  /* per worker at most: 4096 x 4 = 16 k datagrams in flight */
 #define NM_FRAG_ENTRIES 4
 #define NM_FRAG_TTL_MS 2000
 
@@ -308,10 +308,13 @@ static bool nm_packet(struct nm_dworker *x, const struct nm_dport *dp, struct rt
 			}
 			m->l2_len = off;
 			m->l3_len = ihl;
+			uint32_t dead = x->dr.cnt;
 			struct rte_mbuf *r = rte_ipv4_frag_reassemble_packet(x->frag, &x->dr, m, tsc, ip);
 			if (r == NULL) {
-				nm_wc_add(w, NM_WC_FRAG_HELD, 1);
-				return true; /* kept by the table (or on the death row) */
+				/* NULL both when kept and when refused: a refused one
+				 * goes to the death row. */
+				nm_wc_add(w, x->dr.cnt > dead ? NM_WC_FRAG_DROPPED : NM_WC_FRAG_HELD, 1);
+				return true;
 			}
 			/* Complete: a chained mbuf, read whole below. */
 			uint32_t rl = rte_pktmbuf_pkt_len(r);
@@ -405,9 +408,9 @@ static bool nm_packet(struct nm_dworker *x, const struct nm_dport *dp, struct rt
 					ip6->proto = IPPROTO_ICMPV6;
 					ip6->hop_limits = 255;
 					q[2] = q[3] = 0;
+					/* returned in memory order, ready to store */
 					uint16_t ck = rte_ipv6_udptcp_cksum(ip6, q);
-					q[2] = (uint8_t)(ck >> 8);
-					q[3] = (uint8_t)ck;
+					memcpy(q + 2, &ck, 2);
 					nm_swap_mac(dp, eth);
 					if (nm_tx1(x, dp, m))
 						nm_wc_add(w, NM_WC_ND_REPLIED, 1);
@@ -429,9 +432,10 @@ static bool nm_packet(struct nm_dworker *x, const struct nm_dport *dp, struct rt
 			m->l2_len = off;
 			m->l3_len = 40 + sizeof(struct rte_ipv6_fragment_ext);
 			struct rte_ipv6_fragment_ext *fh = rte_ipv6_frag_get_ipv6_fragment_header(ip6);
+			uint32_t dead = x->dr.cnt;
 			struct rte_mbuf *r = rte_ipv6_frag_reassemble_packet(x->frag, &x->dr, m, tsc, ip6, fh);
 			if (r == NULL) {
-				nm_wc_add(w, NM_WC_FRAG_HELD, 1);
+				nm_wc_add(w, x->dr.cnt > dead ? NM_WC_FRAG_DROPPED : NM_WC_FRAG_HELD, 1);
 				return true;
 			}
 			uint32_t rl = rte_pktmbuf_pkt_len(r);
@@ -457,9 +461,8 @@ static bool nm_packet(struct nm_dworker *x, const struct nm_dport *dp, struct rt
 			memcpy(ip6->dst_addr, ip6->src_addr, 16);
 			memcpy(ip6->src_addr, dst.b, 16);
 			ip6->hop_limits = 64;
-			uint16_t ck = rte_ipv6_udptcp_cksum(ip6, q);
-			q[2] = (uint8_t)(ck >> 8);
-			q[3] = (uint8_t)ck;
+			uint16_t ck = rte_ipv6_udptcp_cksum(ip6, q); /* memory order */
+			memcpy(q + 2, &ck, 2);
 			nm_swap_mac(dp, eth);
 			if (nm_tx1(x, dp, m))
 				nm_wc_add(w, NM_WC_ICMP_REPLIED, 1);
@@ -492,6 +495,9 @@ static int nm_worker_main(void *arg)
 	struct nm_worker *w = x->w;
 	struct rte_mbuf *pkts[NM_BURST], *done[NM_BURST];
 	uint64_t hz = rte_get_tsc_hz(), last_tick = 0;
+	bool polls = false;
+	for (uint32_t i = 0; i < nm_ndports; i++)
+		polls |= x->id < nm_dports[i].nrxq;
 	while (!atomic_load_explicit(x->stop, memory_order_acquire)) {
 		uint32_t got = 0;
 		for (uint32_t i = 0; i < nm_ndports; i++) {
@@ -516,11 +522,20 @@ static int nm_worker_main(void *arg)
 			}
 			rte_pktmbuf_free_bulk(done, nd);
 		}
-		rte_ip_frag_free_death_row(&x->dr, NM_BURST);
 		uint64_t t = rte_rdtsc();
 		if (got == 0 || t - last_tick > hz / 1000) {
+			/* Fragments that never complete must not keep their mbufs:
+			 * a flood of them would otherwise drain the pool for good. */
+			rte_ip_frag_table_del_expired_entries(x->frag, &x->dr, t);
 			nm_worker_tick(w, nm_now_ns());
 			last_tick = t;
+		}
+		rte_ip_frag_free_death_row(&x->dr, NM_BURST);
+		if (!polls) {
+			/* No queue for this worker (a port without RSS): do not
+			 * burn the CPU the sink and control threads share. */
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
 		}
 	}
 	nm_worker_finish(w);
@@ -585,8 +600,18 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		x->cfg = cfg;
 		x->stop = stop;
 		x->id = i;
-		x->frag = rte_ip_frag_table_create(NM_FRAG_BUCKETS, NM_FRAG_ENTRIES,
-						   NM_FRAG_BUCKETS * NM_FRAG_ENTRIES,
+		/* Each entry holds up to RTE_LIBRTE_IP_FRAG_MAX_FRAG mbufs: keep the
+		 * table to a quarter of the pool between all workers, so held
+		 * fragments can never starve reception. */
+		uint32_t entries = cfg->mbufs / 4 / RTE_LIBRTE_IP_FRAG_MAX_FRAG / cfg->workers;
+		if (entries > NM_FRAG_BUCKETS * NM_FRAG_ENTRIES)
+			entries = NM_FRAG_BUCKETS * NM_FRAG_ENTRIES;
+		if (entries < 64)
+			entries = 64;
+		uint32_t buckets = 1;
+		while (buckets * NM_FRAG_ENTRIES < entries)
+			buckets <<= 1;
+		x->frag = rte_ip_frag_table_create(buckets, NM_FRAG_ENTRIES, entries,
 						   hz / 1000 * NM_FRAG_TTL_MS,
 						   (int)rte_lcore_to_socket_id(lcore));
 		if (x->frag == NULL) {
