@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "pkt.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "reader.h"
@@ -70,6 +71,7 @@ static enum nm_pkt_res nm_reasm_add(struct nm_reasm *r, const struct nm_addr *sr
 		s->in_use = 1;
 		s->total = 0;
 		s->received = 0;
+		s->max_end = 0;
 	}
 	s->seq = ++r->seq;
 	memcpy(s->data + off, p, n);
@@ -83,11 +85,21 @@ static enum nm_pkt_res nm_reasm_add(struct nm_reasm *r, const struct nm_addr *sr
 			s->received += end - b * 8;
 		}
 	}
+	if (off + n > s->max_end)
+		s->max_end = (uint32_t)(off + n);
 	if (!more)
 		s->total = (uint32_t)(off + n);
 	if (s->total == 0 || s->received < s->total)
 		return NM_PKT_HELD;
+	/* Complete only when every block below the end came, and nothing lies
+	 * past the end: counting bytes alone would hand out holes filled
+	 * with an earlier datagram's bytes. */
+	bool whole = s->max_end <= s->total;
+	for (uint32_t b = 0; whole && b < (s->total + 7) / 8; b++)
+		whole = (s->blocks[b / 8] >> (b % 8)) & 1u;
 	s->in_use = 0;
+	if (!whole)
+		return NM_PKT_FRAG_DROPPED;
 	if (proto != 17)
 		return NM_PKT_NOT_UDP;
 	memcpy(r->out, s->data, s->total);

@@ -58,6 +58,7 @@ struct nm_reasm_slot {
 	uint8_t v6;
 	uint32_t total;    /* payload length once the last fragment came, else 0 */
 	uint32_t received; /* distinct payload bytes received */
+	uint32_t max_end;  /* furthest byte any fragment reached */
 	uint64_t seq;      /* age, for eviction */
 	uint8_t blocks[NM_REASM_MAX / 8 / 8 + 1]; /* bit per 8-byte block */
 	uint8_t data[NM_REASM_MAX + 8];
