@@ -29,7 +29,7 @@ static int nm_sink_open(struct nm_sink *s)
 		struct nm_output *o = &s->out[s->nout];
 		memset(o, 0, sizeof(*o));
 		o->type = c->type;
-		char err[400];
+		char err[1024];
 		err[0] = 0;
 		switch (c->type) {
 		case NM_SINK_JSON:

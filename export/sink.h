@@ -34,7 +34,7 @@ struct nm_sink {
 	atomic_bool stop;  /* set by main after the workers finished */
 	atomic_bool ready; /* outputs opened (on the sink thread) */
 	int open_failed;
-	char open_err[512];
+	char open_err[1200];
 	_Atomic uint64_t records_written;
 	_Atomic uint64_t counters_written;
 	_Atomic uint64_t batches;
