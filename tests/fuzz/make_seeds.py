@@ -20,7 +20,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt")
+TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt", "sflow", "hdr")
 SEED_MAX = 16 * 1024  # bytes per seed built from a capture
 T0 = 1700000000       # receive time of the first datagram (nm_fuzz.h)
 
@@ -420,10 +420,21 @@ def capture_seeds(shared):
             if size["pkt"] + 3 + len(fr) <= SEED_MAX:
                 per["pkt"].append((link, fr))
                 size["pkt"] += 3 + len(fr)
+            # hdr: the frame as a sampled header, from Ethernet (start 0)
+            # and from its IP header (start 1 / 2), cut like sFlow's 128 bytes
+            if link == 1 and len(fr) > 14 and size["hdr"] < SEED_MAX:
+                et = struct.unpack(">H", fr[12:14])[0]
+                per["hdr"].append(b"\x00" + fr[:128])
+                if et in (0x0800, 0x86DD):
+                    per["hdr"].append((b"\x01" if et == 0x0800 else b"\x02") + fr[14:142])
+                size["hdr"] += 260
             u = udp_of(link, fr)
-            if u is None or len(u[2]) < 2:
+            if u is None or len(u[2]) < 4:
                 continue
-            t = version_target.get(struct.unpack(">H", u[2][:2])[0])
+            if u[2][:4] == b"\x00\x00\x00\x05":
+                t = "sflow"
+            else:
+                t = version_target.get(struct.unpack(">H", u[2][:2])[0])
             if t is None or size[t] + 4 + len(u[2]) > SEED_MAX:
                 continue
             ctl = exporters.setdefault((u[0], u[1]), len(exporters)) & 0x0F
@@ -431,9 +442,11 @@ def capture_seeds(shared):
                 ctl |= 0x20
             per[t].append((ctl, 0, u[2]))
             size[t] += 4 + len(u[2])
-        for t in ("netflow_v5", "netflow_v9", "ipfix"):
+        for t in ("netflow_v5", "netflow_v9", "ipfix", "sflow"):
             if per[t]:
                 out[t][name] = nf_input(per[t])
+        for i, h in enumerate(per["hdr"][:8]):
+            out["hdr"]["%s-%d" % (name, i)] = h
         if per["pkt"]:
             out["pkt"][name] = pkt_input(per["pkt"])
     return out
@@ -444,10 +457,11 @@ def main():
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared", "corpus"),
                     help="team capture folder (default ../shared/corpus)")
     ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    ap.add_argument("--only", nargs="*", choices=TARGETS, help="write these targets' seeds only")
     args = ap.parse_args()
 
     seeds = {"netflow_v5": v5_seeds(), "netflow_v9": v9_seeds(), "ipfix": ipfix_seeds(),
-             "pkt": pkt_seeds()}
+             "pkt": pkt_seeds(), "sflow": {}, "hdr": {}}
     if os.path.isdir(args.shared):
         for t, s in capture_seeds(args.shared).items():
             seeds[t].update(s)
@@ -455,7 +469,7 @@ def main():
         print("make_seeds: %s not found, hand-built seeds only" % args.shared, file=sys.stderr)
 
     total = 0
-    for t in TARGETS:
+    for t in (args.only or TARGETS):
         d = os.path.join(args.out, t)
         os.makedirs(d, exist_ok=True)
         for old in glob.glob(os.path.join(d, "seed-*")):

@@ -43,7 +43,7 @@ static void nm_fuzz_flush(struct nm_flow_batch *b, void *ctx)
 	struct nm_fuzz_sink *s = ctx;
 	NM_FUZZ_CHECK(b->n <= b->cap);
 	for (uint32_t i = 0; i < b->n; i++)
-		NM_FUZZ_CHECK(b->recs[i].type >= NM_FLOW_TYPE_NETFLOW_V5 &&
+		NM_FUZZ_CHECK(b->recs[i].type >= NM_FLOW_TYPE_SFLOW_5 &&
 			      b->recs[i].type <= NM_FLOW_TYPE_IPFIX);
 	if (s->drain) {
 		s->flushed += b->n;
@@ -127,6 +127,16 @@ static void nm_fuzz_exporter_addr(struct nm_addr *a, uint8_t ctl)
 	}
 }
 
+static void nm_fuzz_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
+{
+	struct nm_fuzz_sink *s = ctx;
+	NM_FUZZ_CHECK(cb->n <= cb->cap);
+	for (uint32_t i = 0; i < cb->n; i++)
+		NM_FUZZ_CHECK(cb->recs[i].has_generic || cb->recs[i].has_ethernet);
+	if (s->drain)
+		cb->n = 0;
+}
+
 void nm_fuzz_nf_run(const uint8_t *data, size_t size, nm_fuzz_decode_fn fn,
 		    enum nm_flow_type expected_type)
 {
@@ -160,6 +170,13 @@ void nm_fuzz_nf_run(const uint8_t *data, size_t size, nm_fuzz_decode_fn fn,
 	b.n = 0;
 	b.flush = (flags & 0x02) ? nm_fuzz_flush : NULL;
 	b.flush_ctx = &sink;
+
+	/* sFlow counter samples: a small batch, drained like the flow one when
+	 * flag bit 2 says so, so the full-batch path runs too. */
+	static struct nm_ctr ctrs[4];
+	struct nm_ctr_batch cb = {ctrs, 0, (flags & 0x08) ? 1 : 4,
+				  (flags & 0x02) ? nm_fuzz_ctr_flush : NULL, &sink};
+	nm_decoder_set_ctr_batch(d, &cb);
 
 	const struct nm_decode_stats *st = nm_decoder_stats(d);
 	NM_FUZZ_CHECK(st->datagrams == 0 && st->records == 0);
