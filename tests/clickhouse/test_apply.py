@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""
+clickhouse/apply against a private ClickHouse 18.16:
+
+  - clear errors: server unreachable (exit 2), bad names (exit 2), a
+    statement the server refuses (exit 1, names the statement and quotes
+    the server), the other schema family on existing tables (exit 1);
+  - the version picks the schema (18.16 here); --dry-run changes nothing;
+    a second run changes nothing (idempotent);
+  - upgrades: a missing column is added; a changed view, a changed Kafka
+    table (and the views reading it) are dropped and created again, and the
+    consumer group goes on where it was: records produced before and after
+    land exactly once; a column of another type is reported (exit 1);
+  - --format-schemas copies proto/flow.proto byte for byte;
+  - --expire drops the partitions older than the TTLs, and only those.
+
+  test_apply.py NETMETA NETMETA_GEN NETMETA_KAFKA_MOCK
+
+Exit: 0 pass, 1 failure, 77 skipped (no ClickHouse).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chlib  # noqa: E402
+from chlib import log  # noqa: E402
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__)
+        return 2
+    netmeta, gen, mock_exe = argv[1:]
+    ck = chlib.Checks()
+    apply = chlib.run_apply
+
+    rc, out = apply(['--url', 'http://127.0.0.1:1/'])
+    ck.check(rc == 2 and 'cannot reach ClickHouse at http://127.0.0.1:1/' in out,
+             'unreachable server: exit 2 and says so', out)
+    rc, out = apply(['--database', 'a;b', '--url', 'http://127.0.0.1:1/'])
+    ck.check(rc == 2 and "--database 'a;b': not a valid name" in out, 'bad database name: exit 2', out)
+
+    with tempfile.TemporaryDirectory(prefix='nm-cha-') as work:
+        ch = chlib.start_clickhouse(work)
+        mock = None
+        try:
+            log('ClickHouse %s on %s' % (ch.version, ch.url))
+            mock = chlib.Mock(mock_exe)
+            base = ['--url', ch.url, '--brokers', mock.bootstrap, '--group', 'nm-apply']
+
+            rc, out = apply(base + ['--dry-run'])
+            ck.check(rc == 0 and 'would create table netmeta.flows_raw' in out and
+                     ch.scalar("SELECT count() FROM system.databases WHERE name = 'netmeta'") == '0',
+                     '--dry-run lists what it would create and creates nothing', out)
+            rc, out = apply(base)
+            log(out.rstrip())
+            ck.check(rc == 0 and 'schema 18.16' in out and 'done: 14 changes' in out,
+                     'first run: 18.16 schema picked from the version, 14 objects created', out)
+            rc, out = apply(base)
+            ck.check(rc == 0 and 'netmeta is up to date (schema 18.16)' in out,
+                     'second run: up to date, nothing done', out)
+
+            # records before the upgrade
+            why = chlib.dpdk_usable(netmeta)
+            pcap = os.path.join(work, 'g.pcap')
+            subprocess.run([gen, '--proto', 'all', '--datagrams', '20', '-o', pcap],
+                           capture_output=True, timeout=60, check=True)
+            n1 = 0
+            if why:
+                log('  note  netmeta has no usable DPDK backend (%s): no records through the upgrade' % why)
+            else:
+                rc, err, c = chlib.run_netmeta(netmeta, work, pcap, mock.bootstrap, 'before')
+                n1 = c.get('RECORDS_SENT', 0)
+                got = chlib.wait_rows(ch, 'SELECT count() FROM netmeta.flows_raw', n1)
+                ck.eq(got, n1, 'records produced before the upgrade land')
+
+            # an upgrade: a column missing, a view and a Kafka table changed
+            ch.query('ALTER TABLE netmeta.flows_raw DROP COLUMN PostNatDstPort', fmt=None)
+            v = time.time_ns()
+            ch.query("INSERT INTO netmeta.schema_applied VALUES ('flows_queue', 'old', '18.16', %d), "
+                     "('flows_1m_as_mv', 'old', '18.16', %d)" % (v, v), fmt=None)
+            ch.query('OPTIMIZE TABLE netmeta.schema_applied FINAL', fmt=None)
+            rc, out = apply(base)
+            log(out.rstrip())
+            want = ['add column netmeta.flows_raw.PostNatDstPort UInt16',
+                    'drop view netmeta.flows_1m_if_mv (changed)', 'drop view netmeta.flows_raw_mv (changed)',
+                    'drop kafka table netmeta.flows_queue (changed)', 'create kafka table netmeta.flows_queue',
+                    'create view netmeta.flows_raw_mv']
+            ck.check(rc == 0 and all(w in out for w in want) and 'interface_counters_mv' not in out,
+                     'upgrade: the column is added; the changed Kafka table is recreated with every '
+                     'view reading it, and nothing else', out)
+            cols = [r['name'] for r in ch.query("SELECT name FROM system.columns WHERE database = "
+                                                "'netmeta' AND table = 'flows_raw'")]
+            ck.check(cols[-2:] == ['PostNatSrcPort', 'PostNatDstPort'], 'the column is back in its place')
+            rc, out = apply(base)
+            ck.check(rc == 0 and 'up to date' in out, 'after the upgrade: up to date', out)
+            if not why:
+                rc, err, c = chlib.run_netmeta(netmeta, work, pcap, mock.bootstrap, 'after')
+                n2 = c.get('RECORDS_SENT', 0)
+                got = chlib.wait_rows(ch, 'SELECT count() FROM netmeta.flows_raw', n1 + n2)
+                ck.eq(got, n1 + n2, 'records before and after the upgrade: each landed exactly once '
+                      '(the consumer group kept its offsets)')
+                got = int(ch.scalar('SELECT sum(Records) FROM netmeta.flows_1m_proto'))
+                ck.eq(got, n1 + n2, 'the rollup too')
+
+            # a column of another type: reported, left alone
+            ch.query('ALTER TABLE netmeta.flows_raw MODIFY COLUMN DstPort UInt32', fmt=None)
+            rc, out = apply(base)
+            ck.check(rc == 1 and 'netmeta.flows_raw.DstPort is UInt32 on the server, the schema says '
+                     'UInt16' in out and 'MODIFY COLUMN DstPort UInt16' in out,
+                     'a column of another type: reported with the statement that fixes it, exit 1', out)
+            ch.query('ALTER TABLE netmeta.flows_raw MODIFY COLUMN DstPort UInt16', fmt=None)
+
+            # the other schema family on these tables
+            rc, out = apply(base + ['--schema', 'current'])
+            ck.check(rc == 1 and 'was created by the 18.16 schema' in out and 'migrate' in out,
+                     'the current schema over 18.16 tables: refused, exit 1, says what to do', out)
+
+            # current schema on 18.16: the proto is copied, then the server refuses IPv6
+            fs = os.path.join(work, 'format_schemas')
+            rc, out = apply(base + ['--schema', 'current', '--database', 'nm_cur', '--format-schemas', fs])
+            proto = open(os.path.join(chlib.ROOT, 'proto', 'flow.proto'), 'rb').read()
+            copied = open(os.path.join(fs, 'flow.proto'), 'rb').read() if os.path.exists(
+                os.path.join(fs, 'flow.proto')) else b''
+            ck.check(copied == proto, '--format-schemas: flow.proto there is proto/flow.proto, byte for byte')
+            ck.check(rc == 1 and 'create table nm_cur.flows_raw failed: Code 62: Syntax error' in out,
+                     'a statement the server refuses: exit 1, the statement and the server\'s words', out)
+
+            # --expire
+            ch.query("INSERT INTO netmeta.flows_raw (Type, TimeReceived) VALUES ('IPFIX', '2001-02-03 04:05:06')",
+                     fmt=None)
+            ch.query("INSERT INTO netmeta.flows_1m_proto (Minute, Records) VALUES ('2001-02-03 04:05:00', 1)",
+                     fmt=None)
+            before = int(ch.scalar('SELECT count() FROM netmeta.flows_raw'))
+            rc, out = apply(base + ['--expire', '--ttl-days', '7'])
+            ck.check(rc == 0 and 'expired netmeta.flows_raw partition 2001-02-03' in out and
+                     'expired netmeta.flows_1m_proto partition 200102' in out,
+                     '--expire drops the old day and month partitions', out)
+            ck.eq(int(ch.scalar('SELECT count() FROM netmeta.flows_raw')), before - 1,
+                  '--expire: only the old rows are gone')
+            rc, out = apply(base + ['--expire'])
+            ck.check(rc == 0 and 'nothing to expire' in out, '--expire again: nothing to expire', out)
+
+        finally:
+            if mock:
+                mock.stop()
+            ch.stop()
+    return ck.finish()
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
