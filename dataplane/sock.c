@@ -118,59 +118,80 @@ static void nm_sock_addr(const struct sockaddr_storage *ss, struct nm_addr *a, u
 	}
 }
 
-static void *nm_sock_thread_run(void *arg)
-{
-	struct nm_sock_thread *t = arg;
-	static _Thread_local uint8_t bufs[NM_SOCK_BATCH][NM_SOCK_BUF];
+/* Buffers of one worker thread's recvmmsg() calls. */
+struct nm_sock_bufs {
+	uint8_t data[NM_SOCK_BATCH][NM_SOCK_BUF];
 	struct mmsghdr msgs[NM_SOCK_BATCH];
 	struct iovec iov[NM_SOCK_BATCH];
 	struct sockaddr_storage from[NM_SOCK_BATCH];
 	char cbuf[NM_SOCK_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+};
+
+/*
+ * One recvmmsg() on socket i, every datagram handed to the worker. Returns
+ * the datagrams read (0 when none was waiting).
+ */
+static int nm_sock_recv(struct nm_sock_thread *t, struct nm_sock_bufs *b, uint32_t i)
+{
+	for (int k = 0; k < NM_SOCK_BATCH; k++) {
+		b->iov[k] = (struct iovec){b->data[k], NM_SOCK_BUF};
+		b->msgs[k].msg_hdr = (struct msghdr){&b->from[k], sizeof(b->from[k]), &b->iov[k], 1,
+						     b->cbuf[k], sizeof(b->cbuf[k]), 0};
+	}
+	int n = recvmmsg(t->fds[i], b->msgs, NM_SOCK_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	uint64_t now = nm_now_ns();
+	for (int k = 0; k < n; k++) {
+		struct nm_addr src;
+		uint16_t sport;
+		nm_sock_addr(&b->from[k], &src, &sport);
+		nm_wc_add(t->w, NM_WC_RX_PACKETS, 1);
+		nm_wc_add(t->w, NM_WC_RX_BYTES, b->msgs[k].msg_len);
+		nm_worker_datagram(t->w, &src, sport, t->ports[i], b->data[k], b->msgs[k].msg_len, now);
+	}
+	/* SO_RXQ_OVFL: the socket's drop count so far. */
+	struct msghdr *mh = &b->msgs[n - 1].msg_hdr;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			uint32_t v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			nm_wc_add(t->w, NM_WC_KERNEL_DROPS, v - t->last_ovfl[i]);
+			t->last_ovfl[i] = v;
+		}
+	}
+	return n;
+}
+
+static void *nm_sock_thread_run(void *arg)
+{
+	struct nm_sock_thread *t = arg;
+	struct nm_sock_bufs *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		fprintf(stderr, "netmeta: worker %u: out of memory\n", t->w->id);
+		nm_worker_finish(t->w);
+		return NULL;
+	}
 	struct pollfd pfd[NM_CFG_MAX_LISTEN];
 	for (uint32_t i = 0; i < t->nfds; i++)
 		pfd[i] = (struct pollfd){t->fds[i], POLLIN, 0};
 	while (!atomic_load_explicit(t->stop, memory_order_acquire)) {
 		int ready = poll(pfd, t->nfds, 50);
-		uint64_t now = nm_now_ns();
 		for (uint32_t i = 0; ready > 0 && i < t->nfds; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			for (int round = 0; round < 16; round++) {
-				for (int k = 0; k < NM_SOCK_BATCH; k++) {
-					iov[k] = (struct iovec){bufs[k], NM_SOCK_BUF};
-					msgs[k].msg_hdr = (struct msghdr){&from[k], sizeof(from[k]),
-									  &iov[k], 1, cbuf[k],
-									  sizeof(cbuf[k]), 0};
-				}
-				int n = recvmmsg(t->fds[i], msgs, NM_SOCK_BATCH, MSG_DONTWAIT, NULL);
-				if (n <= 0)
+			for (int round = 0; round < 16; round++)
+				if (nm_sock_recv(t, b, i) < NM_SOCK_BATCH)
 					break;
-				now = nm_now_ns();
-				for (int k = 0; k < n; k++) {
-					struct nm_addr src;
-					uint16_t sport;
-					nm_sock_addr(&from[k], &src, &sport);
-					nm_wc_add(t->w, NM_WC_RX_PACKETS, 1);
-					nm_wc_add(t->w, NM_WC_RX_BYTES, msgs[k].msg_len);
-					nm_worker_datagram(t->w, &src, sport, t->ports[i], bufs[k],
-							   msgs[k].msg_len, now);
-				}
-				/* SO_RXQ_OVFL: the socket's drop count so far. */
-				struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[n - 1].msg_hdr);
-				for (; c; c = CMSG_NXTHDR(&msgs[n - 1].msg_hdr, c)) {
-					if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-						uint32_t v;
-						memcpy(&v, CMSG_DATA(c), sizeof(v));
-						nm_wc_add(t->w, NM_WC_KERNEL_DROPS, v - t->last_ovfl[i]);
-						t->last_ovfl[i] = v;
-					}
-				}
-				if (n < NM_SOCK_BATCH)
-					break;
-			}
 		}
-		nm_worker_tick(t->w, now);
+		nm_worker_tick(t->w, nm_now_ns());
 	}
+	/* Stopping: what already sits in the socket buffers is taken too. */
+	for (uint32_t i = 0; i < t->nfds; i++)
+		for (int round = 0; round < 64; round++)
+			if (nm_sock_recv(t, b, i) == 0)
+				break;
+	free(b);
 	nm_worker_finish(t->w);
 	return NULL;
 }

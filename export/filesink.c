@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "msgbuf.h"
@@ -92,9 +93,12 @@ static void nm_fstream_frame(struct nm_filesink *s, struct nm_fstream *st)
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		char ts[32];
-		strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(st->tmp, sizeof(st->tmp), "%s/%s-%s-%06" PRIu64 ".pb.zst.tmp", s->cfg.path,
-			 st->kind, ts, s->seq++);
+		strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
+		/* microseconds and the process ID keep names unique across
+		 * restarts within one second */
+		snprintf(st->tmp, sizeof(st->tmp), "%s/%s-%s.%06uZ-%d-%06" PRIu64 ".pb.zst.tmp",
+			 s->cfg.path, st->kind, ts, (unsigned)(now / 1000 % 1000000), (int)getpid(),
+			 s->seq++);
 		st->f = fopen(st->tmp, "wb");
 		st->bytes = 0;
 		st->opened_ns = now;
@@ -133,10 +137,19 @@ void nm_filesink_write(struct nm_filesink *s, const struct nm_batch *b)
 	}
 }
 
+/* A file past its age is finished even when no new frame comes. */
+static void nm_fstream_age(struct nm_filesink *s, struct nm_fstream *st)
+{
+	if (st->f && nm_ns() - st->opened_ns >= (uint64_t)s->cfg.rotate_seconds * 1000000000ull)
+		nm_fstream_rotate(s, st);
+}
+
 void nm_filesink_idle(struct nm_filesink *s)
 {
 	nm_fstream_frame(s, &s->flows);
 	nm_fstream_frame(s, &s->ctrs);
+	nm_fstream_age(s, &s->flows);
+	nm_fstream_age(s, &s->ctrs);
 	if (s->flows.f)
 		fflush(s->flows.f);
 	if (s->ctrs.f)

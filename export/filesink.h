@@ -4,7 +4,7 @@
  * exactly what a Kafka message value holds (many length-delimited
  * FlowMessage records), so `zstd -dc FILE` is a length-delimited stream.
  * Files are written as NAME.tmp and renamed to
- *   flows-YYYYmmddTHHMMSSZ-SEQ.pb.zst
+ *   flows-YYYYmmddTHHMMSS.uuuuuuZ-PID-SEQ.pb.zst
  * when rotated (by size or age) or at shutdown, so readers only see whole
  * files. Interface counters go to counters-....pb.zst files likewise.
  */

@@ -53,6 +53,12 @@ static void nm_kafka_fail(struct nm_kafka *k, rd_kafka_resp_err_t err, uint32_t 
 	k->failed += records;
 	for (int i = 0; i < NM_KAFKA_REASONS; i++) {
 		if (k->reasons[i].records == 0 || k->reasons[i].err == err) {
+			if (k->reasons[i].records == 0) /* first of its kind: say it once */
+				fprintf(stderr,
+					"netmeta: kafka: records dropped: %s (%s); counted in "
+					"kafka_failed_%s\n",
+					rd_kafka_err2name(err), rd_kafka_err2str(err),
+					rd_kafka_err2name(err));
 			k->reasons[i].err = err;
 			k->reasons[i].records += records;
 			return;
@@ -80,10 +86,11 @@ static int nm_permanent(rd_kafka_resp_err_t err)
 /* Spools an undeliverable message, or counts it failed. The spool holds
  * flow messages only: interface counters are not worth replaying late. */
 static void nm_kafka_spool_or_fail(struct nm_kafka *k, const void *p, size_t len,
-				   uint32_t records, rd_kafka_resp_err_t err, int counters)
+				   uint32_t records, rd_kafka_resp_err_t err, int counters,
+				   const void *key)
 {
 	if (k->has_spool && !counters && !nm_permanent(err)) {
-		if (nm_spool_put(&k->spool, p, len, records) == 0) {
+		if (nm_spool_put(&k->spool, p, len, records, key) == 0) {
 			k->spooled += records;
 			return;
 		}
@@ -104,7 +111,8 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	} else {
 		k->last_fail_ns = nm_ns();
 		nm_kafka_spool_or_fail(k, m->payload, m->len, km->records, m->err,
-				       k->ctopic && m->rkt == k->ctopic);
+				       k->ctopic && m->rkt == k->ctopic,
+				       m->key_len == 16 ? m->key : NULL);
 	}
 	if (km->from_spool)
 		nm_spool_done(&k->spool, km->token);
@@ -159,6 +167,20 @@ struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t 
 	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
 	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
 		bad = nm_set(c, cfg->props[i][0], cfg->props[i][1], err, errlen);
+	if (!bad) {
+		/* A message.max.bytes property below our messages would fail
+		 * nearly every one of them: refuse it now. */
+		char mmb[32];
+		size_t mlen = sizeof(mmb);
+		if (rd_kafka_conf_get(c, "message.max.bytes", mmb, &mlen) == RD_KAFKA_CONF_OK &&
+		    strtoull(mmb, NULL, 10) < cfg->max_message_bytes + 1024ull) {
+			snprintf(err, errlen,
+				 "kafka property message.max.bytes=%s is below max_message_bytes "
+				 "(%u) plus overhead: lower max_message_bytes",
+				 mmb, cfg->max_message_bytes);
+			bad = 1;
+		}
+	}
 	if (bad) {
 		rd_kafka_conf_destroy(c);
 		free(k);
@@ -226,7 +248,7 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 			rd_kafka_poll(k->rk, 100);
 			continue;
 		}
-		nm_kafka_spool_or_fail(k, p, len, records, err, t == k->ctopic);
+		nm_kafka_spool_or_fail(k, p, len, records, err, t == k->ctopic, key);
 		if (from_spool)
 			nm_spool_done(&k->spool, token);
 		free(p);
@@ -290,26 +312,37 @@ void nm_kafka_write(struct nm_kafka *k, const struct nm_batch *b)
 	rd_kafka_poll(k->rk, 0);
 }
 
+/*
+ * Replay when nothing failed since start (a restart replays at once), when
+ * the brokers took a message since the last failure, or, to find out
+ * whether they are back without live traffic, every 5 s after a failure.
+ */
+static bool nm_kafka_may_replay(const struct nm_kafka *k)
+{
+	return k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns ||
+	       nm_ns() - k->last_fail_ns > 5000000000ull;
+}
+
 void nm_kafka_idle(struct nm_kafka *k)
 {
 	nm_kafka_send(k, &k->flows, k->topic);
 	if (k->ctopic)
 		nm_kafka_send(k, &k->ctrs, k->ctopic);
 	rd_kafka_poll(k->rk, 0);
-	/* Replay when the brokers took a message since the last failure and
-	 * the producer is not backed up. */
-	if (!k->has_spool || k->last_ok_ns <= k->last_fail_ns ||
-	    rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ)
+	if (!k->has_spool || !nm_kafka_may_replay(k) || rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ)
 		return;
 	for (int i = 0; i < NM_REPLAY_PER_IDLE; i++) {
 		void *msg;
 		size_t len;
 		uint32_t records;
 		uint64_t token;
-		if (!nm_spool_next(&k->spool, &msg, &len, &records, &token))
+		uint8_t keyb[16];
+		int has_key;
+		if (!nm_spool_next(&k->spool, &msg, &len, &records, &token, keyb, &has_key))
 			break;
 		k->replayed += records;
-		nm_kafka_produce(k, k->topic, msg, len, records, NULL, 1, token);
+		nm_kafka_produce(k, k->topic, msg, len, records,
+				 has_key ? (const struct nm_addr *)(const void *)keyb : NULL, 1, token);
 	}
 }
 
@@ -322,7 +355,8 @@ void nm_kafka_close(struct nm_kafka *k)
 	/* Kafka first: deliver, and drain the spool while the brokers take it. */
 	while (nm_ns() < deadline) {
 		rd_kafka_poll(k->rk, 50);
-		if (k->has_spool && nm_spool_pending(&k->spool) && k->last_ok_ns > k->last_fail_ns)
+		if (k->has_spool && nm_spool_pending(&k->spool) &&
+		    (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns))
 			nm_kafka_idle(k);
 		else if (rd_kafka_outq_len(k->rk) == 0)
 			break;

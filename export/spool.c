@@ -11,27 +11,34 @@
 #include <zstd.h>
 
 #define NM_SPOOL_MAGIC 0x50534d4eu /* "NMSP" little-endian */
-#define NM_SPOOL_HDR 24
+#define NM_SPOOL_DONE 0x44534d4eu  /* "NMSD": delivered, skip */
+#define NM_SPOOL_VERSION 2
+#define NM_SPOOL_HDR 44
 #define NM_SPOOL_MAX_MSG (64u << 20)
 
-uint32_t nm_crc32(const void *p, size_t n)
+static uint32_t nm_crc32_update(uint32_t c, const void *p, size_t n)
 {
 	static uint32_t table[256];
 	static int ready;
 	if (!ready) {
 		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
+			uint32_t v = i;
 			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
+				v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+			table[i] = v;
 		}
 		ready = 1;
 	}
 	const uint8_t *b = p;
-	uint32_t c = 0xffffffffu;
+	c ^= 0xffffffffu;
 	for (size_t i = 0; i < n; i++)
 		c = table[(c ^ b[i]) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffffu;
+}
+
+uint32_t nm_crc32(const void *p, size_t n)
+{
+	return nm_crc32_update(0, p, n);
 }
 
 static void nm_le32_put(uint8_t *p, uint32_t v)
@@ -144,7 +151,16 @@ static void nm_seg_maybe_remove(struct nm_spool *sp, int i)
 	sp->segs[i] = sp->segs[--sp->nsegs];
 }
 
-int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records)
+/* The entry's CRC: header fields after the CRC, then the compressed bytes. */
+static uint32_t nm_entry_crc(const uint8_t *h, const uint8_t *z, size_t zlen)
+{
+	uint32_t c = nm_crc32_update(0, h + 8, 12);        /* records, raw, zstd length */
+	c = nm_crc32_update(c, h + 24, NM_SPOOL_HDR - 24); /* flags, key */
+	return nm_crc32_update(c, z, zlen);
+}
+
+int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
+		 const uint8_t *key)
 {
 	size_t bound = ZSTD_compressBound(len);
 	if (len > NM_SPOOL_MAX_MSG || nm_buf(sp, bound + NM_SPOOL_HDR)) {
@@ -175,12 +191,17 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 		}
 	}
 	uint8_t *h = sp->buf;
+	memset(h, 0, NM_SPOOL_HDR);
 	nm_le32_put(h, NM_SPOOL_MAGIC);
-	nm_le32_put(h + 4, 1);
+	nm_le32_put(h + 4, NM_SPOOL_VERSION);
 	nm_le32_put(h + 8, records);
 	nm_le32_put(h + 12, (uint32_t)len);
 	nm_le32_put(h + 16, (uint32_t)z);
-	nm_le32_put(h + 20, nm_crc32(h + NM_SPOOL_HDR, z));
+	if (key) {
+		nm_le32_put(h + 24, 1);
+		memcpy(h + 28, key, 16);
+	}
+	nm_le32_put(h + 20, nm_entry_crc(h, h + NM_SPOOL_HDR, z));
 	if (fwrite(h, 1, NM_SPOOL_HDR + z, sp->w) != NM_SPOOL_HDR + z || fflush(sp->w) != 0) {
 		/* A full disk: what was written of it is a truncated entry the
 		 * reader will report and skip. */
@@ -193,6 +214,47 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 	sp->put_records += records;
 	sp->put_bytes += len;
 	return 0;
+}
+
+/*
+ * Reads the entry at f's position. 1: *out (malloc'd), lengths and key
+ * filled; 2: a delivered entry, skipped; 0: end of file; -1: damaged.
+ */
+static int nm_entry_read(FILE *f, ZSTD_DCtx *zd, uint8_t **zbuf, size_t *zcap, uint8_t **out,
+			 size_t *len, uint32_t *records, uint8_t key[16], int *has_key)
+{
+	uint8_t h[NM_SPOOL_HDR];
+	size_t got = fread(h, 1, NM_SPOOL_HDR, f);
+	if (got == 0 && feof(f))
+		return 0;
+	uint32_t magic = got == NM_SPOOL_HDR ? nm_le32_get(h) : 0;
+	uint32_t raw = nm_le32_get(h + 12), z = nm_le32_get(h + 16), recs = nm_le32_get(h + 8);
+	if ((magic != NM_SPOOL_MAGIC && magic != NM_SPOOL_DONE) ||
+	    nm_le32_get(h + 4) != NM_SPOOL_VERSION || raw > NM_SPOOL_MAX_MSG ||
+	    z > ZSTD_compressBound(NM_SPOOL_MAX_MSG) || recs > raw)
+		return -1;
+	if (z > *zcap) {
+		uint8_t *b = realloc(*zbuf, z);
+		if (b == NULL)
+			return -1;
+		*zbuf = b;
+		*zcap = z;
+	}
+	if (fread(*zbuf, 1, z, f) != z || nm_entry_crc(h, *zbuf, z) != nm_le32_get(h + 20))
+		return -1;
+	if (magic == NM_SPOOL_DONE)
+		return 2;
+	uint8_t *o = malloc(raw ? raw : 1);
+	if (o == NULL || ZSTD_decompressDCtx(zd, o, raw, *zbuf, z) != raw) {
+		free(o);
+		return -1;
+	}
+	*out = o;
+	*len = raw;
+	*records = recs;
+	*has_key = nm_le32_get(h + 24) & 1;
+	memcpy(key, h + 28, 16);
+	return 1;
 }
 
 /* Opens the oldest segment not yet replayed; the one being written is
@@ -230,41 +292,28 @@ static int nm_spool_open_next(struct nm_spool *sp)
 }
 
 int nm_spool_next(struct nm_spool *sp, void **msg, size_t *len, uint32_t *records,
-		  uint64_t *token)
+		  uint64_t *token, uint8_t key[16], int *has_key)
 {
 	for (;;) {
 		if (sp->r == NULL && !nm_spool_open_next(sp))
 			return 0;
 		int si = nm_seg_find(sp, sp->rseq);
-		uint8_t h[NM_SPOOL_HDR];
-		size_t got = fread(h, 1, NM_SPOOL_HDR, sp->r);
-		int bad = 0;
-		if (got == 0 && feof(sp->r)) {
-			/* end of segment */
-		} else if (got != NM_SPOOL_HDR || nm_le32_get(h) != NM_SPOOL_MAGIC ||
-			   nm_le32_get(h + 4) != 1 || nm_le32_get(h + 12) > NM_SPOOL_MAX_MSG ||
-			   nm_le32_get(h + 16) > ZSTD_compressBound(NM_SPOOL_MAX_MSG)) {
-			bad = 1;
-		} else {
-			uint32_t raw = nm_le32_get(h + 12), z = nm_le32_get(h + 16);
-			uint8_t *out = malloc(raw ? raw : 1);
-			if (out == NULL || nm_buf(sp, z) || fread(sp->buf, 1, z, sp->r) != z ||
-			    nm_crc32(sp->buf, z) != nm_le32_get(h + 20) ||
-			    ZSTD_decompressDCtx(sp->zd, out, raw, sp->buf, z) != raw) {
-				free(out);
-				bad = 1;
-			} else {
-				*msg = out;
-				*len = raw;
-				*records = nm_le32_get(h + 8);
-				*token = sp->rseq;
-				sp->segs[si].outstanding++;
-				sp->replay_msgs++;
-				sp->replay_records += *records;
-				return 1;
-			}
+		long at = ftell(sp->r);
+		uint8_t *out = NULL;
+		int rc = nm_entry_read(sp->r, sp->zd, &sp->buf, &sp->bufcap, &out, len, records, key,
+				       has_key);
+		if (rc == 2)
+			continue; /* delivered before a restart */
+		if (rc == 1) {
+			*msg = out;
+			/* token: segment number and the entry's offset in it */
+			*token = sp->rseq << 32 | (uint64_t)(uint32_t)at;
+			sp->segs[si].outstanding++;
+			sp->replay_msgs++;
+			sp->replay_records += *records;
+			return 1;
 		}
-		if (bad)
+		if (rc < 0)
 			sp->corrupt_entries++; /* the rest of the segment is skipped */
 		fclose(sp->r);
 		sp->r = NULL;
@@ -275,9 +324,20 @@ int nm_spool_next(struct nm_spool *sp, void **msg, size_t *len, uint32_t *record
 
 void nm_spool_done(struct nm_spool *sp, uint64_t token)
 {
-	int i = nm_seg_find(sp, token);
+	uint64_t seq = token >> 32;
+	int i = nm_seg_find(sp, seq);
 	if (i < 0)
 		return;
+	/* Mark the entry delivered in place: a restart skips it. */
+	char path[600];
+	nm_seg_path(sp, seq, path, sizeof(path));
+	FILE *f = fopen(path, "r+b");
+	uint8_t m[4];
+	nm_le32_put(m, NM_SPOOL_DONE);
+	if (f == NULL || fseek(f, (long)(uint32_t)token, SEEK_SET) != 0 || fwrite(m, 1, 4, f) != 4)
+		sp->io_errors++;
+	if (f)
+		fclose(f);
 	if (sp->segs[i].outstanding)
 		sp->segs[i].outstanding--;
 	nm_seg_maybe_remove(sp, i);
@@ -304,4 +364,33 @@ void nm_spool_close(struct nm_spool *sp)
 	ZSTD_freeDCtx(sp->zd);
 	free(sp->buf);
 	memset(sp, 0, sizeof(*sp));
+}
+
+int nm_spool_scan(const char *path, void (*fn)(void *ctx, const void *msg, size_t len,
+					       uint32_t records),
+		  void *ctx, uint64_t *corrupt)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	ZSTD_DCtx *zd = ZSTD_createDCtx();
+	uint8_t *zbuf = NULL, *out, key[16];
+	size_t zcap = 0, len;
+	uint32_t records;
+	int has_key, rc;
+	while (zd && (rc = nm_entry_read(f, zd, &zbuf, &zcap, &out, &len, &records, key,
+					 &has_key)) != 0) {
+		if (rc < 0) {
+			(*corrupt)++;
+			break;
+		}
+		if (rc == 1) {
+			fn(ctx, out, len, records);
+			free(out);
+		}
+	}
+	free(zbuf);
+	ZSTD_freeDCtx(zd);
+	fclose(f);
+	return 0;
 }

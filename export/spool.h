@@ -5,12 +5,15 @@
  * brokers are back.
  *
  * A spool is a directory of append-only segments "spool-SEQ.nms". Each
- * entry: a 24-byte header
- *     magic "NMSP" | version 1 | records | raw length | zstd length | crc32
- * (little-endian u32s; the crc32 (IEEE) covers the compressed bytes), then
- * the zstd-compressed message. A segment is removed once every message read
- * from it is delivered. The total size is capped by a quota: beyond it,
- * messages are refused and the caller counts them as dropped.
+ * entry: a 44-byte header
+ *     magic "NMSP" | version 2 | records | raw length | zstd length | crc32
+ *     | flags (bit 0: has key) | key (16 bytes)
+ * (little-endian u32s; the crc32 (IEEE) covers every header field after it
+ * and the compressed bytes), then the zstd-compressed message. Once an
+ * entry is delivered (or moved to a newer segment) its magic becomes "NMSD"
+ * in place, so a restart never replays it again; a segment is removed once
+ * every entry read from it is settled. The total size is capped by a
+ * quota: beyond it, messages are refused and the caller counts them.
  *
  * A corrupted or truncated entry is reported (counted) and the rest of its
  * segment skipped: nothing after a bad header can be trusted.
@@ -55,8 +58,10 @@ struct nm_spool {
  * Returns 0 or -1 with a message in err. */
 int nm_spool_open(struct nm_spool *sp, const char *dir, uint64_t quota, char *err, size_t errlen);
 
-/* Appends one message. 0, or -1 when refused (quota or I/O: counted). */
-int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records);
+/* Appends one message (key: 16 bytes or NULL). 0, or -1 when refused
+ * (quota or I/O: counted). */
+int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
+		 const uint8_t *key);
 
 /*
  * The next message to replay, oldest first, in a buffer the caller then
@@ -64,15 +69,25 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
  * to nm_spool_done once delivered or re-spooled), 0 when nothing is left.
  */
 int nm_spool_next(struct nm_spool *sp, void **msg, size_t *len, uint32_t *records,
-		  uint64_t *token);
+		  uint64_t *token, uint8_t key[16], int *has_key);
 
-/* A replayed message is settled (delivered, or spooled again). */
+/* A replayed message is settled (delivered, or spooled again): its entry
+ * is marked done on disk. */
 void nm_spool_done(struct nm_spool *sp, uint64_t token);
 
 /* Is anything waiting to be replayed? */
 int nm_spool_pending(const struct nm_spool *sp);
 
 void nm_spool_close(struct nm_spool *sp);
+
+/*
+ * Reads one segment file without changing it (netmeta-cat): calls fn for
+ * every entry not yet delivered. Returns 0, or -1 when the file cannot be
+ * opened; *corrupt counts damaged entries (the rest of the file skipped).
+ */
+int nm_spool_scan(const char *path, void (*fn)(void *ctx, const void *msg, size_t len,
+					       uint32_t records),
+		  void *ctx, uint64_t *corrupt);
 
 /* CRC-32 (IEEE 802.3), for the entries. */
 uint32_t nm_crc32(const void *p, size_t n);

@@ -75,6 +75,12 @@ static void nm_cat_value(struct nm_cat *c, const uint8_t *p, size_t len)
 	}
 }
 
+static void nm_cat_spool_entry(void *ctx, const void *msg, size_t len, uint32_t records)
+{
+	(void)records;
+	nm_cat_value(ctx, msg, len);
+}
+
 static uint8_t *nm_read_all(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -120,33 +126,19 @@ static int nm_cat_file(struct nm_cat *c, const char *path)
 		fprintf(stderr, "netmeta-cat: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	if (len >= 4 && memcmp(b, "NMSP", 4) == 0) {
-		/* A spool segment, read through the spool's own reader. */
+	if (len >= 4 && (memcmp(b, "NMSP", 4) == 0 || memcmp(b, "NMSD", 4) == 0)) {
+		/* A spool segment: read as it is, never changed. */
 		free(b);
-		struct nm_spool sp;
-		char err[256], dir[512];
-		snprintf(dir, sizeof(dir), "%.*s", base == path ? 1 : (int)(base - path - 1),
-			 base == path ? "." : path);
-		if (nm_spool_open(&sp, dir, UINT64_MAX, err, sizeof(err)) != 0) {
-			fprintf(stderr, "netmeta-cat: %s\n", err);
+		uint64_t corrupt = 0;
+		if (nm_spool_scan(path, nm_cat_spool_entry, c, &corrupt) != 0) {
+			fprintf(stderr, "netmeta-cat: %s: %s\n", path, strerror(errno));
 			return 2;
 		}
-		void *msg;
-		size_t ml;
-		uint32_t recs;
-		uint64_t tok;
-		/* nm_spool_next walks every segment of the directory in order */
-		while (nm_spool_next(&sp, &msg, &ml, &recs, &tok)) {
-			nm_cat_value(c, msg, ml);
-			free(msg);
+		if (corrupt) {
+			fprintf(stderr, "netmeta-cat: %s: a corrupt entry (rest of the segment skipped)\n",
+				path);
+			c->bad += corrupt;
 		}
-		if (sp.corrupt_entries) {
-			fprintf(stderr, "netmeta-cat: %s: %" PRIu64 " corrupt entries (rest of segment skipped)\n",
-				dir, sp.corrupt_entries);
-			c->bad += sp.corrupt_entries;
-		}
-		sp.segments_removed = 0;
-		nm_spool_close(&sp);
 		c->counters = was;
 		return 0;
 	}
