@@ -94,21 +94,28 @@ static void nm_sink_write(struct nm_sink *s, const struct nm_batch *b)
 	atomic_fetch_add_explicit(&s->batches, 1, memory_order_relaxed);
 }
 
-static void nm_sink_idle(struct nm_sink *s)
+/* Kafka deliveries, published for the stats thread. */
+static void nm_sink_publish(struct nm_sink *s)
 {
 	uint64_t delivered = 0;
+	for (uint32_t k = 0; k < s->nout; k++)
+		if (s->out[k].type == NM_SINK_KAFKA)
+			delivered += nm_kafka_delivered(s->out[k].kafka);
+	atomic_store_explicit(&s->kafka_delivered, delivered, memory_order_relaxed);
+}
+
+static void nm_sink_idle(struct nm_sink *s)
+{
 	for (uint32_t k = 0; k < s->nout; k++) {
 		struct nm_output *o = &s->out[k];
-		if (o->type == NM_SINK_JSON) {
+		if (o->type == NM_SINK_JSON)
 			fflush(o->json);
-		} else if (o->type == NM_SINK_KAFKA) {
+		else if (o->type == NM_SINK_KAFKA)
 			nm_kafka_idle(o->kafka);
-			delivered += nm_kafka_delivered(o->kafka);
-		} else if (o->type == NM_SINK_FILE) {
+		else if (o->type == NM_SINK_FILE)
 			nm_filesink_idle(o->file);
-		}
 	}
-	atomic_store_explicit(&s->kafka_delivered, delivered, memory_order_relaxed);
+	nm_sink_publish(s);
 }
 
 /* One pass over every worker's ring; returns the batches handled. */
@@ -124,6 +131,7 @@ static uint32_t nm_sink_pass(struct nm_sink *s)
 			/* The free ring holds the whole pool: this cannot fail. */
 			nm_ring_push(w->free, b);
 			done++;
+			nm_sink_publish(s);
 		}
 	}
 	return done;
