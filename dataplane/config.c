@@ -127,8 +127,8 @@ static const char *nm_scalar(yaml_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static int nm_get_u32(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint32_t min,
-		      uint32_t max, uint32_t *out)
+static int nm_get_u64(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint64_t min,
+		      uint64_t max, uint64_t *out)
 {
 	const char *s = nm_scalar(n);
 	if (s == NULL)
@@ -136,11 +136,31 @@ static int nm_get_u32(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, ui
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || s[0] == 0 || s[0] == '-')
-		return nm_fail(x, path, "'%s' is not a whole number", s);
-	if (v < min || v > max)
-		return nm_fail(x, path, "%llu is out of range (%" PRIu32 "..%" PRIu32 ")", v, min,
-			       max);
+	uint64_t mult = 1;
+	/* Sizes may say KiB, MiB, GiB, TiB. */
+	if (end != s && strcmp(end, "KiB") == 0)
+		mult = 1ull << 10;
+	else if (end != s && strcmp(end, "MiB") == 0)
+		mult = 1ull << 20;
+	else if (end != s && strcmp(end, "GiB") == 0)
+		mult = 1ull << 30;
+	else if (end != s && strcmp(end, "TiB") == 0)
+		mult = 1ull << 40;
+	else if (*end)
+		return nm_fail(x, path, "'%s' is not a number (sizes may end in KiB, MiB, GiB, TiB)", s);
+	if (errno || s[0] == '-' || v > max / mult || v * mult < min)
+		return nm_fail(x, path, "'%s' is out of range (%llu..%llu)", s, (unsigned long long)min,
+			       (unsigned long long)max);
+	*out = v * mult;
+	return 0;
+}
+
+static int nm_get_u32(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint32_t min,
+		      uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	if (nm_get_u64(x, path, n, min, max, &v))
+		return -1;
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -339,34 +359,6 @@ static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 	return nm_fail(x, path,
 		       "unknown key (expected max_exporters, max_templates, "
 		       "max_templates_per_exporter, max_fields, lifetime)");
-}
-
-static int nm_get_u64(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, uint64_t min,
-		      uint64_t max, uint64_t *out)
-{
-	const char *s = nm_scalar(n);
-	if (s == NULL)
-		return nm_fail(x, path, "expected a number");
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult = 1;
-	/* Sizes may say KiB, MiB, GiB, TiB. */
-	if (end != s && strcmp(end, "KiB") == 0)
-		mult = 1ull << 10;
-	else if (end != s && strcmp(end, "MiB") == 0)
-		mult = 1ull << 20;
-	else if (end != s && strcmp(end, "GiB") == 0)
-		mult = 1ull << 30;
-	else if (end != s && strcmp(end, "TiB") == 0)
-		mult = 1ull << 40;
-	else if (*end)
-		return nm_fail(x, path, "'%s' is not a number (sizes may end in KiB, MiB, GiB, TiB)", s);
-	if (errno || s[0] == '-' || v > max / mult || v * mult < min)
-		return nm_fail(x, path, "'%s' is out of range (%llu..%llu)", s, (unsigned long long)min,
-			       (unsigned long long)max);
-	*out = v * mult;
-	return 0;
 }
 
 static int nm_prop_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,

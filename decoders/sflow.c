@@ -319,6 +319,13 @@ struct nm_sf_source {
 	uint32_t index;
 };
 
+/* A compact source ID: type in the top 8 bits, index in the low 24. */
+static struct nm_sf_source nm_sf_source_compact(uint32_t id)
+{
+	struct nm_sf_source src = {id >> 24, id & 0xffffff};
+	return src;
+}
+
 static uint64_t nm_sf_source_id(struct nm_sf_source src)
 {
 	return (uint64_t)src.type << 32 | src.index;
@@ -404,9 +411,7 @@ static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 		out_val = nm_load_be32(q + 36);
 		nrec = nm_load_be32(q + 40);
 	} else {
-		uint32_t id = nm_load_be32(q + 4);
-		src.type = id >> 24;
-		src.index = id & 0xffffff;
+		src = nm_sf_source_compact(nm_load_be32(q + 4));
 		rate = nm_load_be32(q + 8);
 		uint32_t in = nm_load_be32(q + 20), out = nm_load_be32(q + 24);
 		in_fmt = in >> 30;
@@ -516,9 +521,7 @@ static void nm_sf_counter_sample(struct nm_decoder *d, const struct nm_sf_dgram 
 		src.index = nm_load_be32(q + 8);
 		nrec = nm_load_be32(q + 12);
 	} else {
-		uint32_t id = nm_load_be32(q + 4);
-		src.type = id >> 24;
-		src.index = id & 0xffffff;
+		src = nm_sf_source_compact(nm_load_be32(q + 4));
 		nrec = nm_load_be32(q + 8);
 	}
 	if ((size_t)nrec * 8 > s->left) {
