@@ -397,7 +397,8 @@ static void nm_gen_packet(struct nm_wr *w, const struct nm_gen_flow *f, uint32_t
 	} else if (f->proto == 17) {
 		w16(w, f->sport), w16(w, f->dport), w16(w, ip_len > 28 ? ip_len - 28 : 8), w16(w, 0);
 	} else {
-		w8(w, 8), w8(w, 0), w16(w, 0), w32(w, 0);
+		/* echo request: ICMP type 8, ICMPv6 type 128 */
+		w8(w, f->v6 ? 128 : 8), w8(w, 0), w16(w, 0), w32(w, 0);
 	}
 	while (w->n - start < hlen)
 		w8(w, (uint8_t)(w->n * 7));

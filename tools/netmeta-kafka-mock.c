@@ -2,7 +2,9 @@
 /*
  * netmeta-kafka-mock: a development Kafka broker. It runs librdkafka's mock
  * cluster (the real Kafka protocol over TCP) in a process of its own, prints
- * its bootstrap address, and takes commands on stdin until EOF or a signal:
+ * its bootstrap address, and takes commands on stdin; it runs until "quit" or
+ * a signal (after EOF on stdin it keeps running, so it can run in the
+ * background without a terminal):
  *
  *   down N      take broker N down (1-based; "down all" for every broker)
  *   up N        bring it back ("up all")

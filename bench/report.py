@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Markdown tables, target verdicts and PNG plots from peers.py's JSON (used by scripts/bench).
+
+  peers.py report JSON OUTDIR DATE [decode_v9=MREC] [decode_sflow=MREC] [dpdk_kafka=REC_S]
+
+Prints markdown on stdout; writes OUTDIR/DATE-throughput.png, OUTDIR/DATE-loss.png
+and JSON's missed targets into JSON.missed (one key a line) for the profiles.
+"""
+import json
+import os
+import sys
+
+LOSS_FREE = 0.5  # per cent (the machine is shared: brief stalls drop a few datagrams): "before loss" means loss below this
+
+
+def fmt(x):
+    return '{:,.0f}'.format(x)
+
+
+def rows_of(data, key):
+    return data.get(key) or []
+
+
+def best_lossfree(runs, name):
+    """Highest processed records/s among runs of name with loss < LOSS_FREE, and whether
+    the collector lost at some rate at all (if not, the figure is a lower bound)."""
+    ok = [r for r in runs if r['collector'] == name and r['loss_pct'] < LOSS_FREE]
+    lost = any(r['collector'] == name and r['loss_pct'] >= LOSS_FREE for r in runs)
+    if not ok:
+        return 0.0, lost
+    return max(r['processed_records_s'] for r in ok), lost
+
+
+def plots(sweep, outdir, date):
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    made = []
+    for what, ylab, key in (('throughput', 'records/s processed', 'processed_records_s'),
+                            ('loss', 'loss % (kernel socket drops)', 'loss_pct')):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        for ax, proto, title in zip(axes, ('v9', 'sflow'), ('NetFlow v9, 24 records/datagram',
+                                                            'sFlow v5, 8 samples/datagram')):
+            names = []
+            for r in sweep:
+                if r['proto'] == proto and r['collector'] not in names:
+                    names.append(r['collector'])
+            for n in names:
+                pts = sorted((r['sent_pps'] * r['rec_per_dgram'], r[key]) for r in sweep
+                             if r['collector'] == n)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o', label=n)
+            if key == 'processed_records_s':
+                hi = max([r['sent_pps'] * r['rec_per_dgram'] for r in sweep if r['proto'] == proto] + [1])
+                ax.plot([0, hi], [0, hi], ls=':', color='grey', label='offered')
+            ax.set_title(title)
+            ax.set_xlabel('offered records/s (achieved by netmeta-gen)')
+            ax.set_ylabel(ylab)
+            ax.grid(True, alpha=.3)
+            ax.legend(fontsize=8)
+        fig.suptitle('Socket backends on one pinned core, loopback (%s, same run)' % date)
+        fig.tight_layout()
+        fn = os.path.join(outdir, '%s-%s.png' % (date, what))
+        fig.savefig(fn, dpi=90)
+        plt.close(fig)
+        made.append(os.path.basename(fn))
+    return made
+
+
+def main(argv):
+    js, outdir, date = argv[:3]
+    kv = dict(a.split('=', 1) for a in argv[3:])
+    data = json.load(open(js))
+    missed = []
+    out = []
+    p = out.append
+    sat = rows_of(data, 'saturate')
+    sw = rows_of(data, 'sweep')
+    dec_v9 = float(kv.get('decode_v9') or 0) * 1e6
+    dec_sf = float(kv.get('decode_sflow') or 0) * 1e6
+
+    def sat_rate(name):
+        for r in sat:
+            if r['collector'] == name:
+                return r['processed_records_s'], r['loss_pct']
+        return 0.0, 0.0
+
+    if sat:
+        p('\n## Peers at saturation (one pinned core each, socket on loopback)\n')
+        p('Method: each collector alone on CPU 1 (`taskset -c 1`), netmeta-gen on CPU 0 sending as fast as')
+        p('it can (unpaced, large datagrams so that per-record work dominates: NetFlow v9 96 records,')
+        p('sFlow 32 samples with 128-byte headers, 8 exporters). A peer\'s *decode rate* is the records/s it')
+        p('gets through when offered more than it can take: (datagrams sent - kernel socket drops) x')
+        p('records per datagram / (sending time + the time it needed to empty its socket afterwards).')
+        p('nfcapd/sfcapd write nfdump files to tmpfs; nfacctd/sfacctd run their cheapest plugin (print,')
+        p('aggregate on proto, refresh 1 s); netmeta runs 1 worker with the discard sink. When loss is 0')
+        p('the generator, not the collector, was the limit, and the rate is a lower bound.\n')
+        p('| collector | protocol | datagrams sent/s | loss % | records/s | own count (records) | netmeta / this |')
+        p('|---|---|---|---|---|---|---|')
+        for r in sat:
+            nm = sat_rate('netmeta-' + r['proto'])[0]
+            p('| %s | %s | %s | %.2f | %s | %s | %s |' % (
+                r['collector'], r['proto'], fmt(r['sent_pps']), r['loss_pct'], fmt(r['processed_records_s']),
+                fmt(r['own_records']) if 'own_records' in r else 'n/a',
+                '%.2f' % (nm / r['processed_records_s']) if r['processed_records_s'] else 'n/a'))
+
+    sw = rows_of(data, 'sweep')
+    if sw:
+        p('\n## Socket backends at increasing offered rates (loopback, one pinned core each)\n')
+        p('Method: for each offered rate, each collector in turn (so load from other jobs spreads over')
+        p('all of them) on CPU 1, netmeta-gen (`--pps`, sendmmsg, 8 exporters, paced) on CPU 0: NetFlow')
+        p('v9 with 24 records per datagram (~1.9 KB) to netmeta, nfcapd, nfacctd; sFlow v5 with 8 samples')
+        p('(128-byte headers, ~1.9 KB) to netmeta, sfcapd, sfacctd. Loss = kernel socket drops (last')
+        p('column of /proc/net/udp, read once the queue drained) / datagrams sent; nfcapd/sfcapd\'s own')
+        p('"Flows:" count and netmeta\'s decode_records are shown as a cross-check. "offered" is what')
+        p('netmeta-gen achieved (it shares a CPU with other jobs; when it falls short of the target rate')
+        p('the row says so). Throughput = records processed / (sending time + drain time).\n')
+        for proto in ('v9', 'sflow'):
+            names = []
+            for r in sw:
+                if r['proto'] == proto and r['collector'] not in names:
+                    names.append(r['collector'])
+            p('| %s target dg/s | achieved dg/s | offered rec/s | %s |' % (
+                'NetFlow v9' if proto == 'v9' else 'sFlow', ' | '.join('%s loss %% / rec/s' % n for n in names)))
+            p('|---|---|---|%s' % ('---|' * len(names)))
+            for rate in sorted({r['offered_pps'] for r in sw if r['proto'] == proto}):
+                rr = {r['collector']: r for r in sw if r['proto'] == proto and r['offered_pps'] == rate}
+                any_r = next(iter(rr.values()))
+                ach = min(r['sent_pps'] for r in rr.values())
+                cells = []
+                for n in names:
+                    r = rr.get(n)
+                    if r is None:
+                        cells.append('failed')
+                        continue
+                    own = ''
+                    if 'own_loss_pct' in r:
+                        own = ' (own %.2f)' % max(r['own_loss_pct'], 0)
+                    cells.append('%.2f%s / %s' % (r['loss_pct'], own, fmt(r['processed_records_s'])))
+                p('| %s | %s | %s | %s |' % (fmt(rate), fmt(ach), fmt(ach * any_r['rec_per_dgram']),
+                                           ' | '.join(cells)))
+            p('')
+            nmname = 'netmeta-' + proto
+            nm, nm_lost = best_lossfree(sw, nmname)
+            line = []
+            for n in names:
+                b, lost = best_lossfree(sw, n)
+                line.append('%s %s%s' % (n, '' if lost else '>= ', fmt(b)))
+            p('Highest loss-free throughput (loss < %.1f %%), records/s: %s.\n' % (LOSS_FREE, '; '.join(line)))
+        nm, nm_lost = best_lossfree(sw, 'netmeta-v9')
+        nf, nf_lost = best_lossfree(sw, 'nfcapd')
+        data['socket_ratio'] = (nm / nf if nf else 0, nm_lost, nf_lost)
+
+    e2 = rows_of(data, 'e2e')
+    if e2:
+        p('\n## End to end into Kafka: netmeta vs nfacctd, same mock broker\n')
+        p('Method: netmeta-kafka-mock (1 broker, 4 partitions, pinned to CPU 0 with netmeta-gen); the')
+        p('collector on CPU 1 fed NetFlow v9 (24 records/datagram, 8 exporters) over loopback at each')
+        p('offered rate. netmeta: socket backend, 1 worker, Kafka sink (FlowMessage protobuf, zstd,')
+        p('acks=all, idempotent), delivered = kafka0_delivered (delivery reports). nfacctd: kafka plugin,')
+        p('JSON, one message per flow (aggregate src/dst host, ports, proto, timestamp_start; refresh 1 s),')
+        p('delivered = sum of the topic\'s partition end offsets (kcat -Q). Rate = delivered / (sending time')
+        p('+ time until the delivered count stopped growing).\n')
+        p('| offered dg/s | offered rec/s | netmeta->kafka rec/s | nfacctd->kafka msgs/s | ratio | nfacctd socket drops | netmeta records dropped (no batch, ring full) |')
+        p('|---|---|---|---|---|---|---|')
+        for rate in sorted({r['offered_pps'] for r in e2}):
+            a = next((r for r in e2 if r['offered_pps'] == rate and r['collector'] == 'netmeta->kafka'), None)
+            b = next((r for r in e2 if r['offered_pps'] == rate and r['collector'] == 'nfacctd->kafka'), None)
+            if not a or not b:
+                continue
+            p('| %s | %s | %s | %s | %s | %s | %s |' % (
+                fmt(rate), fmt(a['sent_pps'] * a['records_sent'] / max(a['sent'], 1)), fmt(a['delivered_s']),
+                fmt(b['delivered_s']), '%.2f' % (a['delivered_s'] / b['delivered_s']) if b['delivered_s'] else 'n/a',
+                fmt(b['kernel_drops']), fmt(a.get('worker_drops', 0))))
+        nmk = max(r['delivered_s'] for r in e2 if r['collector'] == 'netmeta->kafka')
+        pmk = max(r['delivered_s'] for r in e2 if r['collector'] == 'nfacctd->kafka')
+        dk = float(kv.get('dpdk_kafka') or 0)
+        p('')
+        p('Best of each: netmeta->kafka %s records/s, nfacctd->kafka %s messages (flows)/s; ratio %.2f.'
+          % (fmt(nmk), fmt(pmk), nmk / pmk if pmk else 0))
+        if dk:
+            p('The DPDK path into Kafka above (net_pcap, 2 lcores, other inputs) gives %s records/s, %.2f x'
+              ' nfacctd\'s best.' % (fmt(dk), dk / pmk if pmk else 0))
+        data['e2e_ratio'] = (nmk / pmk if pmk else 0, (dk / pmk) if pmk and dk else 0)
+
+    # Targets.
+    p('\n## Targets (issue 7), ratios from this run\n')
+    p('Decode: decode-bench\'s records/s (one core, above) over the peer\'s best records/s in any run of')
+    p('this file (saturation or sweep) on one core; the two are measured minutes apart on a shared machine.\n')
+    p('| target | measured | verdict |')
+    p('|---|---|---|')
+    def best_rate(name):
+        # A peer's decode rate: the most records/s it got through in any run
+        # (saturation or sweep), with the loss of that run.
+        runs = [r for r in sat + sw if r['collector'] == name]
+        if not runs:
+            return 0.0, 0.0
+        b = max(runs, key=lambda r: r['processed_records_s'])
+        return b['processed_records_s'], b['loss_pct']
+
+    nfc = best_rate('nfcapd')
+    sfa = best_rate('sfacctd')
+    if dec_v9 and nfc[0]:
+        r = dec_v9 / nfc[0]
+        lb = (' (nfcapd lost nothing: not saturated, so its rate is a lower bound and this ratio an upper bound)'
+              if nfc[1] < LOSS_FREE else '')
+        p('| decode NetFlow v9 >= 10x nfcapd records/s per core (its best run) | %.1fx (%s vs %s)%s | %s |' % (
+            r, fmt(dec_v9), fmt(nfc[0]), lb, 'met' if r >= 10 else 'MISSED by %.0f %%' % (100 * (1 - r / 10))))
+        if r < 10:
+            missed.append('decode_v9')
+    if dec_sf and sfa[0]:
+        r = dec_sf / sfa[0]
+        p('| decode sFlow >= 10x sfacctd samples/s per core (its best run) | %.1fx (%s vs %s) | %s |' % (
+            r, fmt(dec_sf), fmt(sfa[0]), 'met' if r >= 10 else 'MISSED by %.0f %%' % (100 * (1 - r / 10))))
+        if r < 10:
+            missed.append('decode_sflow')
+    if 'socket_ratio' in data:
+        r, nm_lost, nf_lost = data['socket_ratio']
+        nmsat, nfsat = sat_rate('netmeta-v9'), sat_rate('nfcapd')
+        satr = ' Saturation runs: netmeta %s rec/s (loss %.2f %%) vs nfcapd %s (loss %.2f %%), %.2fx.' % (
+            fmt(nmsat[0]), nmsat[1], fmt(nfsat[0]), nfsat[1], nmsat[0] / nfsat[0]) if nfsat[0] else ''
+        if r == 0:
+            p('| socket backend >= 3x nfcapd before loss | nfcapd lost >= %.1f %% at every offered rate: no'
+              ' loss-free rate to compare.%s | not measurable in this run |' % (LOSS_FREE, satr))
+        else:
+            note = '' if nm_lost else ' (netmeta lost nothing at any offered rate: its figure is a lower bound set by the generator)'
+            verdict = 'met' if r >= 3 else ('MISSED by %.0f %%' % (100 * (1 - r / 3)) if nm_lost
+                                            else 'not reached within the generator\'s reach (%.2fx at least)' % r)
+            p('| socket backend >= 3x nfcapd before loss | %.2fx%s.%s | %s |' % (r, note, satr, verdict))
+            if r < 3 and nm_lost:
+                missed.append('socket')
+    if 'e2e_ratio' in data:
+        r, rd = data['e2e_ratio']
+        p('| end to end >= 20x nfacctd->Kafka | socket path, same core budget: %.2fx%s | %s |' % (
+            r, ('; DPDK net_pcap path (2 lcores, not the same budget): %.2fx' % rd) if rd else '',
+            'met' if r >= 20 else 'MISSED by %.0f %%' % (100 * (1 - r / 20))))
+        if r < 20:
+            missed.append('e2e')
+    made = plots(sw, outdir, date) if sw else None
+    if made:
+        p('\n![throughput versus offered rate](%s)\n![loss versus offered rate](%s)' % tuple(made))
+    open(js + '.missed', 'w').write(''.join(m + '\n' for m in missed))
+    print('\n'.join(out))
