@@ -498,18 +498,10 @@ int nm_pcap_write_header(FILE *f)
 	return fwrite(h, 1, sizeof(h), f) == sizeof(h) ? 0 : -1;
 }
 
-int nm_pcap_write_udp(FILE *f, uint64_t ts_ns, const uint8_t src[4], const uint8_t dst[4],
-		      uint16_t sport, uint16_t dport, const uint8_t *payload, size_t len)
+void nm_udp_headers(uint8_t h[NM_UDP_HDRS], const uint8_t src[4], const uint8_t dst[4],
+		    uint16_t sport, uint16_t dport, size_t len)
 {
-	if (len > 65535 - 28)
-		return -1;
-	uint8_t h[16 + 14 + 20 + 8];
-	size_t frame = 14 + 20 + 8 + len;
-	nm_le32(h, (uint32_t)(ts_ns / 1000000000ull));
-	nm_le32(h + 4, (uint32_t)(ts_ns % 1000000000ull / 1000));
-	nm_le32(h + 8, (uint32_t)frame);
-	nm_le32(h + 12, (uint32_t)frame);
-	uint8_t *e = h + 16;
+	uint8_t *e = h;
 	static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1};
 	memcpy(e, macs, 12);
 	e[12] = 0x08;
@@ -541,6 +533,20 @@ int nm_pcap_write_udp(FILE *f, uint64_t ts_ns, const uint8_t src[4], const uint8
 	u[4] = (uint8_t)((8 + len) >> 8);
 	u[5] = (uint8_t)(8 + len);
 	u[6] = u[7] = 0; /* no checksum (allowed over IPv4) */
+}
+
+int nm_pcap_write_udp(FILE *f, uint64_t ts_ns, const uint8_t src[4], const uint8_t dst[4],
+		      uint16_t sport, uint16_t dport, const uint8_t *payload, size_t len)
+{
+	if (len > 65535 - 28)
+		return -1;
+	uint8_t h[16 + NM_UDP_HDRS];
+	size_t frame = NM_UDP_HDRS + len;
+	nm_le32(h, (uint32_t)(ts_ns / 1000000000ull));
+	nm_le32(h + 4, (uint32_t)(ts_ns % 1000000000ull / 1000));
+	nm_le32(h + 8, (uint32_t)frame);
+	nm_le32(h + 12, (uint32_t)frame);
+	nm_udp_headers(h + 16, src, dst, sport, dport, len);
 	if (fwrite(h, 1, sizeof(h), f) != sizeof(h) || fwrite(payload, 1, len, f) != len)
 		return -1;
 	return 0;

@@ -50,6 +50,12 @@ void nm_gen_init(struct nm_gen *g, const struct nm_gen_cfg *c);
 /* Builds the next datagram into buf (cap >= 1500). Returns its length. */
 size_t nm_gen_datagram(struct nm_gen *g, uint8_t *buf, size_t cap);
 
+/* Ethernet + IPv4 + UDP headers (42 bytes) for a payload of len bytes from
+ * src:sport to dst:dport (IPv4 checksum set, UDP checksum 0). */
+#define NM_UDP_HDRS 42
+void nm_udp_headers(uint8_t h[NM_UDP_HDRS], const uint8_t src[4], const uint8_t dst[4],
+		    uint16_t sport, uint16_t dport, size_t len);
+
 /* Classic pcap (LINKTYPE_ETHERNET, microseconds) writer. */
 int nm_pcap_write_header(FILE *f);
 /* Wraps payload in Ethernet/IPv4/UDP from src:sport to dst:dport. */

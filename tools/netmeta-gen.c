@@ -9,7 +9,7 @@
  *               [--cardinality N] [--v6-percent P] [--header-size N]
  *               [--template-every N]
  *               (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]
- *                [--cpu N] [--burst N] [--pool N])
+ *                [--cpu N] [--burst N] [--pool N] | --dpdk DEVICE [--eal "ARGS"] [--pps N])
  *
  * --rate is the sampling rate announced (v5 header, v9/IPFIX options data,
  * sFlow samples); --template-every re-sends v9/IPFIX templates and options
@@ -31,8 +31,11 @@
  * protocol, so a test can check a collector's totals against it, then (UDP)
  * "netmeta-gen: sent N datagrams in S s (R/s)".
  *
- * No DPDK TX output: the benchmark feeds the DPDK path through net_pcap
- * replaying a capture written with -o.
+ * DPDK: --dpdk sends the frames of the capture (same order, Ethernet/IPv4/
+ * UDP to 192.0.2.254) out of one DPDK port: a PCI address or a vdev string
+ * (net_af_packet0,iface=X; net_pcap0,tx_pcap=F), paced to --pps. EAL runs
+ * without hugepages (--no-huge -m 256, a file prefix of its own); --eal adds
+ * arguments (e.g. "-l 2"). Prints frames sent and refused.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -50,6 +53,7 @@
 #include <string.h>
 
 #include "flowgen.h"
+#include "gen_dpdk.h"
 
 #define NM_GEN_MAX_DGRAM 65000
 
@@ -75,7 +79,8 @@ static void nm_usage(void)
 		"                   [--cardinality N] [--v6-percent P] [--header-size N]\n"
 		"                   [--template-every N]\n"
 		"                   (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]\n"
-		"                    [--cpu N] [--burst N] [--pool N])\n");
+		"                    [--cpu N] [--burst N] [--pool N]\n"
+		"                    | --dpdk DEVICE [--eal \"EAL ARGS\"] [--pps N])\n");
 }
 
 static double nm_now(void)
@@ -120,7 +125,7 @@ struct nm_pool_ent {
 
 int main(int argc, char **argv)
 {
-	const char *out = NULL, *proto = "all", *udp = NULL;
+	const char *out = NULL, *proto = "all", *udp = NULL, *dpdk = NULL, *eal = NULL;
 	uint32_t dgrams = 100, recs = 0, exporters = 1, rate = 1000, seed = 1, port_off = 0, pps = 0;
 	uint32_t card = 0, v6pct = 101, hsize = 0, tmpl_every = UINT32_MAX, port = 0, burst = 16;
 	uint32_t pool_max = 16384, cpu = UINT32_MAX;
@@ -141,6 +146,10 @@ int main(int argc, char **argv)
 			out = v;
 		else if (strcmp(a, "--udp") == 0)
 			udp = v;
+		else if (strcmp(a, "--dpdk") == 0)
+			dpdk = v;
+		else if (strcmp(a, "--eal") == 0)
+			eal = v;
 		else if (strcmp(a, "--port-offset") == 0)
 			rc = nm_num(a, v, 60000, &port_off);
 		else if (strcmp(a, "--port") == 0)
@@ -207,8 +216,9 @@ int main(int argc, char **argv)
 		types[ntypes++] = NM_FLOW_TYPE_NETFLOW_V9;
 	if (strcmp(proto, "ipfix") == 0 || strcmp(proto, "all") == 0)
 		types[ntypes++] = NM_FLOW_TYPE_IPFIX;
-	if (ntypes == 0 || (out == NULL) == (udp == NULL) || exporters == 0) {
-		fprintf(stderr, "netmeta-gen: need -o FILE or --udp HOST, and --proto sflow|v5|v9|ipfix|all\n");
+	if (ntypes == 0 || (out != NULL) + (udp != NULL) + (dpdk != NULL) != 1 || exporters == 0) {
+		fprintf(stderr, "netmeta-gen: need one of -o FILE, --udp HOST, --dpdk DEVICE, and "
+				"--proto sflow|v5|v9|ipfix|all\n");
 		return 1;
 	}
 	if (seconds > 0) {
@@ -232,7 +242,15 @@ int main(int argc, char **argv)
 	struct sockaddr_in6 to;
 	memset(&to, 0, sizeof(to));
 	int *socks = NULL;
-	if (out) {
+	if (dpdk) {
+		char err[512];
+		if (!nm_gen_dpdk_available() || nm_gen_dpdk_open(dpdk, eal, err, sizeof(err)) != 0) {
+			fprintf(stderr, "netmeta-gen: --dpdk %s: %s\n", dpdk,
+				nm_gen_dpdk_available() ? err : "built without DPDK");
+			return 2;
+		}
+		burst = 1; /* like a capture: the exporters interleave */
+	} else if (out) {
 		f = fopen(out, "wb");
 		if (f == NULL || nm_pcap_write_header(f)) {
 			fprintf(stderr, "netmeta-gen: %s: %s\n", out, strerror(errno));
@@ -306,7 +324,8 @@ int main(int argc, char **argv)
 		return 2;
 	uint64_t t0 = 1767225600ull * 1000000000ull, dg[5] = {0};
 	/* Datagram k comes from generator (k / burst) % ngen. */
-	if (f) {
+	if (f || dpdk) {
+		double t_start = nm_now();
 		for (uint32_t k = 0; k < dgrams; k++) {
 			struct nm_gen *g = &gens[k % ngen];
 			uint32_t exp = (k % ngen) / (uint32_t)ntypes;
@@ -314,16 +333,32 @@ int main(int argc, char **argv)
 			uint8_t src[4] = {192, 0, 2, (uint8_t)(1 + exp % 250)};
 			uint8_t dst[4] = {192, 0, 2, 254};
 			src[2] = (uint8_t)(2 + exp / 250);
-			if (n == 0 || nm_pcap_write_udp(f, t0 + (uint64_t)k * 1000000ull, src, dst,
-						       (uint16_t)(40000 + exp % 20000),
-						       ports[g->cfg.type], buf, n)) {
-				fprintf(stderr, "netmeta-gen: %s: %s\n", out,
-					n ? "write failed" : "datagram too large (fewer --records)");
+			uint16_t sport = (uint16_t)(40000 + exp % 20000);
+			if (n == 0) {
+				fprintf(stderr, "netmeta-gen: datagram too large (fewer --records)\n");
+				return 2;
+			}
+			if (dpdk) {
+				/* Paced like the UDP output: ahead of schedule, wait. */
+				if (pps && k % 32 == 0)
+					while (nm_now() - t_start < (double)k / pps)
+						;
+				uint8_t h[NM_UDP_HDRS];
+				nm_udp_headers(h, src, dst, sport, ports[g->cfg.type], n);
+				nm_gen_dpdk_send(h, buf, n);
+			} else if (nm_pcap_write_udp(f, t0 + (uint64_t)k * 1000000ull, src, dst, sport,
+						     ports[g->cfg.type], buf, n)) {
+				fprintf(stderr, "netmeta-gen: %s: write failed\n", out);
 				return 2;
 			}
 			dg[g->cfg.type]++;
 		}
-		if (fclose(f)) {
+		if (dpdk) {
+			uint64_t sent, dropped;
+			nm_gen_dpdk_close(&sent, &dropped);
+			fprintf(stderr, "netmeta-gen: dpdk: %" PRIu64 " frames sent, %" PRIu64
+					" refused by the port\n", sent, dropped);
+		} else if (fclose(f)) {
 			fprintf(stderr, "netmeta-gen: %s: %s\n", out, strerror(errno));
 			return 2;
 		}
