@@ -113,6 +113,10 @@ struct nm_decode_stats {
 	uint64_t ev[NM_EV__COUNT];
 };
 
+/* Datagrams rejected: the sum of err[] over the fatal errors. At every
+ * moment datagrams == datagrams_ok + nm_decode_stats_rejected(s). */
+uint64_t nm_decode_stats_rejected(const struct nm_decode_stats *s);
+
 const char *nm_err_name(enum nm_err e);    /* "SHORT_HEADER" */
 const char *nm_err_message(enum nm_err e); /* human text */
 int nm_err_is_fatal(enum nm_err e);

@@ -39,6 +39,15 @@ static const char *const nm_ev_msgs[] = {
 #undef NM_X_
 };
 
+uint64_t nm_decode_stats_rejected(const struct nm_decode_stats *s)
+{
+	uint64_t n = 0;
+	for (unsigned e = 0; e < NM_ERR__COUNT; e++)
+		if (nm_err_fatal[e])
+			n += s->err[e];
+	return n;
+}
+
 const char *nm_err_name(enum nm_err e)
 {
 	return (unsigned)e < NM_ERR__COUNT ? nm_err_names[e] : "?";

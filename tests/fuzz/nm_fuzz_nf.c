@@ -226,11 +226,7 @@ void nm_fuzz_nf_run(const uint8_t *data, size_t size, nm_fuzz_decode_fn fn,
 		NM_FUZZ_CHECK(st->datagrams == before_dg + 1);
 		NM_FUZZ_CHECK(st->datagrams_ok == before_ok + (rc == NM_ERR_OK));
 
-		uint64_t fatal = 0;
-		for (unsigned e = 0; e < NM_ERR__COUNT; e++)
-			if (nm_err_is_fatal((enum nm_err)e))
-				fatal += st->err[e];
-		NM_FUZZ_CHECK(st->datagrams == st->datagrams_ok + fatal);
+		NM_FUZZ_CHECK(st->datagrams == st->datagrams_ok + nm_decode_stats_rejected(st));
 
 		NM_FUZZ_CHECK(b.n <= b.cap);
 		NM_FUZZ_CHECK(st->records == sink.flushed + b.n);

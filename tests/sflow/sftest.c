@@ -103,12 +103,7 @@ uint64_t nm_sft_ev(const struct nm_sft *t, enum nm_ev e)
 
 uint64_t nm_sft_fatal(const struct nm_decoder *d)
 {
-	const struct nm_decode_stats *s = nm_decoder_stats(d);
-	uint64_t n = 0;
-	for (int e = 0; e < NM_ERR__COUNT; e++)
-		if (nm_err_is_fatal((enum nm_err)e))
-			n += s->err[e];
-	return n;
+	return nm_decode_stats_rejected(nm_decoder_stats(d));
 }
 
 bool nm_sft_identity_ok(const struct nm_decoder *d)

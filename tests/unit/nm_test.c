@@ -139,11 +139,7 @@ uint64_t nm_t_err_total(const struct nm_t *t)
 bool nm_t_identity_ok(const struct nm_decoder *d)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(d);
-	uint64_t fatal = 0;
-	for (int e = 0; e < NM_ERR__COUNT; e++)
-		if (nm_err_is_fatal((enum nm_err)e))
-			fatal += s->err[e];
-	return s->datagrams == s->datagrams_ok + fatal;
+	return s->datagrams == s->datagrams_ok + nm_decode_stats_rejected(s);
 }
 
 const char *nm_t_addr(const struct nm_addr *a)
