@@ -342,6 +342,40 @@ static int nm_listen_pair(struct nm_cfg_ctx *x, const char *path, const char *ke
 	return nm_each(x, path, v, nm_listen_item, &a);
 }
 
+static int nm_rate_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			void *arg)
+{
+	struct nm_cfg_rate *r = arg;
+	if (strcmp(key, "exporter") == 0) {
+		struct nm_prefix pf;
+		const char *a = nm_scalar(v);
+		if (a == NULL || nm_prefix_parse(a, &pf, false))
+			return nm_fail(x, path, "expected an IPv4 or IPv6 address");
+		r->exporter = pf.addr;
+		return 0;
+	}
+	if (strcmp(key, "rate") == 0)
+		return nm_get_u32(x, path, v, 1, UINT32_MAX, &r->rate);
+	if (strcmp(key, "override") == 0)
+		return nm_get_bool(x, path, v, &r->override);
+	return nm_fail(x, path, "unknown key (expected exporter, rate, override)");
+}
+
+static int nm_rate_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_config *c = arg;
+	if (c->nrates >= NM_STATIC_RATES_MAX)
+		return nm_fail(x, path, "at most %d static sampling rates", NM_STATIC_RATES_MAX);
+	struct nm_cfg_rate *r = &c->rates[c->nrates];
+	memset(r, 0, sizeof(*r));
+	if (nm_map(x, path, n, nm_rate_pair, r))
+		return -1;
+	if (r->rate == 0 || nm_addr_is_zero(&r->exporter))
+		return nm_fail(x, path, "needs exporter and rate");
+	c->nrates++;
+	return 0;
+}
+
 static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 			void *arg)
 {
@@ -538,6 +572,10 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 	}
 	if (strcmp(key, "templates") == 0)
 		return nm_map(x, path, v, nm_tmpl_pair, &c->decode);
+	if (strcmp(key, "sampling_rates") == 0) {
+		c->nrates = 0;
+		return nm_each(x, path, v, nm_rate_item, c);
+	}
 	if (strcmp(key, "sinks") == 0) {
 		c->nsinks = 0;
 		if (nm_each(x, path, v, nm_sink_item, c))
@@ -569,7 +607,7 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 		return nm_get_u32(x, path, v, 64, 32768, &c->rx_desc);
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
-		       "templates, sinks, stats_interval, ring_size, batch_records, batches, "
+		       "templates, sampling_rates, sinks, stats_interval, ring_size, batch_records, batches, "
 		       "flush_ms, mbufs, mbuf_size, rx_desc)");
 }
 
@@ -656,6 +694,10 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.max_exporters, c->decode.max_templates,
 		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
 		c->decode.template_lifetime_s);
+	for (uint32_t i = 0; i < c->nrates; i++)
+		fprintf(o, "netmeta: sampling rate of %s: %" PRIu32 " (%s)\n",
+			nm_addr_format(&c->rates[i].exporter, a, sizeof(a)), c->rates[i].rate,
+			c->rates[i].override ? "overrides the export" : "where the export states none");
 	for (uint32_t i = 0; i < c->nsinks; i++) {
 		const struct nm_cfg_sink *s = &c->sinks[i];
 		if (s->type == NM_SINK_DISCARD)

@@ -76,6 +76,12 @@ struct nm_cfg_sink {
 	uint32_t rotate_seconds;
 };
 
+struct nm_cfg_rate {
+	struct nm_addr exporter;
+	uint32_t rate;
+	bool override;
+};
+
 struct nm_config {
 	enum nm_backend backend;
 	uint32_t workers;
@@ -88,6 +94,8 @@ struct nm_config {
 	struct nm_prefix allow[NM_CFG_MAX_ALLOW];
 	uint32_t nallow;        /* 0 = everyone */
 	struct nm_decode_cfg decode;
+	struct nm_cfg_rate rates[NM_STATIC_RATES_MAX]; /* static sampling rates per exporter */
+	uint32_t nrates;
 	struct nm_cfg_sink sinks[NM_CFG_MAX_SINKS];
 	uint32_t nsinks;
 	uint32_t stats_interval; /* seconds, 0 = off */

@@ -164,6 +164,9 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	if (w->dec_mem == NULL)
 		return -1;
 	w->dec = nm_decoder_init(w->dec_mem, msz, &dc);
+	for (uint32_t i = 0; i < cfg->nrates; i++)
+		nm_decoder_set_static_rate(w->dec, &cfg->rates[i].exporter, cfg->rates[i].rate,
+					   cfg->rates[i].override);
 	/* Counter batches share the pool: one slot holds either kind. */
 	uint32_t cap = cfg->batch_records;
 	size_t rec = sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)

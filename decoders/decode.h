@@ -16,6 +16,7 @@
 #ifndef NM_DECODE_H
 #define NM_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,6 +90,19 @@ enum nm_err nm_decode_any(struct nm_decoder *d, const struct nm_pkt_meta *m, con
 
 /* Which protocol nm_decode_any() would pick, as an nm_flow_type. */
 enum nm_flow_type nm_decode_sniff(const uint8_t *p, size_t len);
+
+/* Static sampling rates per exporter address (DESIGN.md §2), at most: */
+#define NM_STATIC_RATES_MAX 256
+
+/*
+ * Gives the exporter at addr (any port, version, domain; sFlow: the agent
+ * address) a sampling rate: it fills in where the export states none
+ * (SamplingRate would be 0), or, with override, replaces what the export
+ * states. Takes effect for exporters first seen afterwards: call it before
+ * decoding. Returns 0, or -1 when NM_STATIC_RATES_MAX entries are set.
+ */
+int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr, uint64_t rate,
+			       bool override);
 
 const struct nm_decode_stats *nm_decoder_stats(const struct nm_decoder *d);
 

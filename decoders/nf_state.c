@@ -174,6 +174,18 @@ uint32_t nm_decoder_exporter_count(const struct nm_decoder *d)
 	return d->nexp;
 }
 
+int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr, uint64_t rate,
+			       bool override)
+{
+	if (d->nstatic >= NM_STATIC_RATES_MAX)
+		return -1;
+	d->static_rates[d->nstatic].addr = *addr;
+	d->static_rates[d->nstatic].rate = rate;
+	d->static_rates[d->nstatic].override = override;
+	d->nstatic++;
+	return 0;
+}
+
 void nm_decoder_set_ctr_batch(struct nm_decoder *d, struct nm_ctr_batch *cb)
 {
 	d->ctr_batch = cb;
@@ -421,6 +433,13 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->in_use = 1;
 	e->tmpl_head = NM_NIL;
 	e->last_tmpl = NM_NIL;
+	/* Once per new exporter: its static sampling rate, if configured. */
+	for (uint32_t i = 0; i < d->nstatic; i++)
+		if (memcmp(d->static_rates[i].addr.b, addr->b, 16) == 0) {
+			e->static_rate = d->static_rates[i].rate;
+			e->static_override = d->static_rates[i].override;
+			break;
+		}
 	for (unsigned i = 0; i < NM_SUB_CACHE; i++)
 		e->sub_cache[i] = NM_NIL;
 	e->last_ns = now_ns;

@@ -112,6 +112,8 @@ struct nm_exporter {
 	uint64_t last_ns;
 	uint64_t sys_init_ms; /* from IE 160 in options data; 0 = unknown */
 	uint64_t default_rate; /* from options data without a sampler ID */
+	uint64_t static_rate; /* nm_decoder_set_static_rate(), 0 = none */
+	uint8_t static_override;
 	uint64_t seq_gaps;    /* per-exporter loss counters */
 	uint64_t seq_lost;
 	uint64_t seq_resets;
@@ -140,6 +142,9 @@ struct nm_decoder {
 	uint32_t tmpl_freelist; /* freed template slots, chained through next */
 	uint32_t exp_fresh;     /* exporter slots never used so far */
 	struct nm_ctr_batch *ctr_batch; /* where sFlow counter records go */
+	struct nm_static_rate { struct nm_addr addr; uint64_t rate; bool override; }
+		static_rates[NM_STATIC_RATES_MAX];
+	uint32_t nstatic;
 };
 
 static inline struct nm_tmpl *nm_tmpl_at(struct nm_decoder *d, uint32_t i)
@@ -188,6 +193,15 @@ static inline struct nm_flow *nm_batch_slot(struct nm_flow_batch *b)
 			return NULL;
 	}
 	return &b->recs[b->n];
+}
+
+/* The rate a record gets: the export's, or the exporter's static one where
+ * that fills in (export says 0) or overrides. */
+static inline uint64_t nm_rate_apply(const struct nm_exporter *e, uint64_t rate)
+{
+	if (e->static_rate && (rate == 0 || e->static_override))
+		return e->static_rate;
+	return rate;
 }
 
 uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);

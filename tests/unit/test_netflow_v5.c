@@ -177,6 +177,51 @@ static void test_v5_sampling_interval(void **state)
 	assert_int_equal(nm_t_ev(t, NM_EV_RATE_UNKNOWN), 3);
 }
 
+/*
+ * A static per-exporter rate (nm_decoder_set_static_rate) fills in where the
+ * header states none, and replaces the stated one with override.
+ */
+static void test_v5_static_rate(void **state)
+{
+	struct nm_t *t = NM_T(state);
+	struct nm_pb_v5_rec r = v5_tcp_rec();
+	struct nm_addr a1, a7;
+	const uint8_t v1[4] = {192, 0, 2, 1}, v7[4] = {192, 0, 2, 7};
+	nm_addr_set_v4(&a1, v1);
+	nm_addr_set_v4(&a7, v7);
+	assert_int_equal(nm_decoder_set_static_rate(t->d, &a1, 1000, false), 0);
+	assert_int_equal(nm_decoder_set_static_rate(t->d, &a7, 512, true), 0);
+
+	v5_build(&t->pb, 1, 0, 0, &r); /* 192.0.2.1, not stated: filled in */
+	assert_int_equal(nm_t_v5(t), NM_ERR_OK);
+	assert_int_equal(t->recs[0].sampling_rate, 1000);
+	assert_int_equal(nm_t_ev(t, NM_EV_RATE_UNKNOWN), 0);
+
+	nm_t_clear(t);
+	v5_build(&t->pb, 1, 1, 0x4000 | 100, &r); /* stated: kept */
+	assert_int_equal(nm_t_v5(t), NM_ERR_OK);
+	assert_int_equal(t->recs[0].sampling_rate, 100);
+
+	nm_t_clear(t);
+	nm_t_from(t, 192, 0, 2, 7, 2055); /* override: replaces the stated 100 */
+	v5_build(&t->pb, 1, 0, 0x4000 | 100, &r);
+	assert_int_equal(nm_t_v5(t), NM_ERR_OK);
+	assert_int_equal(t->recs[0].sampling_rate, 512);
+
+	nm_t_clear(t);
+	nm_t_from(t, 192, 0, 2, 9, 2055); /* no static rate: unknown stays 0 */
+	v5_build(&t->pb, 1, 0, 0, &r);
+	assert_int_equal(nm_t_v5(t), NM_ERR_OK);
+	assert_int_equal(t->recs[0].sampling_rate, 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_RATE_UNKNOWN), 1);
+
+	/* the table is bounded */
+	for (unsigned i = 2; i < NM_STATIC_RATES_MAX; i++)
+		assert_int_equal(nm_decoder_set_static_rate(t->d, &a1, 1, false), 0);
+	assert_int_equal(nm_decoder_set_static_rate(t->d, &a1, 1, false), -1);
+	assert_identity(t);
+}
+
 /* flow_sequence counts flows: the next datagram's is this one's + count. */
 static void test_v5_sequence(void **state)
 {
@@ -462,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v5_fields, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_v5_time_conversion, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_v5_sampling_interval, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_v5_static_rate, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_v5_sequence, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_v5_engine_scope, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_v5_trailing_padding, nm_t_setup, nm_t_teardown),
