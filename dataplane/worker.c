@@ -46,12 +46,14 @@ static uint32_t nm_pow2(uint32_t n)
 static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 {
 	struct nm_batch *b = *slot;
-	bool flows = b->kind == NM_BATCH_FLOWS;
-	if (b->n == 0)
+	/* Read before the push: once in the ring the batch is the sink's. */
+	uint32_t n = b->n, kind = b->kind;
+	bool flows = kind == NM_BATCH_FLOWS;
+	if (n == 0)
 		return;
 	struct nm_batch *next = NULL;
 	if (nm_ring_push(w->full, b)) {
-		nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, b->n);
+		nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
 		nm_wc_add(w, NM_WC_BATCHES_SENT, 1);
 		next = nm_ring_pop(w->free);
 		if (next == NULL) {
@@ -61,11 +63,11 @@ static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 			return;
 		}
 	} else {
-		nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, b->n);
+		nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
 		next = b; /* reuse: its records are lost, counted above */
 	}
 	next->n = 0;
-	next->kind = b->kind;
+	next->kind = kind;
 	next->worker = w->id;
 	*slot = next;
 }
@@ -285,17 +287,19 @@ void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
 /* Pushes a batch at shutdown, waiting (bounded) for the sink to make room. */
 static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 {
+	/* Read before the push: once in the ring the batch is the sink's. */
+	uint32_t n = b->n;
 	bool flows = b->kind == NM_BATCH_FLOWS;
 	for (int tries = 0; tries < 5000; tries++) {
 		if (nm_ring_push(w->full, b)) {
-			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, b->n);
+			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
 			nm_wc_add(w, NM_WC_BATCHES_SENT, 1);
 			return;
 		}
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, b->n);
+	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
 }
 
 void nm_worker_finish(struct nm_worker *w)
