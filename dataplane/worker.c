@@ -115,7 +115,6 @@ static void nm_worker_attach_ctrs(struct nm_worker *w)
 		w->cb.cap = cap;
 		return;
 	}
-	w->ccur->kind = NM_BATCH_COUNTERS;
 	if (w->cb.recs == w->cspill && w->cb.n)
 		memcpy(w->ccur->recs, w->cspill, w->cb.n * sizeof(struct nm_ctr));
 	else
@@ -143,7 +142,6 @@ static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 	struct nm_worker *w = ctx;
 	if (w->ccur) {
 		w->ccur->n = cb->n;
-		w->ccur->kind = NM_BATCH_COUNTERS;
 		nm_worker_send(w, &w->ccur);
 	} else {
 		nm_wc_add(w, NM_WC_COUNTERS_DROPPED, cb->n);
@@ -320,7 +318,6 @@ void nm_worker_finish(struct nm_worker *w)
 	}
 	if (w->ccur && w->cb.n) {
 		w->ccur->n = w->cb.n;
-		w->ccur->kind = NM_BATCH_COUNTERS;
 		nm_worker_drain(w, w->ccur);
 		w->ccur = NULL;
 		w->cb.n = 0;
