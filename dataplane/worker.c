@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "worker.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,13 +16,6 @@ const char *nm_wc_name(enum nm_wc c)
 	return (unsigned)c < NM_WC__COUNT ? nm_wc_names[c] : "?";
 }
 
-uint64_t nm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint8_t *nm_port_table(const struct nm_config *cfg)
 {
 	uint8_t *t = calloc(65536, 1);
@@ -32,14 +24,6 @@ uint8_t *nm_port_table(const struct nm_config *cfg)
 	for (uint32_t i = 0; i < cfg->nlisten; i++)
 		t[cfg->listen[i].port] = (uint8_t)(cfg->listen[i].kind + 1);
 	return t;
-}
-
-static uint32_t nm_pow2(uint32_t n)
-{
-	uint32_t p = 1;
-	while (p < n)
-		p <<= 1;
-	return p;
 }
 
 /* Sends the batch being filled and takes an empty one. */
@@ -178,8 +162,9 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	w->batch_mem = aligned_alloc(64, ((size_t)w->nbatches * cap * rec + 63) & ~(size_t)63);
 	w->spill = calloc(cap, sizeof(struct nm_flow));
 	w->cspill = calloc(cap, sizeof(struct nm_ctr));
-	w->full = nm_ring_create(nm_pow2(cfg->ring_size));
-	w->free = nm_ring_create(nm_pow2(w->nbatches + 1));
+	/* ring_size and batches are capped at 2^20 by the config */
+	w->full = nm_ring_create((uint32_t)nm_pow2_ceil(cfg->ring_size));
+	w->free = nm_ring_create((uint32_t)nm_pow2_ceil(w->nbatches + 1ull));
 	if (w->batches == NULL || w->batch_mem == NULL || w->full == NULL || w->free == NULL ||
 	    w->spill == NULL || w->cspill == NULL)
 		return -1;
@@ -246,20 +231,34 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 static void nm_worker_publish(struct nm_worker *w)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
-	atomic_store_explicit(&w->dec_pub[0], s->datagrams, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[1], s->datagrams_ok, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[2], s->records, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[3], s->counter_records, memory_order_relaxed);
+	struct nm_dec_pub *p = &w->dec_pub;
+#define NM_X_(name, help) atomic_store_explicit(&p->name, s->name, memory_order_relaxed);
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
 	for (unsigned i = 0; i < NM_ERR__COUNT; i++)
-		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_ERR + i], s->err[i],
-				      memory_order_relaxed);
+		atomic_store_explicit(&p->err[i], s->err[i], memory_order_relaxed);
 	for (unsigned i = 0; i < NM_EV__COUNT; i++)
-		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_EV + i], s->ev[i], memory_order_relaxed);
+		atomic_store_explicit(&p->ev[i], s->ev[i], memory_order_relaxed);
 }
 
-uint64_t nm_worker_dec_get(struct nm_worker *w, unsigned idx)
+void nm_worker_dec_stats(struct nm_worker *w, struct nm_decode_stats *out)
 {
-	return idx < NM_DEC_PUB_N ? atomic_load_explicit(&w->dec_pub[idx], memory_order_relaxed) : 0;
+	nm_workers_dec_stats(w, 1, out);
+}
+
+void nm_workers_dec_stats(struct nm_worker *w, uint32_t n, struct nm_decode_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint32_t k = 0; k < n; k++) {
+		struct nm_dec_pub *p = &w[k].dec_pub;
+#define NM_X_(name, help) sum->name += atomic_load_explicit(&p->name, memory_order_relaxed);
+		NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
+		for (unsigned i = 0; i < NM_ERR__COUNT; i++)
+			sum->err[i] += atomic_load_explicit(&p->err[i], memory_order_relaxed);
+		for (unsigned i = 0; i < NM_EV__COUNT; i++)
+			sum->ev[i] += atomic_load_explicit(&p->ev[i], memory_order_relaxed);
+	}
 }
 
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
