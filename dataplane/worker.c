@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "worker.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,7 @@ static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n, kind = b->kind;
 	bool flows = kind == NM_BATCH_FLOWS;
+	assert(n <= b->cap);
 	if (n == 0)
 		return;
 	struct nm_batch *next = NULL;
@@ -111,6 +113,7 @@ static void nm_worker_attach_ctrs(struct nm_worker *w)
 static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
 {
 	struct nm_worker *w = ctx;
+	assert(fb->n <= fb->cap);
 	if (w->cur) {
 		w->cur->n = fb->n;
 		nm_worker_send(w, &w->cur);
@@ -124,6 +127,7 @@ static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
 static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 {
 	struct nm_worker *w = ctx;
+	assert(cb->n <= cb->cap);
 	if (w->ccur) {
 		w->ccur->n = cb->n;
 		nm_worker_send(w, &w->ccur);
@@ -132,6 +136,30 @@ static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 	}
 	cb->n = 0;
 	nm_worker_attach_ctrs(w);
+}
+
+/* Every batch of the pool is in one of the two rings or held for filling:
+ * true once the sink has stopped (it gives back each batch it pops). */
+static inline bool nm_worker_pool_whole(struct nm_worker *w)
+{
+	if (w->free == NULL)
+		return true; /* never initialised, or already freed */
+	return nm_ring_count(w->free) + nm_ring_count(w->full) + (w->cur != NULL) +
+		       (w->ccur != NULL) ==
+	       w->nbatches;
+}
+
+/* Frees whatever nm_worker_init allocated (all of it, or part). */
+static void nm_worker_release(struct nm_worker *w)
+{
+	free(w->dec_mem);
+	free(w->batches);
+	free(w->batch_mem);
+	free(w->spill);
+	free(w->cspill);
+	free(w->full);
+	free(w->free);
+	memset(w, 0, sizeof(*w));
 }
 
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
@@ -144,10 +172,13 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	struct nm_decode_cfg dc = cfg->decode;
 	dc.hash_seed ^= (uint64_t)nm_now_ns() * 0x9e3779b97f4a7c15ull; /* per-run seed */
 	size_t msz = nm_decoder_mem_size(&dc);
+	if (msz == 0)
+		return -1; /* limits out of the decoder's range */
 	w->dec_mem = aligned_alloc(64, (msz + 63) & ~(size_t)63);
-	if (w->dec_mem == NULL)
+	if (w->dec_mem == NULL || (w->dec = nm_decoder_init(w->dec_mem, msz, &dc)) == NULL) {
+		nm_worker_release(w);
 		return -1;
-	w->dec = nm_decoder_init(w->dec_mem, msz, &dc);
+	}
 	for (uint32_t i = 0; i < cfg->nrates; i++)
 		nm_decoder_set_static_rate(w->dec, &cfg->rates[i].exporter, cfg->rates[i].rate,
 					   cfg->rates[i].override);
@@ -164,10 +195,13 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	w->cspill = calloc(cap, sizeof(struct nm_ctr));
 	/* ring_size and batches are capped at 2^20 by the config */
 	w->full = nm_ring_create((uint32_t)nm_pow2_ceil(cfg->ring_size));
+	/* Room for the whole pool: giving a batch back can never fail. */
 	w->free = nm_ring_create((uint32_t)nm_pow2_ceil(w->nbatches + 1ull));
 	if (w->batches == NULL || w->batch_mem == NULL || w->full == NULL || w->free == NULL ||
-	    w->spill == NULL || w->cspill == NULL)
+	    w->spill == NULL || w->cspill == NULL) {
+		nm_worker_release(w);
 		return -1;
+	}
 	/* Touch the pool now: a page fault on the hot path costs more than a
 	 * batch of records. */
 	memset(w->batch_mem, 0, (size_t)w->nbatches * cap * rec);
@@ -176,27 +210,22 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 		b->cap = cap;
 		b->worker = id;
 		b->recs = (uint8_t *)w->batch_mem + (size_t)i * cap * rec;
-		nm_ring_push(w->free, b);
+		nm_ring_push_room(w->free, b);
 	}
 	w->fb = (struct nm_flow_batch){w->spill, 0, cap, nm_worker_flow_flush, w};
 	w->cb = (struct nm_ctr_batch){w->cspill, 0, cap, nm_worker_ctr_flush, w};
 	nm_worker_attach_flows(w);
 	nm_worker_attach_ctrs(w);
 	nm_decoder_set_ctr_batch(w->dec, &w->cb);
-	atomic_init(&w->finished, false);
 	return 0;
 }
 
 void nm_worker_free(struct nm_worker *w)
 {
-	free(w->dec_mem);
-	free(w->batches);
-	free(w->batch_mem);
-	free(w->spill);
-	free(w->cspill);
-	free(w->full);
-	free(w->free);
-	memset(w, 0, sizeof(*w));
+	/* Freed while the sink still held a batch, the sink would write into
+	 * freed memory: the caller stops the sink first. */
+	assert(nm_worker_pool_whole(w));
+	nm_worker_release(w);
 }
 
 void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t sport,
@@ -281,12 +310,15 @@ void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
 	}
 }
 
-/* Pushes a batch at shutdown, waiting (bounded) for the sink to make room. */
+/* Pushes a batch at shutdown, waiting (bounded) for the sink to make room;
+ * a batch the ring would not take goes back to the pool, its records
+ * counted lost. */
 static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 {
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n;
 	bool flows = b->kind == NM_BATCH_FLOWS;
+	assert(n <= b->cap);
 	for (int tries = 0; tries < 5000; tries++) {
 		if (nm_ring_push(w->full, b)) {
 			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
@@ -297,6 +329,8 @@ static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 		nanosleep(&ts, NULL);
 	}
 	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
+	b->n = 0;
+	nm_ring_push_room(w->free, b);
 }
 
 void nm_worker_finish(struct nm_worker *w)
@@ -305,10 +339,15 @@ void nm_worker_finish(struct nm_worker *w)
 		nm_worker_attach_flows(w);
 	if (w->ccur == NULL)
 		nm_worker_attach_ctrs(w);
-	if (w->cur == NULL)
+	/* Still no batch: what the spill buffers hold is lost, counted. */
+	if (w->cur == NULL) {
 		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, w->fb.n);
-	if (w->ccur == NULL)
+		w->fb.n = 0;
+	}
+	if (w->ccur == NULL) {
 		nm_wc_add(w, NM_WC_COUNTERS_DROPPED, w->cb.n);
+		w->cb.n = 0;
+	}
 	if (w->cur && w->fb.n) {
 		w->cur->n = w->fb.n;
 		nm_worker_drain(w, w->cur);
@@ -322,6 +361,12 @@ void nm_worker_finish(struct nm_worker *w)
 		w->cb.n = 0;
 	}
 	nm_worker_publish(w);
-	/* release pairs with the sink's acquire load before its last drain */
-	atomic_store_explicit(&w->finished, true, memory_order_release);
+	/* Every record the decoder produced was sent or counted lost. */
+	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
+	assert(s->records == nm_wc_get(w, NM_WC_RECORDS_SENT) +
+				     nm_wc_get(w, NM_WC_RECORDS_RING_FULL) +
+				     nm_wc_get(w, NM_WC_RECORDS_NO_BATCH));
+	assert(s->counter_records ==
+	       nm_wc_get(w, NM_WC_COUNTERS_SENT) + nm_wc_get(w, NM_WC_COUNTERS_DROPPED));
+	(void)s;
 }

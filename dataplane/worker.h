@@ -88,7 +88,6 @@ struct nm_worker {
 	struct nm_ctr *cspill;
 	uint64_t cur_since_ns;
 	uint64_t last_publish_ns;
-	atomic_bool finished;
 	_Alignas(64) _Atomic uint64_t ctr[NM_WC__COUNT];
 	/* the decoder's counters, published by the worker for other threads */
 	struct nm_dec_pub dec_pub;
@@ -109,7 +108,8 @@ static inline uint64_t nm_wc_get(struct nm_worker *w, enum nm_wc c)
 /* Builds the port table of a config (65536 bytes, caller frees). */
 uint8_t *nm_port_table(const struct nm_config *cfg);
 
-/* Allocates the decoder, batches and rings. Returns 0 or -1 (out of memory). */
+/* Allocates the decoder, batches and rings. Returns 0, or -1 (out of memory,
+ * or decode limits the decoder refuses) with nothing left allocated. */
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
 		   const uint8_t *port_kind);
 void nm_worker_free(struct nm_worker *w);
@@ -125,7 +125,9 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);
 
 /* Shutdown: sends what is in the batches, waiting for ring room (the sink
- * is still draining), publishes the final counters, marks the worker done. */
+ * is still draining), and publishes the final counters. The caller tells
+ * the sink it may stop once every worker returned from here (the backends
+ * return after joining their workers; main then calls nm_sink_stop). */
 void nm_worker_finish(struct nm_worker *w);
 
 /* The decoder's counters as last published by worker w (any thread). */
