@@ -13,12 +13,12 @@
 
 #include "decode.h"
 #include "flow.h"
+#include "sink_cfg.h" /* export/: struct nm_cfg_sink, NM_CFG_MAX_SINKS */
 
 #define NM_CFG_MAX_PORTS 16
 #define NM_CFG_MAX_ADDRS 8
 #define NM_CFG_MAX_LISTEN 16
 #define NM_CFG_MAX_ALLOW 64
-#define NM_CFG_MAX_SINKS 4
 #define NM_CFG_MAX_WORKERS 64
 
 enum nm_backend { NM_BACKEND_SOCKET, NM_BACKEND_DPDK };
@@ -42,38 +42,6 @@ struct nm_cfg_port {
 struct nm_cfg_listen {
 	uint16_t port;
 	enum nm_proto_kind kind;
-};
-
-/* NM_SINK_DISCARD counts and drops (benchmarks of the data path). */
-enum nm_sink_type { NM_SINK_JSON, NM_SINK_DISCARD, NM_SINK_KAFKA, NM_SINK_FILE };
-
-enum nm_kafka_key { NM_KEY_NONE, NM_KEY_EXPORTER };
-
-#define NM_CFG_MAX_PROPS 16
-
-struct nm_cfg_sink {
-	enum nm_sink_type type;
-	char path[512];          /* json: file or "-"; file: directory */
-	/* kafka */
-	char brokers[512];
-	char topic[256];
-	char counters_topic[256]; /* "" = interface counters are not sent (counted) */
-	char compression[16];     /* zstd (default), lz4, snappy, gzip, none */
-	uint32_t linger_ms;
-	int32_t acks;             /* -1 = all */
-	bool idempotence;
-	enum nm_kafka_key key;
-	bool json;                /* format: json (JSONEachRow, for old ClickHouse) instead of protobuf */
-	uint32_t max_message_bytes;   /* per Kafka message (many records) */
-	uint32_t max_message_records;
-	uint32_t flush_timeout_ms;    /* at shutdown: Kafka first, then the spool */
-	char props[NM_CFG_MAX_PROPS][2][256]; /* passed to librdkafka as is */
-	uint32_t nprops;
-	char spool_dir[512];      /* "" = no spool: undeliverable records are dropped, counted */
-	uint64_t spool_quota;     /* bytes */
-	/* file */
-	uint64_t rotate_bytes;
-	uint32_t rotate_seconds;
 };
 
 struct nm_cfg_rate {

@@ -566,15 +566,12 @@ static int nm_tel_decode_cb(const char *cmd, const char *params, struct rte_tel_
 {
 	(void)cmd;
 	(void)params;
-	static const char *const names[NM_DEC_PUB_ERR] = {"datagrams", "datagrams_ok", "records",
-							  "counter_records"};
+	struct nm_decode_stats s;
+	nm_workers_dec_stats(nm_tel_workers, nm_tel_nworkers, &s);
 	rte_tel_data_start_dict(d);
-	for (unsigned k = 0; k < NM_DEC_PUB_ERR; k++) {
-		uint64_t v = 0;
-		for (uint32_t i = 0; i < nm_tel_nworkers; i++)
-			v += nm_worker_dec_get(&nm_tel_workers[i], k);
-		rte_tel_data_add_dict_u64(d, names[k], v);
-	}
+#define NM_X_(name, help) rte_tel_data_add_dict_u64(d, #name, s.name);
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
 	return 0;
 }
 

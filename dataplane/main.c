@@ -10,6 +10,7 @@
  * will do, runs until SIGINT/SIGTERM, then delivers every batch in flight to
  * the sinks and prints its counters by name on stderr.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -49,30 +50,21 @@ static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
 	return v;
 }
 
-static uint64_t nm_dec_sum(struct nm_worker *w, uint32_t n, unsigned idx)
-{
-	uint64_t v = 0;
-	for (uint32_t i = 0; i < n; i++)
-		v += nm_worker_dec_get(&w[i], idx);
-	return v;
-}
-
 static void nm_stats_line(const struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
 	uint32_t n = x->cfg->workers;
+	struct nm_decode_stats d;
+	nm_workers_dec_stats(w, n, &d);
 	fprintf(stderr,
 		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
 		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
 		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64 "\n",
-		nm_sum(w, n, NM_WC_RX_PACKETS), nm_dec_sum(w, n, 0),
-		nm_dec_sum(w, n, 0) - nm_dec_sum(w, n, 1), nm_dec_sum(w, n, 2),
+		nm_sum(w, n, NM_WC_RX_PACKETS), d.datagrams, d.datagrams - d.datagrams_ok, d.records,
 		nm_sum(w, n, NM_WC_RECORDS_SENT),
 		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
-		nm_dec_sum(w, n, 3),
-		atomic_load_explicit(&x->sink->records_written, memory_order_relaxed),
-		atomic_load_explicit(&x->sink->kafka_delivered, memory_order_relaxed),
-		nm_sum(w, n, NM_WC_KERNEL_DROPS));
+		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
+		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS));
 }
 
 /* Every counter by name, summed over the workers; per worker for the
@@ -84,26 +76,27 @@ static void nm_stats_final(const struct nm_stats_ctx *x)
 	FILE *o = stderr;
 	for (int c = 0; c < NM_WC__COUNT; c++)
 		fprintf(o, "%s %" PRIu64 "\n", nm_wc_name((enum nm_wc)c), nm_sum(w, n, (enum nm_wc)c));
-	fprintf(o, "decode_datagrams %" PRIu64 "\ndecode_datagrams_ok %" PRIu64
-		   "\ndecode_records %" PRIu64 "\ndecode_counter_records %" PRIu64 "\n",
-		nm_dec_sum(w, n, 0), nm_dec_sum(w, n, 1), nm_dec_sum(w, n, 2), nm_dec_sum(w, n, 3));
-	for (int e = 1; e < NM_ERR__COUNT; e++) {
-		uint64_t v = nm_dec_sum(w, n, NM_DEC_PUB_ERR + (unsigned)e);
-		if (v)
-			fprintf(o, "err_%s %" PRIu64 "\n", nm_err_name((enum nm_err)e), v);
-	}
-	for (int e = 0; e < NM_EV__COUNT; e++) {
-		uint64_t v = nm_dec_sum(w, n, NM_DEC_PUB_EV + (unsigned)e);
-		if (v)
-			fprintf(o, "ev_%s %" PRIu64 "\n", nm_ev_name((enum nm_ev)e), v);
-	}
+	struct nm_decode_stats d;
+	nm_workers_dec_stats(w, n, &d);
+#define NM_X_(name, help) fprintf(o, "decode_" #name " %" PRIu64 "\n", d.name);
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
+	for (int e = 1; e < NM_ERR__COUNT; e++)
+		if (d.err[e])
+			fprintf(o, "err_%s %" PRIu64 "\n", nm_err_name((enum nm_err)e), d.err[e]);
+	for (int e = 0; e < NM_EV__COUNT; e++)
+		if (d.ev[e])
+			fprintf(o, "ev_%s %" PRIu64 "\n", nm_ev_name((enum nm_ev)e), d.ev[e]);
 	if (n > 1)
-		for (uint32_t i = 0; i < n; i++)
+		for (uint32_t i = 0; i < n; i++) {
+			struct nm_decode_stats wd;
+			nm_worker_dec_stats(&w[i], &wd);
 			fprintf(o, "worker%" PRIu32 " rx %" PRIu64 " datagrams %" PRIu64
 				   " records %" PRIu64 " exporters %" PRIu32 "\n",
 				i, nm_wc_get(&w[i], NM_WC_RX_PACKETS),
-				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), nm_worker_dec_get(&w[i], 2),
+				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), wd.records,
 				nm_decoder_exporter_count(w[i].dec));
+		}
 	nm_sink_print(x->sink, o);
 }
 
@@ -209,46 +202,72 @@ int main(int argc, char **argv)
 	}
 	uint8_t *ports = nm_port_table(&cfg);
 	struct nm_worker *workers = calloc(cfg.workers, sizeof(*workers));
-	if (ports == NULL || workers == NULL) {
-		fprintf(stderr, "netmeta: out of memory\n");
-		return 1;
-	}
-	for (uint32_t i = 0; i < cfg.workers; i++)
-		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0) {
-			fprintf(stderr, "netmeta: worker %" PRIu32 ": out of memory\n", i);
-			return 1;
-		}
+	struct nm_sink_producer *prod = calloc(cfg.workers, sizeof(*prod));
 	static struct nm_sink sink;
-	nm_sink_init(&sink, &cfg, workers, cfg.workers);
 	pthread_t sink_tid, stats_tid;
+	int rc = 1;
+	if (ports == NULL || workers == NULL || prod == NULL) {
+		fprintf(stderr, "netmeta: out of memory\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < cfg.workers; i++) {
+		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0) {
+			fprintf(stderr,
+				"netmeta: worker %" PRIu32
+				": out of memory for its decoder, batches or rings\n",
+				i);
+			goto out;
+		}
+		prod[i] = (struct nm_sink_producer){workers[i].full, workers[i].free};
+	}
+	/* The sink sees rings and its own outputs' configuration, nothing else. */
+	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, cfg.workers);
 	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink};
-	pthread_create(&sink_tid, NULL, nm_sink_run, &sink);
+	if (pthread_create(&sink_tid, NULL, nm_sink_run, &sink) != 0) {
+		fprintf(stderr, "netmeta: cannot start the sink thread\n");
+		goto out;
+	}
 	if (nm_sink_wait_ready(&sink, err, sizeof(err)) != 0) {
 		fprintf(stderr, "netmeta: %s\n", err);
 		pthread_join(sink_tid, NULL);
-		return 1;
+		goto out;
 	}
-	pthread_create(&stats_tid, NULL, nm_stats_run, &sx);
+	if (pthread_create(&stats_tid, NULL, nm_stats_run, &sx) != 0) {
+		fprintf(stderr, "netmeta: cannot start the stats thread\n");
+		nm_sink_stop(&sink);
+		pthread_join(sink_tid, NULL);
+		nm_sink_free(&sink);
+		goto out;
+	}
 
-	int rc = cfg.backend == NM_BACKEND_DPDK
-			 ? nm_dpdk_run(&cfg, workers, &nm_stop, err, sizeof(err))
-			 : nm_sock_run(&cfg, workers, &nm_stop, err, sizeof(err));
+	rc = cfg.backend == NM_BACKEND_DPDK
+		     ? nm_dpdk_run(&cfg, workers, &nm_stop, err, sizeof(err))
+		     : nm_sock_run(&cfg, workers, &nm_stop, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "netmeta: %s\n", err);
 	atomic_store(&nm_stop, true);
-	/* Workers have finished and pushed their last batches: drain them. */
-	atomic_store_explicit(&sink.stop, true, memory_order_release);
+	/* The backends return once their workers have finished and pushed
+	 * their last batches: the sink drains them and stops. */
+	nm_sink_stop(&sink);
 	pthread_join(sink_tid, NULL);
 	pthread_join(stats_tid, NULL);
+	/* Every record a worker sent reached the outputs. */
+	assert(nm_sink_get(&sink, NM_SINK_CTR_records_written) ==
+	       nm_sum(workers, cfg.workers, NM_WC_RECORDS_SENT));
+	assert(nm_sink_get(&sink, NM_SINK_CTR_counters_written) ==
+	       nm_sum(workers, cfg.workers, NM_WC_COUNTERS_SENT));
 	nm_stats_final(&sx);
 	nm_sink_free(&sink);
-	if (cfg.backend == NM_BACKEND_DPDK) {
+	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_port_stats(stderr);
+	rc = rc == 0 ? 0 : 1;
+out:
+	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_cleanup();
-	}
-	for (uint32_t i = 0; i < cfg.workers; i++)
+	for (uint32_t i = 0; workers && i < cfg.workers; i++)
 		nm_worker_free(&workers[i]);
 	free(workers);
+	free(prod);
 	free(ports);
-	return rc == 0 ? 0 : 1;
+	return rc;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "worker.h"
 
-#include <sched.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,13 +17,6 @@ const char *nm_wc_name(enum nm_wc c)
 	return (unsigned)c < NM_WC__COUNT ? nm_wc_names[c] : "?";
 }
 
-uint64_t nm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint8_t *nm_port_table(const struct nm_config *cfg)
 {
 	uint8_t *t = calloc(65536, 1);
@@ -34,14 +27,6 @@ uint8_t *nm_port_table(const struct nm_config *cfg)
 	return t;
 }
 
-static uint32_t nm_pow2(uint32_t n)
-{
-	uint32_t p = 1;
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 /* Sends the batch being filled and takes an empty one. */
 static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 {
@@ -49,6 +34,7 @@ static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n, kind = b->kind;
 	bool flows = kind == NM_BATCH_FLOWS;
+	assert(n <= b->cap);
 	if (n == 0)
 		return;
 	struct nm_batch *next = NULL;
@@ -127,6 +113,7 @@ static void nm_worker_attach_ctrs(struct nm_worker *w)
 static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
 {
 	struct nm_worker *w = ctx;
+	assert(fb->n <= fb->cap);
 	if (w->cur) {
 		w->cur->n = fb->n;
 		nm_worker_send(w, &w->cur);
@@ -140,6 +127,7 @@ static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
 static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 {
 	struct nm_worker *w = ctx;
+	assert(cb->n <= cb->cap);
 	if (w->ccur) {
 		w->ccur->n = cb->n;
 		nm_worker_send(w, &w->ccur);
@@ -148,6 +136,30 @@ static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 	}
 	cb->n = 0;
 	nm_worker_attach_ctrs(w);
+}
+
+/* Every batch of the pool is in one of the two rings or held for filling:
+ * true once the sink has stopped (it gives back each batch it pops). */
+static inline bool nm_worker_pool_whole(struct nm_worker *w)
+{
+	if (w->free == NULL)
+		return true; /* never initialised, or already freed */
+	return nm_ring_count(w->free) + nm_ring_count(w->full) + (w->cur != NULL) +
+		       (w->ccur != NULL) ==
+	       w->nbatches;
+}
+
+/* Frees whatever nm_worker_init allocated (all of it, or part). */
+static void nm_worker_release(struct nm_worker *w)
+{
+	free(w->dec_mem);
+	free(w->batches);
+	free(w->batch_mem);
+	free(w->spill);
+	free(w->cspill);
+	free(w->full);
+	free(w->free);
+	memset(w, 0, sizeof(*w));
 }
 
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
@@ -160,10 +172,13 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	struct nm_decode_cfg dc = cfg->decode;
 	dc.hash_seed ^= (uint64_t)nm_now_ns() * 0x9e3779b97f4a7c15ull; /* per-run seed */
 	size_t msz = nm_decoder_mem_size(&dc);
+	if (msz == 0)
+		return -1; /* limits out of the decoder's range */
 	w->dec_mem = aligned_alloc(64, (msz + 63) & ~(size_t)63);
-	if (w->dec_mem == NULL)
+	if (w->dec_mem == NULL || (w->dec = nm_decoder_init(w->dec_mem, msz, &dc)) == NULL) {
+		nm_worker_release(w);
 		return -1;
-	w->dec = nm_decoder_init(w->dec_mem, msz, &dc);
+	}
 	for (uint32_t i = 0; i < cfg->nrates; i++)
 		nm_decoder_set_static_rate(w->dec, &cfg->rates[i].exporter, cfg->rates[i].rate,
 					   cfg->rates[i].override);
@@ -178,11 +193,15 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	w->batch_mem = aligned_alloc(64, ((size_t)w->nbatches * cap * rec + 63) & ~(size_t)63);
 	w->spill = calloc(cap, sizeof(struct nm_flow));
 	w->cspill = calloc(cap, sizeof(struct nm_ctr));
-	w->full = nm_ring_create(nm_pow2(cfg->ring_size));
-	w->free = nm_ring_create(nm_pow2(w->nbatches + 1));
+	/* ring_size and batches are capped at 2^20 by the config */
+	w->full = nm_ring_create((uint32_t)nm_pow2_ceil(cfg->ring_size));
+	/* Room for the whole pool: giving a batch back can never fail. */
+	w->free = nm_ring_create((uint32_t)nm_pow2_ceil(w->nbatches + 1ull));
 	if (w->batches == NULL || w->batch_mem == NULL || w->full == NULL || w->free == NULL ||
-	    w->spill == NULL || w->cspill == NULL)
+	    w->spill == NULL || w->cspill == NULL) {
+		nm_worker_release(w);
 		return -1;
+	}
 	/* Touch the pool now: a page fault on the hot path costs more than a
 	 * batch of records. */
 	memset(w->batch_mem, 0, (size_t)w->nbatches * cap * rec);
@@ -191,27 +210,22 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 		b->cap = cap;
 		b->worker = id;
 		b->recs = (uint8_t *)w->batch_mem + (size_t)i * cap * rec;
-		nm_ring_push(w->free, b);
+		nm_ring_push_room(w->free, b);
 	}
 	w->fb = (struct nm_flow_batch){w->spill, 0, cap, nm_worker_flow_flush, w};
 	w->cb = (struct nm_ctr_batch){w->cspill, 0, cap, nm_worker_ctr_flush, w};
 	nm_worker_attach_flows(w);
 	nm_worker_attach_ctrs(w);
 	nm_decoder_set_ctr_batch(w->dec, &w->cb);
-	atomic_init(&w->finished, false);
 	return 0;
 }
 
 void nm_worker_free(struct nm_worker *w)
 {
-	free(w->dec_mem);
-	free(w->batches);
-	free(w->batch_mem);
-	free(w->spill);
-	free(w->cspill);
-	free(w->full);
-	free(w->free);
-	memset(w, 0, sizeof(*w));
+	/* Freed while the sink still held a batch, the sink would write into
+	 * freed memory: the caller stops the sink first. */
+	assert(nm_worker_pool_whole(w));
+	nm_worker_release(w);
 }
 
 void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t sport,
@@ -246,20 +260,34 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 static void nm_worker_publish(struct nm_worker *w)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
-	atomic_store_explicit(&w->dec_pub[0], s->datagrams, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[1], s->datagrams_ok, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[2], s->records, memory_order_relaxed);
-	atomic_store_explicit(&w->dec_pub[3], s->counter_records, memory_order_relaxed);
+	struct nm_dec_pub *p = &w->dec_pub;
+#define NM_X_(name, help) atomic_store_explicit(&p->name, s->name, memory_order_relaxed);
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
 	for (unsigned i = 0; i < NM_ERR__COUNT; i++)
-		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_ERR + i], s->err[i],
-				      memory_order_relaxed);
+		atomic_store_explicit(&p->err[i], s->err[i], memory_order_relaxed);
 	for (unsigned i = 0; i < NM_EV__COUNT; i++)
-		atomic_store_explicit(&w->dec_pub[NM_DEC_PUB_EV + i], s->ev[i], memory_order_relaxed);
+		atomic_store_explicit(&p->ev[i], s->ev[i], memory_order_relaxed);
 }
 
-uint64_t nm_worker_dec_get(struct nm_worker *w, unsigned idx)
+void nm_worker_dec_stats(struct nm_worker *w, struct nm_decode_stats *out)
 {
-	return idx < NM_DEC_PUB_N ? atomic_load_explicit(&w->dec_pub[idx], memory_order_relaxed) : 0;
+	nm_workers_dec_stats(w, 1, out);
+}
+
+void nm_workers_dec_stats(struct nm_worker *w, uint32_t n, struct nm_decode_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint32_t k = 0; k < n; k++) {
+		struct nm_dec_pub *p = &w[k].dec_pub;
+#define NM_X_(name, help) sum->name += atomic_load_explicit(&p->name, memory_order_relaxed);
+		NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
+		for (unsigned i = 0; i < NM_ERR__COUNT; i++)
+			sum->err[i] += atomic_load_explicit(&p->err[i], memory_order_relaxed);
+		for (unsigned i = 0; i < NM_EV__COUNT; i++)
+			sum->ev[i] += atomic_load_explicit(&p->ev[i], memory_order_relaxed);
+	}
 }
 
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
@@ -282,12 +310,15 @@ void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
 	}
 }
 
-/* Pushes a batch at shutdown, waiting (bounded) for the sink to make room. */
+/* Pushes a batch at shutdown, waiting (bounded) for the sink to make room;
+ * a batch the ring would not take goes back to the pool, its records
+ * counted lost. */
 static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 {
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n;
 	bool flows = b->kind == NM_BATCH_FLOWS;
+	assert(n <= b->cap);
 	for (int tries = 0; tries < 5000; tries++) {
 		if (nm_ring_push(w->full, b)) {
 			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
@@ -298,6 +329,8 @@ static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 		nanosleep(&ts, NULL);
 	}
 	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
+	b->n = 0;
+	nm_ring_push_room(w->free, b);
 }
 
 void nm_worker_finish(struct nm_worker *w)
@@ -306,10 +339,15 @@ void nm_worker_finish(struct nm_worker *w)
 		nm_worker_attach_flows(w);
 	if (w->ccur == NULL)
 		nm_worker_attach_ctrs(w);
-	if (w->cur == NULL)
+	/* Still no batch: what the spill buffers hold is lost, counted. */
+	if (w->cur == NULL) {
 		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, w->fb.n);
-	if (w->ccur == NULL)
+		w->fb.n = 0;
+	}
+	if (w->ccur == NULL) {
 		nm_wc_add(w, NM_WC_COUNTERS_DROPPED, w->cb.n);
+		w->cb.n = 0;
+	}
 	if (w->cur && w->fb.n) {
 		w->cur->n = w->fb.n;
 		nm_worker_drain(w, w->cur);
@@ -323,6 +361,12 @@ void nm_worker_finish(struct nm_worker *w)
 		w->cb.n = 0;
 	}
 	nm_worker_publish(w);
-	/* release pairs with the sink's acquire load before its last drain */
-	atomic_store_explicit(&w->finished, true, memory_order_release);
+	/* Every record the decoder produced was sent or counted lost. */
+	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
+	assert(s->records == nm_wc_get(w, NM_WC_RECORDS_SENT) +
+				     nm_wc_get(w, NM_WC_RECORDS_RING_FULL) +
+				     nm_wc_get(w, NM_WC_RECORDS_NO_BATCH));
+	assert(s->counter_records ==
+	       nm_wc_get(w, NM_WC_COUNTERS_SENT) + nm_wc_get(w, NM_WC_COUNTERS_DROPPED));
+	(void)s;
 }

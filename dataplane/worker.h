@@ -15,9 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batch.h" /* export/: struct nm_batch */
 #include "config.h"
 #include "decode.h"
-#include "ring.h"
+#include "ring.h"  /* export/: the SPSC ring to the sink */
+#include "util.h"
 
 /* Why each received packet went where it went: every packet lands in
  * exactly one of the "packet" counters (RX_PACKETS = their sum). */
@@ -55,21 +57,14 @@ enum nm_wc {
 
 const char *nm_wc_name(enum nm_wc c);
 
-/* Published decoder counters: datagrams, datagrams_ok, records,
- * counter_records, then err[], then ev[]. */
-#define NM_DEC_PUB_ERR 4
-#define NM_DEC_PUB_EV (NM_DEC_PUB_ERR + NM_ERR__COUNT)
-#define NM_DEC_PUB_N (NM_DEC_PUB_EV + NM_EV__COUNT)
-
-enum nm_batch_kind { NM_BATCH_FLOWS, NM_BATCH_COUNTERS };
-
-/* What crosses the ring: a header and its records, allocated once. */
-struct nm_batch {
-	uint32_t kind;   /* enum nm_batch_kind */
-	uint32_t n;
-	uint32_t cap;
-	uint32_t worker;
-	void *recs;      /* struct nm_flow[cap] or struct nm_ctr[cap] */
+/* The decoder's counters as the worker publishes them for other threads:
+ * struct nm_decode_stats, field for field, in relaxed atomics. */
+struct nm_dec_pub {
+#define NM_X_(name, help) _Atomic uint64_t name;
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
+	_Atomic uint64_t err[NM_ERR__COUNT];
+	_Atomic uint64_t ev[NM_EV__COUNT];
 };
 
 struct nm_worker {
@@ -93,10 +88,9 @@ struct nm_worker {
 	struct nm_ctr *cspill;
 	uint64_t cur_since_ns;
 	uint64_t last_publish_ns;
-	atomic_bool finished;
 	_Alignas(64) _Atomic uint64_t ctr[NM_WC__COUNT];
 	/* the decoder's counters, published by the worker for other threads */
-	_Atomic uint64_t dec_pub[NM_DEC_PUB_N];
+	struct nm_dec_pub dec_pub;
 };
 
 /* Relaxed single-writer add. */
@@ -114,7 +108,8 @@ static inline uint64_t nm_wc_get(struct nm_worker *w, enum nm_wc c)
 /* Builds the port table of a config (65536 bytes, caller frees). */
 uint8_t *nm_port_table(const struct nm_config *cfg);
 
-/* Allocates the decoder, batches and rings. Returns 0 or -1 (out of memory). */
+/* Allocates the decoder, batches and rings. Returns 0, or -1 (out of memory,
+ * or decode limits the decoder refuses) with nothing left allocated. */
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
 		   const uint8_t *port_kind);
 void nm_worker_free(struct nm_worker *w);
@@ -130,12 +125,21 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);
 
 /* Shutdown: sends what is in the batches, waiting for ring room (the sink
- * is still draining), publishes the final counters, marks the worker done. */
+ * is still draining), and publishes the final counters. The caller tells
+ * the sink it may stop once every worker returned from here (the backends
+ * return after joining their workers; main then calls nm_sink_stop). */
 void nm_worker_finish(struct nm_worker *w);
 
-/* A published decoder counter (index as NM_DEC_PUB_*). */
-uint64_t nm_worker_dec_get(struct nm_worker *w, unsigned idx);
+/* The decoder's counters as last published by worker w (any thread). */
+void nm_worker_dec_stats(struct nm_worker *w, struct nm_decode_stats *out);
 
-uint64_t nm_now_ns(void);
+/* The same, summed over n workers. */
+void nm_workers_dec_stats(struct nm_worker *w, uint32_t n, struct nm_decode_stats *sum);
+
+/* Wall-clock time in ns since the epoch (receive times). */
+static inline uint64_t nm_now_ns(void)
+{
+	return nm_clock_ns(CLOCK_REALTIME);
+}
 
 #endif

@@ -12,7 +12,8 @@
  *   datagrams = datagrams_ok + sum over fatal reasons of err[reason].
  *
  * NM_DECODE_EVENTS(X) lists things that are not errors but are counted
- * (templates learned, sequence gaps, records without a known rate...).
+ * (templates learned, sequence gaps, records without a known rate...), and
+ * NM_DECODE_TOTALS(X) the datagram and record totals.
  */
 #ifndef NM_DECODE_ERR_H
 #define NM_DECODE_ERR_H
@@ -103,12 +104,18 @@ enum nm_ev {
 	NM_EV__COUNT
 };
 
+/* The decoder's totals, X(name, "help"): fields of struct nm_decode_stats. */
+#define NM_DECODE_TOTALS(X)                                                                  \
+	X(datagrams, "datagrams handed to a decode function")                                \
+	X(datagrams_ok, "datagrams decoded without a fatal error")                           \
+	X(records, "flow records produced")                                                  \
+	X(counter_records, "interface counter records produced (sFlow)")
+
 /* Per-decoder counters; single writer (the decoder's owner). */
 struct nm_decode_stats {
-	uint64_t datagrams;    /* datagrams handed to a decode function */
-	uint64_t datagrams_ok; /* datagrams decoded without a fatal error */
-	uint64_t records;      /* flow records produced */
-	uint64_t counter_records; /* interface counter records produced (sFlow) */
+#define NM_X_(name, help) uint64_t name;
+	NM_DECODE_TOTALS(NM_X_)
+#undef NM_X_
 	uint64_t err[NM_ERR__COUNT];
 	uint64_t ev[NM_EV__COUNT];
 };

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 #define NM_EVICT_CANDIDATES 8
 
 static const char *const nm_err_names[] = {
@@ -100,14 +102,6 @@ void nm_decode_cfg_default(struct nm_decode_cfg *c)
 	c->hash_seed = 0x6e65746d657461ull;
 }
 
-static uint32_t pow2_at_least(uint64_t n)
-{
-	uint32_t p = 1;
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 struct nm_layout {
 	size_t exp_off, expb_off, tmplb_off, tmpl_off, stride, total;
 	uint32_t expb, tmplb;
@@ -119,8 +113,9 @@ static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
 	    c->max_templates > (1u << 24) || c->max_templates_per_exporter < 1 ||
 	    c->max_fields_per_template < 1 || c->max_fields_per_template > NM_TMPL_FIELDS_MAX)
 		return -1;
-	l->expb = pow2_at_least(2ull * c->max_exporters);
-	l->tmplb = pow2_at_least(2ull * c->max_templates);
+	/* at most 2^23 and 2^25 buckets: the caps above keep them in 32 bits */
+	l->expb = (uint32_t)nm_pow2_ceil(2ull * c->max_exporters);
+	l->tmplb = (uint32_t)nm_pow2_ceil(2ull * c->max_templates);
 	l->stride = sizeof(struct nm_tmpl) + (c->max_fields_per_template + 1u) * sizeof(struct nm_tmpl_op);
 	l->stride = (l->stride + 7) & ~(size_t)7;
 	size_t off = (sizeof(struct nm_decoder) + 63) & ~(size_t)63;

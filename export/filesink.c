@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "filesink.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "msgbuf.h"
+#include "spool.h"
+#include "util.h"
 
 struct nm_fstream {
 	const char *kind; /* "flows" or "counters" */
@@ -28,27 +28,42 @@ struct nm_filesink {
 	uint8_t *zbuf;
 	size_t zcap;
 	uint64_t seq;
-	uint64_t records, frames, files, write_errors, records_lost;
+#define NM_X_(name, help) uint64_t name;
+	NM_FILESINK_COUNTERS(NM_X_)
+#undef NM_X_
 };
 
+/* Wall clock: it names the files, and a file's age is measured on it. */
 static uint64_t nm_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return nm_clock_ns(CLOCK_REALTIME);
 }
 
-struct nm_filesink *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+static void nm_filesink_free(void *o)
 {
-	struct nm_filesink *s = calloc(1, sizeof(*s));
+	struct nm_filesink *s = o;
 	if (s == NULL)
+		return;
+	ZSTD_freeCCtx(s->zc);
+	free(s->zbuf);
+	nm_msgbuf_free(&s->flows.mb);
+	nm_msgbuf_free(&s->ctrs.mb);
+	free(s);
+}
+
+/* NULL with a message in err; every early return frees what it took. */
+static void *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	/* A path that is no directory, or one we may not write in, would lose
+	 * every record later, one counted write error at a time: refuse it. */
+	if (nm_dir_prepare(cfg->path, "file sink path", err, errlen))
 		return NULL;
-	s->cfg = *cfg;
-	if (mkdir(cfg->path, 0750) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "file sink path %s: %s", cfg->path, strerror(errno));
-		free(s);
+	struct nm_filesink *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "file sink: out of memory");
 		return NULL;
 	}
+	s->cfg = *cfg;
 	s->flows.kind = "flows";
 	s->ctrs.kind = "counters";
 	s->zc = ZSTD_createCCtx();
@@ -58,6 +73,7 @@ struct nm_filesink *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, s
 	    nm_msgbuf_init(&s->flows.mb, cfg->max_message_bytes, cfg->max_message_records) ||
 	    nm_msgbuf_init(&s->ctrs.mb, cfg->max_message_bytes, cfg->max_message_records)) {
 		snprintf(err, errlen, "file sink: out of memory");
+		nm_filesink_free(s);
 		return NULL;
 	}
 	return s;
@@ -118,8 +134,9 @@ static void nm_fstream_frame(struct nm_filesink *s, struct nm_fstream *st)
 	s->records += records;
 }
 
-void nm_filesink_write(struct nm_filesink *s, const struct nm_batch *b)
+static void nm_filesink_write(void *o, const struct nm_batch *b)
 {
+	struct nm_filesink *s = o;
 	bool flows = b->kind == NM_BATCH_FLOWS;
 	struct nm_fstream *st = flows ? &s->flows : &s->ctrs;
 	for (uint32_t i = 0; i < b->n; i++) {
@@ -144,39 +161,49 @@ static void nm_fstream_age(struct nm_filesink *s, struct nm_fstream *st)
 		nm_fstream_rotate(s, st);
 }
 
-void nm_filesink_idle(struct nm_filesink *s)
+/* Partly filled frames are written and the files flushed. */
+static void nm_filesink_flush(void *o)
 {
+	struct nm_filesink *s = o;
 	nm_fstream_frame(s, &s->flows);
 	nm_fstream_frame(s, &s->ctrs);
-	nm_fstream_age(s, &s->flows);
-	nm_fstream_age(s, &s->ctrs);
 	if (s->flows.f)
 		fflush(s->flows.f);
 	if (s->ctrs.f)
 		fflush(s->ctrs.f);
 }
 
-void nm_filesink_close(struct nm_filesink *s)
+static void nm_filesink_poll(void *o)
 {
-	nm_filesink_idle(s);
+	struct nm_filesink *s = o;
+	nm_fstream_age(s, &s->flows);
+	nm_fstream_age(s, &s->ctrs);
+}
+
+/* The last frames, then both files get their final names. */
+static void nm_filesink_close(void *o)
+{
+	struct nm_filesink *s = o;
+	nm_filesink_flush(s);
 	nm_fstream_rotate(s, &s->flows);
 	nm_fstream_rotate(s, &s->ctrs);
 }
 
-void nm_filesink_print(const struct nm_filesink *s, const char *pre, FILE *o)
+static void nm_filesink_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
-	fprintf(o,
-		"%srecords %" PRIu64 "\n%sframes %" PRIu64 "\n%sfiles %" PRIu64
-		"\n%swrite_errors %" PRIu64 "\n%srecords_lost %" PRIu64 "\n",
-		pre, s->records, pre, s->frames, pre, s->files, pre, s->write_errors, pre,
-		s->records_lost);
+	const struct nm_filesink *s = o;
+#define NM_X_(name, help) fn(ctx, #name, help, s->name);
+	NM_FILESINK_COUNTERS(NM_X_)
+#undef NM_X_
 }
 
-void nm_filesink_free(struct nm_filesink *s)
-{
-	ZSTD_freeCCtx(s->zc);
-	free(s->zbuf);
-	nm_msgbuf_free(&s->flows.mb);
-	nm_msgbuf_free(&s->ctrs.mb);
-	free(s);
-}
+const struct nm_output_ops nm_filesink_ops = {
+	.name = "file",
+	.open = nm_filesink_open,
+	.write = nm_filesink_write,
+	.flush = nm_filesink_flush,
+	.poll = nm_filesink_poll,
+	.close = nm_filesink_close,
+	.free = nm_filesink_free,
+	.counters = nm_filesink_counters,
+};

@@ -11,18 +11,20 @@
 #ifndef NM_FILESINK_H
 #define NM_FILESINK_H
 
-#include <stdio.h>
+#include "output.h"
 
-#include "config.h"
-#include "worker.h"
+#define NM_FILESINK_COUNTERS(X)                                                               \
+	X(records, "records written in frames")                                              \
+	X(frames, "zstd frames written")                                                     \
+	X(files, "files finished (renamed from .tmp)")                                       \
+	X(write_errors, "frames, closes or renames that failed")                             \
+	X(records_lost, "records lost (write error, or no memory)")
 
-struct nm_filesink;
-
-struct nm_filesink *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen);
-void nm_filesink_write(struct nm_filesink *s, const struct nm_batch *b);
-void nm_filesink_idle(struct nm_filesink *s);
-void nm_filesink_close(struct nm_filesink *s);
-void nm_filesink_print(const struct nm_filesink *s, const char *prefix, FILE *o);
-void nm_filesink_free(struct nm_filesink *s);
+/*
+ * The file output (see output.h). open creates the directory when it is
+ * missing (not its parents) and fails unless it is a directory it may
+ * write in; counters gives NM_FILESINK_COUNTERS.
+ */
+extern const struct nm_output_ops nm_filesink_ops;
 
 #endif

@@ -4,13 +4,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "flow_json.h"
 #include "msgbuf.h"
 #include "spool.h"
+#include "util.h"
 
 #define NM_KAFKA_REASONS 16
 #define NM_REPLAY_PER_IDLE 32
@@ -31,21 +31,18 @@ struct nm_kafka {
 	struct nm_spool spool;
 	int has_spool;
 	uint64_t last_ok_ns, last_fail_ns;
-	/* accounting (sink thread only) */
-	uint64_t handed, replayed, delivered, spooled, failed, in_flight;
-	uint64_t spool_refused;   /* records the spool refused (quota, I/O): failed */
-	uint64_t queue_full_waits;
-	uint64_t counters_not_sent;
-	uint64_t messages, bytes;
+	/* accounting (sink thread only): NM_KAFKA_COUNTERS */
+#define NM_X_(name, help) uint64_t name;
+	NM_KAFKA_COUNTERS(NM_X_)
+#undef NM_X_
 	struct { rd_kafka_resp_err_t err; uint64_t records; } reasons[NM_KAFKA_REASONS];
 	char fatal[512];
 };
 
+/* Deadlines and "since the last failure": a clock that never jumps. */
 static uint64_t nm_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return nm_clock_ns(CLOCK_MONOTONIC);
 }
 
 static void nm_kafka_fail(struct nm_kafka *k, rd_kafka_resp_err_t err, uint32_t records)
@@ -142,15 +139,29 @@ static int nm_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, s
 	return 0;
 }
 
-struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+/* Frees what nm_kafka_open got so far, or all of a closed producer. */
+static void nm_kafka_free(void *o)
 {
-	struct nm_kafka *k = calloc(1, sizeof(*k));
-	if (k == NULL) {
-		snprintf(err, errlen, "kafka: out of memory");
-		return NULL;
-	}
-	k->cfg = *cfg;
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	struct nm_kafka *k = o;
+	if (k == NULL)
+		return;
+	if (k->topic)
+		rd_kafka_topic_destroy(k->topic);
+	if (k->ctopic)
+		rd_kafka_topic_destroy(k->ctopic);
+	if (k->rk)
+		rd_kafka_destroy(k->rk);
+	nm_msgbuf_free(&k->flows);
+	nm_msgbuf_free(&k->ctrs);
+	if (k->has_spool)
+		nm_spool_close(&k->spool);
+	free(k);
+}
+
+/* The producer's configuration; 0, or -1 with a message in err. */
+static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char *err,
+			 size_t errlen)
+{
 	char v[64];
 	int bad = nm_set(c, "bootstrap.servers", cfg->brokers, err, errlen) ||
 		  nm_set(c, "compression.codec", cfg->compression, err, errlen);
@@ -167,22 +178,39 @@ struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t 
 	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
 	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
 		bad = nm_set(c, cfg->props[i][0], cfg->props[i][1], err, errlen);
-	if (!bad) {
-		/* A message.max.bytes property below our messages would fail
-		 * nearly every one of them: refuse it now. */
-		char mmb[32];
-		size_t mlen = sizeof(mmb);
-		if (rd_kafka_conf_get(c, "message.max.bytes", mmb, &mlen) == RD_KAFKA_CONF_OK &&
-		    strtoull(mmb, NULL, 10) < cfg->max_message_bytes + 1024ull) {
-			snprintf(err, errlen,
-				 "kafka property message.max.bytes=%s is below max_message_bytes "
-				 "(%u) plus overhead: lower max_message_bytes",
-				 mmb, cfg->max_message_bytes);
-			bad = 1;
-		}
+	if (bad)
+		return -1;
+	/* A message.max.bytes property below our messages would fail nearly
+	 * every one of them: refuse it now. */
+	char mmb[32];
+	size_t mlen = sizeof(mmb);
+	if (rd_kafka_conf_get(c, "message.max.bytes", mmb, &mlen) == RD_KAFKA_CONF_OK &&
+	    strtoull(mmb, NULL, 10) < cfg->max_message_bytes + 1024ull) {
+		snprintf(err, errlen,
+			 "kafka property message.max.bytes=%s is below max_message_bytes "
+			 "(%u) plus overhead: lower max_message_bytes",
+			 mmb, cfg->max_message_bytes);
+		return -1;
 	}
-	if (bad) {
-		rd_kafka_conf_destroy(c);
+	return 0;
+}
+
+/* Creates the producer (and opens the spool). NULL with a message in err;
+ * every early return frees what was taken before it. */
+static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	struct nm_kafka *k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return NULL;
+	}
+	k->cfg = *cfg;
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	if (c == NULL || nm_kafka_conf(c, cfg, err, errlen)) {
+		if (c == NULL)
+			snprintf(err, errlen, "kafka: out of memory");
+		else
+			rd_kafka_conf_destroy(c);
 		free(k);
 		return NULL;
 	}
@@ -191,25 +219,34 @@ struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t 
 	rd_kafka_conf_set_error_cb(c, nm_err_cb);
 	char e[512];
 	/* Created on the sink thread: librdkafka's own threads inherit its
-	 * CPU affinity (the control CPUs, not the worker cores). */
+	 * CPU affinity (the control CPUs, not the worker cores). The
+	 * configuration is the producer's once it exists, still ours if not. */
 	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
 	if (k->rk == NULL) {
 		snprintf(err, errlen, "kafka: %s", e);
+		rd_kafka_conf_destroy(c);
 		free(k);
 		return NULL;
 	}
 	k->topic = rd_kafka_topic_new(k->rk, cfg->topic, NULL);
-	if (cfg->counters_topic[0])
-		k->ctopic = rd_kafka_topic_new(k->rk, cfg->counters_topic, NULL);
+	if (k->topic == NULL ||
+	    (cfg->counters_topic[0] &&
+	     (k->ctopic = rd_kafka_topic_new(k->rk, cfg->counters_topic, NULL)) == NULL)) {
+		snprintf(err, errlen, "kafka: topic %s: %s",
+			 k->topic == NULL ? cfg->topic : cfg->counters_topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		nm_kafka_free(k);
+		return NULL;
+	}
 	if (nm_msgbuf_init(&k->flows, cfg->max_message_bytes, cfg->max_message_records) ||
 	    nm_msgbuf_init(&k->ctrs, cfg->max_message_bytes, cfg->max_message_records)) {
 		snprintf(err, errlen, "kafka: out of memory");
+		nm_kafka_free(k);
 		return NULL;
 	}
 	if (cfg->spool_dir[0]) {
 		if (nm_spool_open(&k->spool, cfg->spool_dir, cfg->spool_quota, err, errlen)) {
-			rd_kafka_destroy(k->rk);
-			free(k);
+			nm_kafka_free(k);
 			return NULL;
 		}
 		k->has_spool = 1;
@@ -269,8 +306,9 @@ static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topi
 	nm_kafka_produce(k, t, p, len, records, k->cfg.key == NM_KEY_EXPORTER ? &key : NULL, 0, 0);
 }
 
-void nm_kafka_write(struct nm_kafka *k, const struct nm_batch *b)
+static void nm_kafka_write(void *o, const struct nm_batch *b)
 {
+	struct nm_kafka *k = o;
 	bool flows = b->kind == NM_BATCH_FLOWS;
 	struct nm_msgbuf *m = flows ? &k->flows : &k->ctrs;
 	rd_kafka_topic_t *t = flows ? k->topic : k->ctopic;
@@ -323,11 +361,19 @@ static bool nm_kafka_may_replay(const struct nm_kafka *k)
 	       nm_ns() - k->last_fail_ns > 5000000000ull;
 }
 
-void nm_kafka_idle(struct nm_kafka *k)
+/* Partly filled messages leave now (the sink has nothing else to do). */
+static void nm_kafka_flush(void *o)
 {
+	struct nm_kafka *k = o;
 	nm_kafka_send(k, &k->flows, k->topic);
 	if (k->ctopic)
 		nm_kafka_send(k, &k->ctrs, k->ctopic);
+}
+
+/* Delivery reports, and the spool's replay once the brokers take messages. */
+static void nm_kafka_poll(void *o)
+{
+	struct nm_kafka *k = o;
 	rd_kafka_poll(k->rk, 0);
 	if (!k->has_spool || !nm_kafka_may_replay(k) || rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ)
 		return;
@@ -346,20 +392,27 @@ void nm_kafka_idle(struct nm_kafka *k)
 	}
 }
 
-void nm_kafka_close(struct nm_kafka *k)
+/*
+ * Shutdown: sends what is left, waits up to flush_timeout_ms for delivery
+ * (replaying the spool while the brokers take it), spools what is still
+ * undelivered, and stops the producer. The spool stays open for its
+ * counters until free.
+ */
+static void nm_kafka_close(void *o)
 {
-	nm_kafka_send(k, &k->flows, k->topic);
-	if (k->ctopic)
-		nm_kafka_send(k, &k->ctrs, k->ctopic);
+	struct nm_kafka *k = o;
+	nm_kafka_flush(k);
 	uint64_t deadline = nm_ns() + (uint64_t)k->cfg.flush_timeout_ms * 1000000ull;
 	/* Kafka first: deliver, and drain the spool while the brokers take it. */
 	while (nm_ns() < deadline) {
 		rd_kafka_poll(k->rk, 50);
 		if (k->has_spool && nm_spool_pending(&k->spool) &&
-		    (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns))
-			nm_kafka_idle(k);
-		else if (rd_kafka_outq_len(k->rk) == 0)
+		    (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns)) {
+			nm_kafka_flush(k);
+			nm_kafka_poll(k);
+		} else if (rd_kafka_outq_len(k->rk) == 0) {
 			break;
+		}
 	}
 	/* Then the spool: what is still queued or in flight comes back through
 	 * the delivery reports as purged, and is spooled. */
@@ -371,53 +424,60 @@ void nm_kafka_close(struct nm_kafka *k)
 	if (k->ctopic)
 		rd_kafka_topic_destroy(k->ctopic);
 	rd_kafka_destroy(k->rk);
+	k->topic = k->ctopic = NULL;
+	k->rk = NULL;
 	nm_msgbuf_free(&k->flows);
 	nm_msgbuf_free(&k->ctrs);
-	k->rk = NULL;
 	if (k->in_flight)
 		fprintf(stderr, "netmeta: kafka: %" PRIu64 " records still in flight at exit\n",
 			k->in_flight);
 }
 
-uint64_t nm_kafka_delivered(const struct nm_kafka *k)
+static uint64_t nm_kafka_delivered(const void *o)
 {
+	const struct nm_kafka *k = o;
 	return k->delivered;
 }
 
-void nm_kafka_free(struct nm_kafka *k)
+static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
-	if (k->has_spool)
-		nm_spool_close(&k->spool);
-	free(k);
+	const struct nm_kafka *k = o;
+#define NM_X_(name, help) fn(ctx, #name, help, k->name);
+	NM_KAFKA_COUNTERS(NM_X_)
+#undef NM_X_
+	for (int i = 0; i < NM_KAFKA_REASONS && k->reasons[i].records; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "failed_%s", rd_kafka_err2name(k->reasons[i].err));
+		fn(ctx, name, "records dropped for this librdkafka error", k->reasons[i].records);
+	}
+	if (k->has_spool) {
+#define NM_X_(name, help) fn(ctx, "spool_" #name, help, k->spool.name);
+		NM_SPOOL_COUNTERS(NM_X_)
+#undef NM_X_
+	}
 }
 
-void nm_kafka_print(const struct nm_kafka *k, const char *pre, FILE *o)
+static void nm_kafka_status(const void *o, const char *pre, FILE *f)
 {
-	fprintf(o,
-		"%shanded %" PRIu64 "\n%sreplayed %" PRIu64 "\n%sdelivered %" PRIu64
-		"\n%sspooled %" PRIu64 "\n%sfailed %" PRIu64 "\n%sin_flight %" PRIu64
-		"\n%smessages %" PRIu64 "\n%sbytes %" PRIu64 "\n%squeue_full_waits %" PRIu64
-		"\n%scounters_not_sent %" PRIu64 "\n%sspool_refused %" PRIu64 "\n",
-		pre, k->handed, pre, k->replayed, pre, k->delivered, pre, k->spooled, pre, k->failed,
-		pre, k->in_flight, pre, k->messages, pre, k->bytes, pre, k->queue_full_waits, pre,
-		k->counters_not_sent, pre, k->spool_refused);
-	for (int i = 0; i < NM_KAFKA_REASONS && k->reasons[i].records; i++)
-		fprintf(o, "%sfailed_%s %" PRIu64 "\n", pre, rd_kafka_err2name(k->reasons[i].err),
-			k->reasons[i].records);
+	const struct nm_kafka *k = o;
 	/* handed + replayed = delivered + spooled + failed + in_flight */
-	fprintf(o, "%sidentity %s\n", pre,
+	fprintf(f, "%sidentity %s\n", pre,
 		k->handed + k->replayed == k->delivered + k->spooled + k->failed + k->in_flight
 			? "ok"
 			: "BROKEN");
-	if (k->has_spool)
-		fprintf(o,
-			"%sspool_bytes %" PRIu64 "\n%sspool_put_records %" PRIu64
-			"\n%sspool_replay_records %" PRIu64 "\n%sspool_quota_records %" PRIu64
-			"\n%sspool_corrupt_entries %" PRIu64 "\n%sspool_io_errors %" PRIu64
-			"\n%sspool_segments_removed %" PRIu64 "\n",
-			pre, k->spool.used, pre, k->spool.put_records, pre, k->spool.replay_records, pre,
-			k->spool.quota_records, pre, k->spool.corrupt_entries, pre, k->spool.io_errors,
-			pre, k->spool.segments_removed);
 	if (k->fatal[0])
-		fprintf(o, "%sfatal %s\n", pre, k->fatal);
+		fprintf(f, "%sfatal %s\n", pre, k->fatal);
 }
+
+const struct nm_output_ops nm_kafka_ops = {
+	.name = "kafka",
+	.open = nm_kafka_open,
+	.write = nm_kafka_write,
+	.flush = nm_kafka_flush,
+	.poll = nm_kafka_poll,
+	.close = nm_kafka_close,
+	.free = nm_kafka_free,
+	.counters = nm_kafka_counters,
+	.status = nm_kafka_status,
+	.delivered = nm_kafka_delivered,
+};

@@ -15,35 +15,29 @@
 #ifndef NM_KAFKA_H
 #define NM_KAFKA_H
 
-#include <stdint.h>
-#include <stdio.h>
+#include "output.h"
 
-#include "config.h"
-#include "worker.h"
+/* Records through the producer; the first six make the identity above. */
+#define NM_KAFKA_COUNTERS(X)                                                                  \
+	X(handed, "records handed to the producer (live traffic)")                           \
+	X(replayed, "records produced again from the spool")                                 \
+	X(delivered, "records the brokers acknowledged")                                     \
+	X(spooled, "records written to the spool (not deliverable for now)")                 \
+	X(failed, "records dropped, by reason in failed_<REASON>")                            \
+	X(in_flight, "records produced and not yet reported (gauge)")                        \
+	X(messages, "messages produced")                                                     \
+	X(bytes, "message bytes produced")                                                   \
+	X(queue_full_waits, "waits in rd_kafka_poll: the producer queue was full")          \
+	X(counters_not_sent, "interface counter records not sent (no counters_topic)")      \
+	X(spool_refused, "records the spool refused (quota, I/O), counted in failed")
 
-struct nm_kafka;
-
-/* Creates the producer (and opens the spool). NULL with a message in err. */
-struct nm_kafka *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen);
-
-/* Encodes and queues a batch of records (flows or interface counters). */
-void nm_kafka_write(struct nm_kafka *k, const struct nm_batch *b);
-
-/* Nothing else to do: send partly filled messages, serve delivery reports,
- * replay the spool when the brokers take messages again. */
-void nm_kafka_idle(struct nm_kafka *k);
-
-/* Shutdown: sends what is left, waits up to flush_timeout_ms for delivery,
- * spools what is still undelivered, and stops the producer. The counters
- * stay readable until nm_kafka_free(). */
-void nm_kafka_close(struct nm_kafka *k);
-void nm_kafka_free(struct nm_kafka *k);
-
-/* Counters by name, one per line, prefixed (e.g. "kafka0_"). */
-void nm_kafka_print(const struct nm_kafka *k, const char *prefix, FILE *o);
-
-/* Records handed to Kafka (live), delivered, and whether the accounting
- * identity holds (for tests and stats). */
-uint64_t nm_kafka_delivered(const struct nm_kafka *k);
+/*
+ * The Kafka output (see output.h). open creates the producer from the sink
+ * thread (librdkafka's threads inherit its CPU affinity) and opens the
+ * spool; counters gives NM_KAFKA_COUNTERS, failed_<REASON> per librdkafka
+ * error, and NM_SPOOL_COUNTERS as spool_<name> when a spool is configured;
+ * status prints "identity ok" (or BROKEN) and a fatal producer error.
+ */
+extern const struct nm_output_ops nm_kafka_ops;
 
 #endif

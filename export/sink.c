@@ -1,135 +1,252 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "sink.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "filesink.h"
+#include "flow.h"
 #include "flow_json.h"
 #include "kafka.h"
 
-void nm_sink_init(struct nm_sink *s, const struct nm_config *cfg, struct nm_worker *workers,
-		  uint32_t nworkers)
-{
-	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
-	s->workers = workers;
-	s->nworkers = nworkers;
-	atomic_init(&s->stop, false);
-	atomic_init(&s->ready, false);
-}
+/* ---- JSON lines: a file, or stdout for path "-" ---- */
 
-static int nm_sink_open(struct nm_sink *s)
+#define NM_JSON_COUNTERS(X)                                                                   \
+	X(lines, "records written as JSON lines")                                            \
+	X(write_errors, "lines, flushes or the close that failed")
+
+struct nm_jsonsink {
+	FILE *f;
+#define NM_X_(name, help) uint64_t name;
+	NM_JSON_COUNTERS(NM_X_)
+#undef NM_X_
+};
+
+static void *nm_json_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
-	const struct nm_config *cfg = s->cfg;
-	for (uint32_t i = 0; i < cfg->nsinks; i++) {
-		const struct nm_cfg_sink *c = &cfg->sinks[i];
-		struct nm_output *o = &s->out[s->nout];
-		memset(o, 0, sizeof(*o));
-		o->type = c->type;
-		char err[1024];
-		err[0] = 0;
-		switch (c->type) {
-		case NM_SINK_JSON:
-			o->json = strcmp(c->path, "-") == 0 ? stdout : fopen(c->path, "w");
-			if (o->json == NULL)
-				snprintf(err, sizeof(err), "%s: %s", c->path, strerror(errno));
-			else
-				setvbuf(o->json, NULL, _IOFBF, 1 << 20);
-			break;
-		case NM_SINK_KAFKA:
-			o->kafka = nm_kafka_open(c, err, sizeof(err));
-			break;
-		case NM_SINK_FILE:
-			o->file = nm_filesink_open(c, err, sizeof(err));
-			break;
-		case NM_SINK_DISCARD:
-			break;
-		}
-		if (err[0]) {
-			snprintf(s->open_err, sizeof(s->open_err), "sinks[%u]: %s", i, err);
-			return -1;
-		}
-		s->nout++;
+	struct nm_jsonsink *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		snprintf(err, errlen, "json: out of memory");
+		return NULL;
 	}
-	return 0;
+	j->f = strcmp(cfg->path, "-") == 0 ? stdout : fopen(cfg->path, "w");
+	if (j->f == NULL) {
+		snprintf(err, errlen, "json path %s: %s", cfg->path, strerror(errno));
+		free(j);
+		return NULL;
+	}
+	setvbuf(j->f, NULL, _IOFBF, 1 << 20);
+	return j;
 }
 
-static void nm_json_write(struct nm_sink *s, FILE *f, const struct nm_batch *b)
+static void nm_json_write(void *o, const struct nm_batch *b)
 {
+	struct nm_jsonsink *j = o;
 	char buf[NM_FLOW_JSON_MAX + 1];
 	for (uint32_t i = 0; i < b->n; i++) {
 		size_t n = b->kind == NM_BATCH_FLOWS
 				   ? nm_flow_json(&((const struct nm_flow *)b->recs)[i], buf, sizeof(buf))
 				   : nm_ctr_json(&((const struct nm_ctr *)b->recs)[i], buf, sizeof(buf));
 		buf[n++] = '\n';
-		if (fwrite(buf, 1, n, f) != n)
-			atomic_fetch_add_explicit(&s->write_errors, 1, memory_order_relaxed);
+		if (fwrite(buf, 1, n, j->f) != n)
+			j->write_errors++;
+		else
+			j->lines++;
 	}
+}
+
+static void nm_json_flush(void *o)
+{
+	struct nm_jsonsink *j = o;
+	if (fflush(j->f) != 0)
+		j->write_errors++;
+}
+
+static void nm_json_close(void *o)
+{
+	struct nm_jsonsink *j = o;
+	nm_json_flush(j);
+	if (j->f != stdout && fclose(j->f) != 0)
+		j->write_errors++;
+	j->f = NULL;
+}
+
+static void nm_json_free(void *o)
+{
+	struct nm_jsonsink *j = o;
+	if (j && j->f && j->f != stdout)
+		fclose(j->f);
+	free(j);
+}
+
+static void nm_json_counters(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	const struct nm_jsonsink *j = o;
+#define NM_X_(name, help) fn(ctx, #name, help, j->name);
+	NM_JSON_COUNTERS(NM_X_)
+#undef NM_X_
+}
+
+static const struct nm_output_ops nm_json_ops = {
+	.name = "json",
+	.open = nm_json_open,
+	.write = nm_json_write,
+	.flush = nm_json_flush,
+	.close = nm_json_close,
+	.free = nm_json_free,
+	.counters = nm_json_counters,
+};
+
+/* ---- discard: counts and drops (benchmarks of the data path) ---- */
+
+struct nm_discard {
+	uint64_t records;
+};
+
+static void *nm_discard_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	struct nm_discard *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		snprintf(err, errlen, "discard: out of memory");
+	return d;
+}
+
+static void nm_discard_write(void *o, const struct nm_batch *b)
+{
+	((struct nm_discard *)o)->records += b->n;
+}
+
+static void nm_discard_counters(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	fn(ctx, "records", "records dropped on purpose", ((const struct nm_discard *)o)->records);
+}
+
+static const struct nm_output_ops nm_discard_ops = {
+	.name = "discard",
+	.open = nm_discard_open,
+	.write = nm_discard_write,
+	.free = free,
+	.counters = nm_discard_counters,
+};
+
+/* ---- the sink thread ---- */
+
+/* The operations of each sink type, by enum nm_sink_type. */
+static const struct nm_output_ops *const nm_output_types[] = {
+	[NM_SINK_JSON] = &nm_json_ops,
+	[NM_SINK_DISCARD] = &nm_discard_ops,
+	[NM_SINK_KAFKA] = &nm_kafka_ops,
+	[NM_SINK_FILE] = &nm_filesink_ops,
+};
+
+#define NM_NTYPES (sizeof(nm_output_types) / sizeof(nm_output_types[0]))
+
+void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg,
+		  const struct nm_sink_producer *prod, uint32_t nprod)
+{
+	assert(ncfg <= NM_CFG_MAX_SINKS);
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->ncfg = ncfg;
+	s->prod = prod;
+	s->nprod = nprod;
+	atomic_init(&s->stop, false);
+	atomic_init(&s->ready, false);
+	for (int c = 0; c < NM_SINK_CTR__COUNT; c++)
+		atomic_init(&s->ctr[c], 0);
+	atomic_init(&s->delivered, 0);
+}
+
+/* Closes and frees every open output (start-up failure and shutdown). */
+static void nm_sink_close_all(struct nm_sink *s)
+{
+	for (uint32_t k = 0; k < s->nout; k++)
+		if (s->out[k].ops->close)
+			s->out[k].ops->close(s->out[k].o);
+}
+
+/* Opens every output; on the first failure closes and frees the ones
+ * already open. 0, or -1 with open_err set. */
+static int nm_sink_open(struct nm_sink *s)
+{
+	for (uint32_t i = 0; i < s->ncfg; i++) {
+		const struct nm_cfg_sink *c = &s->cfg[i];
+		const struct nm_output_ops *ops =
+			(unsigned)c->type < NM_NTYPES ? nm_output_types[c->type] : NULL;
+		char err[1024] = "";
+		void *o = ops ? ops->open(c, err, sizeof(err)) : NULL;
+		if (o == NULL) {
+			snprintf(s->open_err, sizeof(s->open_err), "sinks[%" PRIu32 "]: %s", i,
+				 ops == NULL ? "unknown sink type"
+				 : err[0]    ? err
+					     : "cannot be opened");
+			nm_sink_close_all(s);
+			nm_sink_free(s);
+			return -1;
+		}
+		s->out[s->nout++] = (struct nm_output){ops, o};
+	}
+	return 0;
+}
+
+static void nm_sink_add(struct nm_sink *s, enum nm_sink_ctr c, uint64_t v)
+{
+	/* single writer (this thread): relaxed, read by the stats thread */
+	atomic_store_explicit(&s->ctr[c], atomic_load_explicit(&s->ctr[c], memory_order_relaxed) + v,
+			      memory_order_relaxed);
 }
 
 static void nm_sink_write(struct nm_sink *s, const struct nm_batch *b)
 {
-	for (uint32_t k = 0; k < s->nout; k++) {
-		struct nm_output *o = &s->out[k];
-		switch (o->type) {
-		case NM_SINK_JSON:
-			nm_json_write(s, o->json, b);
-			break;
-		case NM_SINK_KAFKA:
-			nm_kafka_write(o->kafka, b);
-			break;
-		case NM_SINK_FILE:
-			nm_filesink_write(o->file, b);
-			break;
-		case NM_SINK_DISCARD:
-			break;
-		}
-	}
-	atomic_fetch_add_explicit(b->kind == NM_BATCH_FLOWS ? &s->records_written
-							     : &s->counters_written,
-				  b->n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->batches, 1, memory_order_relaxed);
+	assert(b->n <= b->cap);
+	assert(b->kind == NM_BATCH_FLOWS || b->kind == NM_BATCH_COUNTERS);
+	for (uint32_t k = 0; k < s->nout; k++)
+		s->out[k].ops->write(s->out[k].o, b);
+	nm_sink_add(s, b->kind == NM_BATCH_FLOWS ? NM_SINK_CTR_records_written
+						 : NM_SINK_CTR_counters_written,
+		    b->n);
+	nm_sink_add(s, NM_SINK_CTR_batches, 1);
 }
 
-/* Kafka deliveries, published for the stats thread. */
+/* Acknowledged deliveries, published for the stats thread. */
 static void nm_sink_publish(struct nm_sink *s)
 {
 	uint64_t delivered = 0;
 	for (uint32_t k = 0; k < s->nout; k++)
-		if (s->out[k].type == NM_SINK_KAFKA)
-			delivered += nm_kafka_delivered(s->out[k].kafka);
-	atomic_store_explicit(&s->kafka_delivered, delivered, memory_order_relaxed);
+		if (s->out[k].ops->delivered)
+			delivered += s->out[k].ops->delivered(s->out[k].o);
+	atomic_store_explicit(&s->delivered, delivered, memory_order_relaxed);
 }
 
 static void nm_sink_idle(struct nm_sink *s)
 {
 	for (uint32_t k = 0; k < s->nout; k++) {
-		struct nm_output *o = &s->out[k];
-		if (o->type == NM_SINK_JSON)
-			fflush(o->json);
-		else if (o->type == NM_SINK_KAFKA)
-			nm_kafka_idle(o->kafka);
-		else if (o->type == NM_SINK_FILE)
-			nm_filesink_idle(o->file);
+		const struct nm_output *o = &s->out[k];
+		if (o->ops->flush)
+			o->ops->flush(o->o);
+		if (o->ops->poll)
+			o->ops->poll(o->o);
 	}
 	nm_sink_publish(s);
 }
 
-/* One pass over every worker's ring; returns the batches handled. */
+/* One pass over every producer's ring; returns the batches handled. */
 static uint32_t nm_sink_pass(struct nm_sink *s)
 {
 	uint32_t done = 0;
-	for (uint32_t i = 0; i < s->nworkers; i++) {
-		struct nm_worker *w = &s->workers[i];
+	for (uint32_t i = 0; i < s->nprod; i++) {
+		const struct nm_sink_producer *p = &s->prod[i];
 		struct nm_batch *b;
-		while ((b = nm_ring_pop(w->full)) != NULL) {
+		while ((b = nm_ring_pop(p->full)) != NULL) {
 			nm_sink_write(s, b);
 			b->n = 0;
-			/* The free ring holds the whole pool: this cannot fail. */
-			nm_ring_push(w->free, b);
+			/* The free ring holds the producer's whole pool. */
+			nm_ring_push_room(p->free, b);
 			done++;
 			nm_sink_publish(s);
 		}
@@ -146,7 +263,7 @@ void *nm_sink_run(void *arg)
 	if (s->open_failed)
 		return NULL;
 	for (uint64_t busy = 0;;) {
-		/* acquire pairs with the release store of stop in main */
+		/* acquire pairs with the release store in nm_sink_stop */
 		bool stopping = atomic_load_explicit(&s->stop, memory_order_acquire);
 		if (nm_sink_pass(s)) {
 			/* Under constant load there is no idle moment: serve the
@@ -156,8 +273,8 @@ void *nm_sink_run(void *arg)
 			continue;
 		}
 		if (stopping) {
-			/* Workers have finished (main sets stop after joining
-			 * them): one last pass takes what they pushed. */
+			/* Every producer had pushed its last batch before stop
+			 * was set: this pass takes whatever is left. */
 			nm_sink_pass(s);
 			break;
 		}
@@ -165,23 +282,14 @@ void *nm_sink_run(void *arg)
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	for (uint32_t k = 0; k < s->nout; k++) {
-		struct nm_output *o = &s->out[k];
-		if (o->type == NM_SINK_JSON) {
-			fflush(o->json);
-			if (o->json != stdout)
-				fclose(o->json);
-		} else if (o->type == NM_SINK_KAFKA) {
-			nm_kafka_close(o->kafka);
-		} else if (o->type == NM_SINK_FILE) {
-			nm_filesink_close(o->file);
-		}
-	}
+	nm_sink_close_all(s);
+	nm_sink_publish(s);
 	return NULL;
 }
 
 int nm_sink_wait_ready(struct nm_sink *s, char *err, size_t errlen)
 {
+	/* acquire pairs with the release store in nm_sink_run */
 	while (!atomic_load_explicit(&s->ready, memory_order_acquire)) {
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
@@ -193,32 +301,71 @@ int nm_sink_wait_ready(struct nm_sink *s, char *err, size_t errlen)
 	return 0;
 }
 
-void nm_sink_print(const struct nm_sink *s, FILE *o)
+void nm_sink_stop(struct nm_sink *s)
 {
-	fprintf(o,
-		"sink_records_written %" PRIu64 "\nsink_counters_written %" PRIu64
-		"\nsink_write_errors %" PRIu64 "\n",
-		atomic_load(&s->records_written), atomic_load(&s->counters_written),
-		atomic_load(&s->write_errors));
+	/* release pairs with the acquire load at the top of nm_sink_run's loop */
+	atomic_store_explicit(&s->stop, true, memory_order_release);
+}
+
+uint64_t nm_sink_get(const struct nm_sink *s, enum nm_sink_ctr c)
+{
+	return atomic_load_explicit(&s->ctr[c], memory_order_relaxed);
+}
+
+uint64_t nm_sink_delivered(const struct nm_sink *s)
+{
+	return atomic_load_explicit(&s->delivered, memory_order_relaxed);
+}
+
+/* Puts an output's prefix in front of each of its counters' names. */
+struct nm_prefixed {
+	const char *prefix;
+	nm_counter_fn *fn;
+	void *ctx;
+};
+
+static void nm_prefixed_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	const struct nm_prefixed *p = ctx;
+	char full[160];
+	snprintf(full, sizeof(full), "%s%s", p->prefix, name);
+	p->fn(p->ctx, full, help, v);
+}
+
+void nm_sink_counters(const struct nm_sink *s, nm_counter_fn *fn, void *ctx)
+{
+#define NM_X_(name, help) fn(ctx, "sink_" #name, help, nm_sink_get(s, NM_SINK_CTR_##name));
+	NM_SINK_COUNTERS(NM_X_)
+#undef NM_X_
 	for (uint32_t k = 0; k < s->nout; k++) {
 		char pre[32];
-		if (s->out[k].type == NM_SINK_KAFKA) {
-			snprintf(pre, sizeof(pre), "kafka%u_", k);
-			nm_kafka_print(s->out[k].kafka, pre, o);
-		} else if (s->out[k].type == NM_SINK_FILE) {
-			snprintf(pre, sizeof(pre), "file%u_", k);
-			nm_filesink_print(s->out[k].file, pre, o);
-		}
+		snprintf(pre, sizeof(pre), "%s%" PRIu32 "_", s->out[k].ops->name, k);
+		struct nm_prefixed p = {pre, fn, ctx};
+		s->out[k].ops->counters(s->out[k].o, nm_prefixed_fn, &p);
+	}
+}
+
+static void nm_print_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	(void)help;
+	fprintf(ctx, "%s %" PRIu64 "\n", name, v);
+}
+
+void nm_sink_print(const struct nm_sink *s, FILE *o)
+{
+	nm_sink_counters(s, nm_print_fn, o);
+	for (uint32_t k = 0; k < s->nout; k++) {
+		if (s->out[k].ops->status == NULL)
+			continue;
+		char pre[32];
+		snprintf(pre, sizeof(pre), "%s%" PRIu32 "_", s->out[k].ops->name, k);
+		s->out[k].ops->status(s->out[k].o, pre, o);
 	}
 }
 
 void nm_sink_free(struct nm_sink *s)
 {
-	for (uint32_t k = 0; k < s->nout; k++) {
-		if (s->out[k].type == NM_SINK_KAFKA)
-			nm_kafka_free(s->out[k].kafka);
-		else if (s->out[k].type == NM_SINK_FILE)
-			nm_filesink_free(s->out[k].file);
-	}
+	for (uint32_t k = 0; k < s->nout; k++)
+		s->out[k].ops->free(s->out[k].o);
 	s->nout = 0;
 }

@@ -1,63 +1,113 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The sink thread (the export thread): drains every worker's ring of full
- * batches, hands each batch to every configured sink (JSON lines, Kafka,
- * protobuf files, discard), and gives the empty batches back. It never runs
- * on a worker core; librdkafka's threads are created from it.
+ * The sink thread (the export thread): drains every producer's ring of full
+ * batches, hands each batch to every configured output (JSON lines, Kafka,
+ * protobuf files, discard: one struct nm_output_ops each, output.h), and
+ * gives the empty batches back on the producer's free ring. It never runs on
+ * a worker core; librdkafka's threads are created from it.
+ *
+ * The sink knows rings, batches and its own outputs' configuration, nothing
+ * of the daemon: the daemon (dataplane/main.c) passes one struct
+ * nm_sink_producer per worker.
  */
 #ifndef NM_SINK_H
 #define NM_SINK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "worker.h"
+#include "batch.h"
+#include "output.h"
+#include "ring.h"
+#include "sink_cfg.h"
 
-struct nm_kafka;
-struct nm_filesink;
+/* Counters of the sink thread itself (sink_<name>). */
+#define NM_SINK_COUNTERS(X)                                                                   \
+	X(records_written, "flow records handed to every output")                            \
+	X(counters_written, "interface counter records handed to every output")              \
+	X(batches, "batches taken from the producers' rings")
+
+enum nm_sink_ctr {
+#define NM_X_(name, help) NM_SINK_CTR_##name,
+	NM_SINK_COUNTERS(NM_X_)
+#undef NM_X_
+	NM_SINK_CTR__COUNT
+};
+
+/* One producer (worker): the sink pops full batches from `full` and, once
+ * every output has taken them, pushes them back emptied on `free` (sized
+ * by the producer for its whole pool, so that push cannot fail). */
+struct nm_sink_producer {
+	struct nm_ring *full;
+	struct nm_ring *free;
+};
 
 struct nm_output {
-	enum nm_sink_type type;
-	FILE *json;              /* NM_SINK_JSON */
-	struct nm_kafka *kafka;  /* NM_SINK_KAFKA */
-	struct nm_filesink *file; /* NM_SINK_FILE */
+	const struct nm_output_ops *ops;
+	void *o; /* the output's state, from ops->open */
 };
 
 struct nm_sink {
-	const struct nm_config *cfg;
-	struct nm_worker *workers;
-	uint32_t nworkers;
+	const struct nm_cfg_sink *cfg;
+	uint32_t ncfg;
+	const struct nm_sink_producer *prod;
+	uint32_t nprod;
 	struct nm_output out[NM_CFG_MAX_SINKS];
 	uint32_t nout;
-	atomic_bool stop;  /* set by main after the workers finished */
+	atomic_bool stop;  /* set once every producer pushed its last batch */
 	atomic_bool ready; /* outputs opened (on the sink thread) */
 	int open_failed;
 	char open_err[1200];
-	_Atomic uint64_t records_written;
-	_Atomic uint64_t counters_written;
-	_Atomic uint64_t batches;
-	_Atomic uint64_t write_errors;
-	_Atomic uint64_t kafka_delivered; /* published by the sink thread */
+	_Atomic uint64_t ctr[NM_SINK_CTR__COUNT]; /* written by the sink thread */
+	_Atomic uint64_t delivered; /* Σ ops->delivered, published for the stats thread */
 };
 
-/* Prepares the sink; outputs are opened by the sink thread itself (so that
- * librdkafka's threads inherit its CPU affinity). */
-void nm_sink_init(struct nm_sink *s, const struct nm_config *cfg, struct nm_worker *workers,
-		  uint32_t nworkers);
+/*
+ * Prepares the sink: cfg[0..ncfg-1] are its outputs (ncfg <= NM_CFG_MAX_SINKS),
+ * prod[0..nprod-1] its producers. Both arrays must outlive the sink. The
+ * outputs are opened by the sink thread itself (so that librdkafka's
+ * threads inherit its CPU affinity).
+ */
+void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg,
+		  const struct nm_sink_producer *prod, uint32_t nprod);
 
-/* Thread body (pthread signature): opens the outputs, then runs until stop
- * is set and every finished worker's ring is empty, then closes the outputs
- * (Kafka is flushed, the rest spooled). */
+/*
+ * Thread body (pthread signature): opens the outputs (when one fails, closes
+ * and frees those already open, and returns), then runs until stop is set
+ * and every ring is empty, then closes the outputs (Kafka is flushed, the
+ * rest spooled).
+ */
 void *nm_sink_run(void *arg);
 
-/* Waits until the sink thread opened its outputs. 0, or -1 with the error. */
+/* Waits until the sink thread opened its outputs. 0, or -1 with the error
+ * ("sinks[i]: reason"). */
 int nm_sink_wait_ready(struct nm_sink *s, char *err, size_t errlen);
 
-/* Counters of every output, by name. */
+/* Sets stop. The caller promises every producer has pushed its last batch
+ * (release: pairs with the sink's acquire load before its last pass). */
+void nm_sink_stop(struct nm_sink *s);
+
+/* A counter of the sink itself, from any thread. */
+uint64_t nm_sink_get(const struct nm_sink *s, enum nm_sink_ctr c);
+
+/* Records acknowledged by outputs that have acknowledgements (Kafka), as
+ * last published by the sink thread; from any thread. */
+uint64_t nm_sink_delivered(const struct nm_sink *s);
+
+/*
+ * Every counter by full name: sink_<name>, then each output's as
+ * <type><index>_<name> (kafka0_delivered, file1_records). The outputs'
+ * counters are the sink thread's: call this after nm_sink_run returned.
+ */
+void nm_sink_counters(const struct nm_sink *s, nm_counter_fn *fn, void *ctx);
+
+/* The counters as "name value" lines, then each output's status lines
+ * (kafka0_identity ok). After nm_sink_run returned. */
 void nm_sink_print(const struct nm_sink *s, FILE *o);
 
+/* Frees the outputs (closed by nm_sink_run). */
 void nm_sink_free(struct nm_sink *s);
 
 #endif

@@ -104,26 +104,40 @@ static size_t nm_list_segments(const struct nm_spool *sp, uint64_t *out, size_t 
 	return n;
 }
 
+int nm_dir_prepare(const char *dir, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s: %s", what, dir, strerror(errno));
+		return -1;
+	}
+	/* An existing file of the same name is not EEXIST's "already there" */
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s: not a directory", what, dir);
+		return -1;
+	}
+	if (access(dir, W_OK | R_OK | X_OK) != 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int nm_spool_open(struct nm_spool *sp, const char *dir, uint64_t quota, char *err, size_t errlen)
 {
 	memset(sp, 0, sizeof(*sp));
 	snprintf(sp->dir, sizeof(sp->dir), "%s", dir);
 	sp->quota = quota;
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "spool.dir: %s: %s", dir, strerror(errno));
+	if (nm_dir_prepare(dir, "spool.dir", err, errlen))
 		return -1;
-	}
-	if (access(dir, W_OK | R_OK | X_OK) != 0) {
-		snprintf(err, errlen, "spool.dir: %s: %s", dir, strerror(errno));
-		return -1;
-	}
 	uint64_t segs[4096];
-	size_t n = nm_list_segments(sp, segs, 4096, &sp->used);
+	size_t n = nm_list_segments(sp, segs, 4096, &sp->bytes);
 	sp->next_seq = n ? segs[n - 1] + 1 : 1;
 	sp->zc = ZSTD_createCCtx();
 	sp->zd = ZSTD_createDCtx();
 	if (sp->zc == NULL || sp->zd == NULL) {
 		snprintf(err, errlen, "spool: out of memory");
+		nm_spool_close(sp);
 		return -1;
 	}
 	return 0;
@@ -146,7 +160,7 @@ static void nm_seg_maybe_remove(struct nm_spool *sp, int i)
 	nm_seg_path(sp, sp->segs[i].seq, path, sizeof(path));
 	if (unlink(path) == 0) {
 		sp->segments_removed++;
-		sp->used -= sp->segs[i].bytes < sp->used ? sp->segs[i].bytes : sp->used;
+		sp->bytes -= sp->segs[i].bytes < sp->bytes ? sp->segs[i].bytes : sp->bytes;
 	}
 	sp->segs[i] = sp->segs[--sp->nsegs];
 }
@@ -172,7 +186,7 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 		sp->io_errors++;
 		return -1;
 	}
-	if (sp->used + z + NM_SPOOL_HDR > sp->quota) {
+	if (sp->bytes + z + NM_SPOOL_HDR > sp->quota) {
 		sp->quota_msgs++;
 		sp->quota_records += records;
 		return -1;
@@ -209,7 +223,7 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 		return -1;
 	}
 	sp->wbytes += NM_SPOOL_HDR + z;
-	sp->used += NM_SPOOL_HDR + z;
+	sp->bytes += NM_SPOOL_HDR + z;
 	sp->put_msgs++;
 	sp->put_records += records;
 	sp->put_bytes += len;
@@ -351,7 +365,7 @@ int nm_spool_pending(const struct nm_spool *sp)
 	uint64_t in_flight = 0;
 	for (uint32_t i = 0; i < sp->nsegs; i++)
 		in_flight += sp->segs[i].bytes;
-	return sp->used > in_flight;
+	return sp->bytes > in_flight;
 }
 
 void nm_spool_close(struct nm_spool *sp)

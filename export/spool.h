@@ -27,12 +27,25 @@
 
 #define NM_SPOOL_SEGMENT_BYTES (64u << 20)
 
+/* Counters of a spool (single writer: the sink thread). */
+#define NM_SPOOL_COUNTERS(X)                                                                  \
+	X(bytes, "bytes of every segment on disk, at most the quota (gauge)")              \
+	X(put_msgs, "messages written to the spool")                                         \
+	X(put_records, "records written to the spool")                                       \
+	X(put_bytes, "message bytes written to the spool, before compression")              \
+	X(quota_msgs, "messages refused: the spool was at its quota")                        \
+	X(quota_records, "records refused: the spool was at its quota")                      \
+	X(io_errors, "segment reads, writes or removals that failed")                        \
+	X(replay_msgs, "messages read back for replay")                                      \
+	X(replay_records, "records read back for replay")                                    \
+	X(corrupt_entries, "damaged entries (magic, crc, length): rest of segment skipped")  \
+	X(segments_removed, "segments removed once every entry in them was settled")
+
 struct nm_spool_seg; /* outstanding deliveries per segment */
 
 struct nm_spool {
 	char dir[512];
 	uint64_t quota;
-	uint64_t used;            /* bytes of all segments on disk */
 	FILE *w;                  /* segment being written */
 	uint64_t wseq;            /* its sequence number */
 	uint64_t wbytes;
@@ -45,14 +58,18 @@ struct nm_spool {
 	/* outstanding messages per segment (replayed, not yet delivered) */
 	struct { uint64_t seq; uint32_t outstanding; int read_done; uint64_t bytes; } segs[64];
 	uint32_t nsegs;
-	/* counters (single thread: the sink) */
-	uint64_t put_msgs, put_records, put_bytes;
-	uint64_t quota_msgs, quota_records;   /* refused: quota */
-	uint64_t io_errors;
-	uint64_t replay_msgs, replay_records;
-	uint64_t corrupt_entries;             /* bad magic/crc/length: rest of segment skipped */
-	uint64_t segments_removed;
+	/* NM_SPOOL_COUNTERS (bytes: of all segments on disk) */
+#define NM_X_(name, help) uint64_t name;
+	NM_SPOOL_COUNTERS(NM_X_)
+#undef NM_X_
 };
+
+/*
+ * Creates the directory dir when missing (not its parents), then checks it
+ * is a directory this process may write in. 0, or -1 with "what: dir:
+ * reason" in err. (The spool's and the file sink's directories.)
+ */
+int nm_dir_prepare(const char *dir, const char *what, char *err, size_t errlen);
 
 /* Opens (creating) the spool directory; existing segments will be replayed.
  * Returns 0 or -1 with a message in err. */

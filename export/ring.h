@@ -8,6 +8,7 @@
 #ifndef NM_RING_H
 #define NM_RING_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,18 @@ static inline bool nm_ring_push(struct nm_ring *r, void *p)
 	/* release pairs with the consumer's acquire load of head in nm_ring_pop */
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	return true;
+}
+
+/*
+ * Producer side, where the ring was sized to hold every pointer that can
+ * ever be in it (a pool's free ring): a full ring is a bug, caught by the
+ * assert in debug builds.
+ */
+static inline void nm_ring_push_room(struct nm_ring *r, void *p)
+{
+	bool ok = nm_ring_push(r, p);
+	assert(ok && "ring sized for the whole pool");
+	(void)ok;
 }
 
 /* Consumer side. Returns NULL when the ring is empty. */
