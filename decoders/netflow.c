@@ -931,8 +931,6 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 		return nm_reject(d, NM_ERR_V5_TRUNCATED);
 	uint32_t domain = (uint32_t)engine_type << 8 | engine_id;
 	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 5, domain, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, count);
 	if (r.left > (size_t)count * 48)
 		nm_ev_inc(d, NM_EV_PADDING);
@@ -1057,8 +1055,6 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 		return nm_reject(d, NM_ERR_BAD_VERSION);
 	struct nm_exporter *e =
 		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 3954 5.1: the sequence counts export packets. */
 	nm_seq_track(d, e, seq, 1);
 	struct nm_flow base;
@@ -1092,8 +1088,6 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 		nm_ev_inc(d, NM_EV_PADDING);
 	r.left = mlen - 16u; /* the message ends where its header says */
 	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 7011 3.1: the sequence counts data records sent before this one. */
 	nm_seq_track(d, e, seq, 0);
 	struct nm_flow base;

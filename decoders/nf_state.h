@@ -206,7 +206,8 @@ static inline uint64_t nm_rate_apply(const struct nm_exporter *e, uint64_t rate)
 
 uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);
 
-/* Finds or creates the exporter; NULL if none could be made (counted). */
+/* Finds or creates the exporter, evicting the least recently seen of a few
+ * when the table is full (counted): never NULL. */
 struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
 				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
 				    uint64_t now_ns);

@@ -360,8 +360,6 @@ static void nm_sf_sample_seq(struct nm_decoder *d, const struct nm_sf_dgram *g, 
 	}
 	if (e == NULL) {
 		e = nm_exporter_get(d, &g->agent, type, kind, src.index, g->sub_agent, now);
-		if (e == NULL)
-			return;
 		/* The agent entry itself may have been evicted to make room. */
 		if (a->in_use && a->version == NM_EXP_SFLOW)
 			a->sub_cache[ci] = (uint32_t)(e - d->exp);
@@ -611,8 +609,6 @@ enum nm_err nm_decode_sflow(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 		return nm_reject(d, NM_ERR_SFLOW_SAMPLE_COUNT);
 	struct nm_exporter *e =
 		nm_exporter_get(d, &g.agent, 0, NM_EXP_SFLOW, 0, g.sub_agent, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, 1);
 	g.agent_e = e;
 	g.static_rate = e->static_rate;
