@@ -637,7 +637,7 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 		}
 		rate = rc->rate;
 	}
-	rate = nm_rate_apply(e, rate);
+	rate = nm_rate_apply(&e->static_rate, rate);
 	f->sampling_rate = rate;
 	if (rate == 0)
 		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
@@ -939,7 +939,7 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V5, seq, domain);
 	base.etype = 0x0800;
 	/* Top two bits: sampling mode; low 14: interval. 0 = not stated. */
-	base.sampling_rate = nm_rate_apply(e, sampling & 0x3fff);
+	base.sampling_rate = nm_rate_apply(&e->static_rate, sampling & 0x3fff);
 	int64_t export_ms = (int64_t)secs * 1000 + nsecs / 1000000;
 
 	for (unsigned i = 0; i < count; i++) {

@@ -181,8 +181,8 @@ int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr,
 	if (d->nstatic >= NM_STATIC_RATES_MAX)
 		return -1;
 	d->static_rates[d->nstatic].addr = *addr;
-	d->static_rates[d->nstatic].rate = rate;
-	d->static_rates[d->nstatic].override = override;
+	d->static_rates[d->nstatic].rule.rate = rate;
+	d->static_rates[d->nstatic].rule.override = override;
 	d->nstatic++;
 	return 0;
 }
@@ -437,8 +437,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	/* Once per new exporter: its static sampling rate, if configured. */
 	for (uint32_t i = 0; i < d->nstatic; i++)
 		if (memcmp(d->static_rates[i].addr.b, addr->b, 16) == 0) {
-			e->static_rate = d->static_rates[i].rate;
-			e->static_override = d->static_rates[i].override;
+			e->static_rate = d->static_rates[i].rule;
 			break;
 		}
 	for (unsigned i = 0; i < NM_SUB_CACHE; i++)
