@@ -91,7 +91,8 @@ enum nm_err nm_decode_any(struct nm_decoder *d, const struct nm_pkt_meta *m, con
 /* Which protocol nm_decode_any() would pick, as an nm_flow_type. */
 enum nm_flow_type nm_decode_sniff(const uint8_t *p, size_t len);
 
-/* Static sampling rates per exporter address (DESIGN.md §2), at most: */
+/* Static sampling rates (config `sampling_rates`, one per exporter address;
+ * DESIGN-NOTES.md, "Sampling rate"), at most: */
 #define NM_STATIC_RATES_MAX 256
 
 /*

@@ -40,7 +40,6 @@
 	X(DATA_TMPL_EXPIRED, 0, "data set for a template past its lifetime; set skipped")    \
 	X(RECORD_TRUNCATED, 0, "data record cut short (variable-length field beyond set)")   \
 	X(BATCH_FULL, 0, "record dropped: output batch full and no flush callback")          \
-	X(EXPORTER_CACHE_FULL, 1, "no exporter slot could be taken")                        \
 	X(SFLOW_BAD_AGENT_TYPE, 1, "sFlow agent address type is neither IPv4 nor IPv6")      \
 	X(SFLOW_SAMPLE_COUNT, 1, "sFlow sample count larger than the datagram can hold")      \
 	X(SFLOW_SAMPLE_LENGTH, 1, "sFlow sample length beyond the end of the datagram")       \

@@ -131,7 +131,7 @@ struct nm_flow {
  * X(number, WireName, KIND, nm_flow member, protobuf-c member)
  * KIND: ENUM, U32, U64, ADDR (16 bytes), MAC (uint64, low 48 bits), BOOL,
  * U32LIST (array member with a member <name>_len, repeated uint32 on the wire).
- * Kept in step with proto/flow.proto by tests/test_proto.c.
+ * Kept in step with proto/flow.proto by tests/wire/test_proto.c.
  */
 #define NM_FLOW_FIELDS(X) \
 	X(1, Type, ENUM, type, type) \

@@ -16,6 +16,7 @@
  * so a data record is decoded by one tight loop without looking at IE
  * numbers again; consecutive unmapped fields collapse into one skip.
  */
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -142,7 +143,6 @@ struct nm_field_spec {
 	uint16_t ie;
 	uint16_t len;
 	uint32_t pen;
-	bool scope_v9; /* NetFlow v9 scope field: its type is a scope, not an IE */
 };
 
 /*
@@ -159,7 +159,7 @@ static const struct nm_ie_map nm_nsel_map[4] = {
 
 static const struct nm_ie_map *nm_v9_vendor_map(const struct nm_field_spec *fs)
 {
-	if (fs->pen == 0 && !fs->scope_v9 && fs->ie >= 40001 && fs->ie <= 40004)
+	if (fs->pen == 0 && fs->ie >= 40001 && fs->ie <= 40004)
 		return &nm_nsel_map[fs->ie - 40001];
 	return NULL;
 }
@@ -211,7 +211,8 @@ static void nm_compile_push(struct nm_compiled *c, struct nm_tmpl_op op)
 	c->ops[c->nops++] = op;
 }
 
-/* Compiles one field; returns false when the record length overflows. */
+/* Compiles one field into c: an op for a field the map knows, a skip for
+ * any other (consecutive fixed skips merge); a zero-length field adds none. */
 static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 			     const struct nm_field_spec *fs)
 {
@@ -231,7 +232,7 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 		op.dst = vm->dst;
 	} else if (fs->pen) {
 		nm_ev_inc(d, NM_EV_ENTERPRISE_FIELDS);
-	} else if (!fs->scope_v9 && fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind > NM_OP_SKIP &&
+	} else if (fs->ie < NM_IE_MAP_N && nm_ie_map[fs->ie].kind > NM_OP_SKIP &&
 		   (fs->len != NM_VARLEN || nm_ie_map[fs->ie].kind == NM_OP_SECTION)) {
 		const struct nm_ie_map *m = &nm_ie_map[fs->ie];
 		if (nm_len_fits(m->kind, fs->len)) {
@@ -259,6 +260,51 @@ static void nm_compile_field(struct nm_decoder *d, struct nm_compiled *c,
 			op.kind = NM_OP_U64_64;
 	}
 	nm_compile_push(c, op);
+}
+
+/*
+ * Compiles count field specifiers read from s: type(2) length(2), and in
+ * IPFIX an enterprise number(4) after a type with its high bit set. The
+ * first v9_scope fields are NetFlow v9 scope fields (their type is a scope,
+ * not an IE). With c NULL the specifiers are only read past. The caller has
+ * checked that s holds count x 4 bytes; an enterprise number is checked
+ * together with the 4 bytes of every specifier after it. Returns false when
+ * s ran out first.
+ */
+static bool nm_compile_fields(struct nm_decoder *d, struct nm_reader *s, unsigned count,
+			      unsigned v9_scope, bool ipfix, struct nm_compiled *c)
+{
+	assert((size_t)count * 4 <= s->left);
+	if (c) {
+		c->nops = 0;
+		c->wmask = 0;
+		c->min_len = 0;
+		c->varlen = false;
+	}
+	const uint8_t *p = s->p, *end = s->p + s->left;
+	/* v9 specifiers are 4 bytes each: the scope ends at a fixed offset. */
+	const uint8_t *scope_end = p + (size_t)v9_scope * 4;
+	for (unsigned n = count; n > 0; n--) {
+		/* A v9 scope field's type is a scope (1 system, 2 interface, ...),
+		 * not an IE: it compiles as IE 0 (reserved), a skip. */
+		struct nm_field_spec fs = {p < scope_end ? 0 : nm_load_be16(p),
+					   nm_load_be16(p + 2), 0};
+		p += 4;
+		if (ipfix && (fs.ie & 0x8000)) {
+			if ((size_t)(end - p) < (size_t)n * 4) {
+				s->err = true;
+				return false;
+			}
+			fs.pen = nm_load_be32(p);
+			fs.ie &= 0x7fff;
+			p += 4;
+		}
+		if (c)
+			nm_compile_field(d, c, &fs);
+	}
+	s->left -= (size_t)(p - s->p);
+	s->p = p;
+	return true;
 }
 
 /* Etype implied by the template's address fields, used when no field says:
@@ -637,7 +683,7 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 		}
 		rate = rc->rate;
 	}
-	rate = nm_rate_apply(e, rate);
+	rate = nm_rate_apply(&e->static_rate, rate);
 	f->sampling_rate = rate;
 	if (rate == 0)
 		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
@@ -730,14 +776,30 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 /* ---- template sets ---- */
 
 /*
- * NetFlow v9 template flowset (RFC 3954 5.2): records of
- * template_id(2) field_count(2) then field_count x (type(2) length(2)).
+ * NetFlow v9 template flowset (RFC 3954 5.2): records of template_id(2)
+ * field_count(2), then field_count x (type(2) length(2)). Options template
+ * flowset (6.1): records of template_id(2) scope_length(2) option_length(2),
+ * the scope fields, then the option fields (4 bytes each); the flowset is
+ * padded to 4 bytes, which the loop condition leaves unread.
  */
-static void nm_v9_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s)
+static void nm_v9_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s,
+			    bool options)
 {
-	while (s->left >= 4) {
+	while (s->left >= (options ? 6u : 4u)) {
 		uint16_t id = nm_rd_be16(s);
-		uint16_t count = nm_rd_be16(s);
+		unsigned nscope = 0, count;
+		if (options) {
+			uint16_t scope_len = nm_rd_be16(s);
+			uint16_t opt_len = nm_rd_be16(s);
+			if (scope_len % 4 || opt_len % 4) {
+				nm_err_inc(d, NM_ERR_TMPL_BAD_SCOPE);
+				return;
+			}
+			nscope = scope_len / 4u;
+			count = nscope + opt_len / 4u;
+		} else {
+			count = nm_rd_be16(s);
+		}
 		const uint8_t *fl = nm_rd_bytes(s, (size_t)count * 4);
 		if (fl == NULL) {
 			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
@@ -751,65 +813,12 @@ static void nm_v9_templates(struct nm_decoder *d, struct nm_exporter *e, struct 
 			nm_err_inc(d, NM_ERR_TMPL_TOO_MANY_FIELDS);
 			continue;
 		}
+		struct nm_reader fr = nm_rd_init(fl, (size_t)count * 4);
 		struct nm_compiled c;
-		c.nops = 0;
-		c.wmask = 0;
-		c.min_len = 0;
-		c.varlen = false;
-		for (unsigned i = 0; i < count; i++) {
-			struct nm_field_spec fs = {nm_load_be16(fl + 4 * i), nm_load_be16(fl + 4 * i + 2),
-						   0, false};
-			nm_compile_field(d, &c, &fs);
-		}
-		uint64_t fp = nm_hash64(d->cfg.hash_seed, fl, (size_t)count * 4);
-		nm_tmpl_install(d, e, id, false, fp, &c);
-	}
-}
-
-/*
- * NetFlow v9 options template flowset (RFC 3954 6.1): records of
- * template_id(2) scope_length(2) option_length(2), scope fields, option
- * fields (4 bytes each), then padding to 4 bytes.
- */
-static void nm_v9_opt_templates(struct nm_decoder *d, struct nm_exporter *e, struct nm_reader *s)
-{
-	while (s->left >= 6) {
-		uint16_t id = nm_rd_be16(s);
-		uint16_t scope_len = nm_rd_be16(s);
-		uint16_t opt_len = nm_rd_be16(s);
-		if (scope_len % 4 || opt_len % 4) {
-			nm_err_inc(d, NM_ERR_TMPL_BAD_SCOPE);
-			return;
-		}
-		const uint8_t *fl = nm_rd_bytes(s, (size_t)scope_len + opt_len);
-		if (fl == NULL) {
-			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
-			return;
-		}
-		unsigned nscope = scope_len / 4u, count = nscope + opt_len / 4u;
-		if (id < 256) {
-			nm_err_inc(d, NM_ERR_TMPL_BAD_ID);
-			continue;
-		}
-		if (count > d->cfg.max_fields_per_template) {
-			nm_err_inc(d, NM_ERR_TMPL_TOO_MANY_FIELDS);
-			continue;
-		}
-		struct nm_compiled c;
-		c.nops = 0;
-		c.wmask = 0;
-		c.min_len = 0;
-		c.varlen = false;
-		for (unsigned i = 0; i < count; i++) {
-			struct nm_field_spec fs = {nm_load_be16(fl + 4 * i), nm_load_be16(fl + 4 * i + 2),
-						   0, i < nscope};
-			nm_compile_field(d, &c, &fs);
-		}
-		uint64_t fp = nm_hash64(d->cfg.hash_seed ^ 1, fl, (size_t)count * 4) ^ scope_len;
-		nm_tmpl_install(d, e, id, true, fp, &c);
-		/* The record is padded to a 4-byte boundary (6 + fields). */
-		if (s->left >= 2 && s->left < 6)
-			return;
+		nm_compile_fields(d, &fr, count, nscope, false, &c);
+		uint64_t fp = nm_hash64(d->cfg.hash_seed ^ options, fl, (size_t)count * 4) ^
+			      (nscope * 4u);
+		nm_tmpl_install(d, e, id, options, fp, &c);
 	}
 }
 
@@ -862,24 +871,7 @@ static void nm_ipfix_templates(struct nm_decoder *d, struct nm_exporter *e, stru
 		}
 		bool too_many = count > d->cfg.max_fields_per_template;
 		struct nm_compiled c;
-		c.nops = 0;
-		c.wmask = 0;
-		c.min_len = 0;
-		c.varlen = false;
-		for (unsigned i = 0; i < count; i++) {
-			uint16_t ie = nm_rd_be16(s);
-			uint16_t len = nm_rd_be16(s);
-			uint32_t pen = 0;
-			if (ie & 0x8000) {
-				pen = nm_rd_be32(s);
-				ie &= 0x7fff;
-			}
-			if (!too_many) {
-				struct nm_field_spec fs = {ie, len, pen, false};
-				nm_compile_field(d, &c, &fs);
-			}
-		}
-		if (!nm_rd_ok(s)) {
+		if (!nm_compile_fields(d, s, count, 0, true, too_many ? NULL : &c)) {
 			nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
 			return;
 		}
@@ -931,8 +923,6 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 		return nm_reject(d, NM_ERR_V5_TRUNCATED);
 	uint32_t domain = (uint32_t)engine_type << 8 | engine_id;
 	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 5, domain, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, count);
 	if (r.left > (size_t)count * 48)
 		nm_ev_inc(d, NM_EV_PADDING);
@@ -941,7 +931,7 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V5, seq, domain);
 	base.etype = 0x0800;
 	/* Top two bits: sampling mode; low 14: interval. 0 = not stated. */
-	base.sampling_rate = nm_rate_apply(e, sampling & 0x3fff);
+	base.sampling_rate = nm_rate_apply(&e->static_rate, sampling & 0x3fff);
 	int64_t export_ms = (int64_t)secs * 1000 + nsecs / 1000000;
 
 	for (unsigned i = 0; i < count; i++) {
@@ -1025,12 +1015,12 @@ static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, boo
 			if (ipfix)
 				nm_ipfix_templates(d, e, &s, false);
 			else
-				nm_v9_templates(d, e, &s);
+				nm_v9_templates(d, e, &s, false);
 		} else if (id == opt_id) {
 			if (ipfix)
 				nm_ipfix_templates(d, e, &s, true);
 			else
-				nm_v9_opt_templates(d, e, &s);
+				nm_v9_templates(d, e, &s, true);
 		} else if (id < 256) {
 			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
 		} else {
@@ -1057,8 +1047,6 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 		return nm_reject(d, NM_ERR_BAD_VERSION);
 	struct nm_exporter *e =
 		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 3954 5.1: the sequence counts export packets. */
 	nm_seq_track(d, e, seq, 1);
 	struct nm_flow base;
@@ -1092,8 +1080,6 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 		nm_ev_inc(d, NM_EV_PADDING);
 	r.left = mlen - 16u; /* the message ends where its header says */
 	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, 0, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	/* RFC 7011 3.1: the sequence counts data records sent before this one. */
 	nm_seq_track(d, e, seq, 0);
 	struct nm_flow base;

@@ -9,6 +9,7 @@
  */
 #include "nf_state.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "util.h"
@@ -175,8 +176,8 @@ int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr,
 	if (d->nstatic >= NM_STATIC_RATES_MAX)
 		return -1;
 	d->static_rates[d->nstatic].addr = *addr;
-	d->static_rates[d->nstatic].rate = rate;
-	d->static_rates[d->nstatic].override = override;
+	d->static_rates[d->nstatic].rule.rate = rate;
+	d->static_rates[d->nstatic].rule.override = override;
 	d->nstatic++;
 	return 0;
 }
@@ -319,10 +320,10 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 				old = c;
 			ti = c->next;
 		}
-		if (old) {
-			nm_tmpl_remove(d, e, old);
-			nm_ev_inc(d, NM_EV_TMPL_EVICTED_EXPORTER);
-		}
+		/* ntmpl >= the cap >= 1: the chain is not empty. */
+		assert(old != NULL);
+		nm_tmpl_remove(d, e, old);
+		nm_ev_inc(d, NM_EV_TMPL_EVICTED_EXPORTER);
 	}
 	uint32_t ti;
 	if (d->tmpl_freelist != NM_NIL) {
@@ -399,6 +400,9 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	if (d->exp_fresh < d->cfg.max_exporters) {
 		e = &d->exp[d->exp_fresh++];
 	} else {
+		/* A free slot, or the least recently seen of a few: max_exporters
+		 * >= 1 (nm_layout_of), so the first candidate already yields one
+		 * and a new exporter is never refused. */
 		uint32_t n = d->cfg.max_exporters;
 		for (uint32_t k2 = 0, seen = 0; k2 < n && seen < NM_EVICT_CANDIDATES; k2++) {
 			struct nm_exporter *c = &d->exp[d->exp_cursor];
@@ -411,10 +415,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 			if (e == NULL || c->last_ns < e->last_ns)
 				e = c;
 		}
-		if (e == NULL) {
-			nm_err_inc(d, NM_ERR_EXPORTER_CACHE_FULL);
-			return NULL;
-		}
+		assert(e != NULL);
 		if (e->in_use)
 			nm_exporter_evict(d, e);
 	}
@@ -431,8 +432,7 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	/* Once per new exporter: its static sampling rate, if configured. */
 	for (uint32_t i = 0; i < d->nstatic; i++)
 		if (memcmp(d->static_rates[i].addr.b, addr->b, 16) == 0) {
-			e->static_rate = d->static_rates[i].rate;
-			e->static_override = d->static_rates[i].override;
+			e->static_rate = d->static_rates[i].rule;
 			break;
 		}
 	for (unsigned i = 0; i < NM_SUB_CACHE; i++)

@@ -97,6 +97,14 @@ struct nm_sampler {
 	uint64_t rate;
 };
 
+/* A configured sampling rate (nm_decoder_set_static_rate()): it fills in
+ * where the export states none, or with override replaces what it states.
+ * rate 0 = none. */
+struct nm_rate_rule {
+	uint64_t rate;
+	bool override;
+};
+
 struct nm_exporter {
 	struct nm_addr addr;
 	uint32_t domain;
@@ -112,8 +120,7 @@ struct nm_exporter {
 	uint64_t last_ns;
 	uint64_t sys_init_ms; /* from IE 160 in options data; 0 = unknown */
 	uint64_t default_rate; /* from options data without a sampler ID */
-	uint64_t static_rate; /* nm_decoder_set_static_rate(), 0 = none */
-	uint8_t static_override;
+	struct nm_rate_rule static_rate; /* looked up once, when the entry is made */
 	uint64_t seq_gaps;    /* per-exporter loss counters */
 	uint64_t seq_lost;
 	uint64_t seq_resets;
@@ -142,7 +149,7 @@ struct nm_decoder {
 	uint32_t tmpl_freelist; /* freed template slots, chained through next */
 	uint32_t exp_fresh;     /* exporter slots never used so far */
 	struct nm_ctr_batch *ctr_batch; /* where sFlow counter records go */
-	struct nm_static_rate { struct nm_addr addr; uint64_t rate; bool override; }
+	struct nm_static_rate { struct nm_addr addr; struct nm_rate_rule rule; }
 		static_rates[NM_STATIC_RATES_MAX];
 	uint32_t nstatic;
 };
@@ -195,18 +202,19 @@ static inline struct nm_flow *nm_batch_slot(struct nm_flow_batch *b)
 	return &b->recs[b->n];
 }
 
-/* The rate a record gets: the export's, or the exporter's static one where
- * that fills in (export says 0) or overrides. */
-static inline uint64_t nm_rate_apply(const struct nm_exporter *e, uint64_t rate)
+/* The rate a record gets: the export's (0 = unknown), or the configured one
+ * where that fills in (the export says 0) or overrides. */
+static inline uint64_t nm_rate_apply(const struct nm_rate_rule *r, uint64_t rate)
 {
-	if (e->static_rate && (rate == 0 || e->static_override))
-		return e->static_rate;
+	if (r->rate && (rate == 0 || r->override))
+		return r->rate;
 	return rate;
 }
 
 uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);
 
-/* Finds or creates the exporter; NULL if none could be made (counted). */
+/* Finds or creates the exporter, evicting the least recently seen of a few
+ * when the table is full (counted): never NULL. */
 struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
 				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
 				    uint64_t now_ns);

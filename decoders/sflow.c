@@ -310,8 +310,9 @@ struct nm_sf_dgram {
 	struct nm_addr agent;
 	uint32_t sub_agent;
 	struct nm_exporter *agent_e; /* the (agent, sub-agent) entry */
-	uint64_t static_rate;        /* the agent's static sampling rate */
-	uint8_t static_override;
+	/* The agent's configured rate, copied: a sample's own sequence entry
+	 * can take the agent entry's slot (nm_sf_sample_seq). */
+	struct nm_rate_rule static_rate;
 	struct nm_flow base;
 };
 
@@ -360,8 +361,6 @@ static void nm_sf_sample_seq(struct nm_decoder *d, const struct nm_sf_dgram *g, 
 	}
 	if (e == NULL) {
 		e = nm_exporter_get(d, &g->agent, type, kind, src.index, g->sub_agent, now);
-		if (e == NULL)
-			return;
 		/* The agent entry itself may have been evicted to make room. */
 		if (a->in_use && a->version == NM_EXP_SFLOW)
 			a->sub_cache[ci] = (uint32_t)(e - d->exp);
@@ -428,8 +427,7 @@ static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 	nm_sf_sample_seq(d, g, NM_EXP_SFLOW_FLOWS, src, seq, g->base.time_received_ns);
 	struct nm_flow scratch;
 	struct nm_flow *f = nm_sf_record(b, &scratch, &g->base);
-	rate = g->static_rate && (rate == 0 || g->static_override) ? g->static_rate : rate;
-	f->sampling_rate = rate;
+	f->sampling_rate = nm_rate_apply(&g->static_rate, rate);
 	f->sampler_id = nm_sf_source_id(src);
 	f->packets = 1;
 	f->in_if = in_fmt == 0 ? in_val : 0;
@@ -445,7 +443,7 @@ static void nm_sf_flow_sample(struct nm_decoder *d, const struct nm_sf_dgram *g,
 		break;
 	}
 	nm_sf_flow_records(d, s, nrec, f);
-	if (rate == 0)
+	if (f->sampling_rate == 0)
 		nm_ev_inc(d, NM_EV_RATE_UNKNOWN);
 	nm_sf_commit(d, b, f, &scratch);
 }
@@ -611,12 +609,9 @@ enum nm_err nm_decode_sflow(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 		return nm_reject(d, NM_ERR_SFLOW_SAMPLE_COUNT);
 	struct nm_exporter *e =
 		nm_exporter_get(d, &g.agent, 0, NM_EXP_SFLOW, 0, g.sub_agent, m->time_ns);
-	if (e == NULL)
-		return NM_ERR_EXPORTER_CACHE_FULL;
 	nm_seq_track(d, e, seq, 1);
 	g.agent_e = e;
 	g.static_rate = e->static_rate;
-	g.static_override = e->static_override;
 	nm_base_init(&g.base, m, NM_FLOW_TYPE_SFLOW_5, seq, g.sub_agent);
 	g.base.sampler_address = g.agent;
 	/* A sample is one packet seen at one instant: the flow starts and ends

@@ -6,8 +6,13 @@
  *
  *   netmeta-decode [--json | --pb] [--template-lifetime S] FILE...
  *
+ * Link types: Ethernet (with 802.1Q/802.1ad/QinQ tags), Linux cooked v1 and
+ * v2, BSD loopback (NULL and LOOP), raw IP (RAW, IPV4, IPV6).
+ *
  * Exit status: 0 when every file was read (malformed datagrams are counted,
- * not fatal), 2 when a file could not be read, 1 on bad usage.
+ * not fatal), 1 on bad usage, 2 when a file could not be read, 3 when a
+ * capture holds packets of a link type it cannot decode (nothing was read
+ * from it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +35,22 @@ struct nm_tool {
 	uint64_t proto_seen[5];
 	uint64_t pcap_packets;
 };
+
+/*
+ * The pcap file header holds a LINKTYPE_ number, which libpcap hands out as
+ * the platform's DLT_ number (pcap_datalink); nm_pkt_parse() takes LINKTYPE_
+ * numbers. They differ for raw IP (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux,
+ * 14 on BSD/OS) and OpenBSD's loopback (LINKTYPE_LOOP 108 is DLT_LOOP 12
+ * there); every other link type we read has the same number in both.
+ */
+static int nm_linktype_of_dlt(int dlt)
+{
+	if (dlt == DLT_RAW)
+		return NM_LINK_RAW;
+	if (dlt == DLT_LOOP)
+		return NM_LINK_LOOP;
+	return dlt;
+}
 
 static void nm_tool_flush(struct nm_flow_batch *b, void *ctx)
 {
@@ -68,6 +89,8 @@ static void nm_tool_flush_ctr(struct nm_ctr_batch *b, void *ctx)
 	b->n = 0;
 }
 
+/* Returns 0, -1 when the file could not be read, -2 when its packets are of a
+ * link type nm_pkt_parse() does not know (none could be read). */
 static int nm_read_file(const char *path, struct nm_tool *t, struct nm_decoder *d,
 			struct nm_reasm *ra, struct nm_flow_batch *b)
 {
@@ -77,15 +100,19 @@ static int nm_read_file(const char *path, struct nm_tool *t, struct nm_decoder *
 		fprintf(stderr, "netmeta-decode: %s: %s\n", path, errbuf);
 		return -1;
 	}
-	int link = pcap_datalink(pc);
+	int dlt = pcap_datalink(pc);
+	int link = nm_linktype_of_dlt(dlt);
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int rc;
+	uint64_t packets = 0, unknown = 0;
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		t->pcap_packets++;
+		packets++;
 		struct nm_udp_view u;
 		enum nm_pkt_res res = nm_pkt_parse(ra, link, data, h->caplen, &u);
 		t->pkt_res[res]++;
+		unknown += res == NM_PKT_LINK_UNKNOWN;
 		if (res != NM_PKT_UDP)
 			continue;
 		struct nm_pkt_meta m;
@@ -99,6 +126,15 @@ static int nm_read_file(const char *path, struct nm_tool *t, struct nm_decoder *
 		fprintf(stderr, "netmeta-decode: %s: %s (records before it were decoded)\n", path,
 			pcap_geterr(pc));
 	pcap_close(pc);
+	if (packets && unknown == packets) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+		fprintf(stderr,
+			"netmeta-decode: %s: link type %s%sDLT %d%s not supported: none of "
+			"its %" PRIu64 " packets decoded (supported: Ethernet, Linux cooked "
+			"v1/v2, BSD loopback, raw IP)\n",
+			path, name ? name : "", name ? " (" : "", dlt, name ? ")" : "", packets);
+		return -2;
+	}
 	return 0;
 }
 
@@ -138,7 +174,9 @@ static void nm_usage(void)
 		"              counters as objects with \"Type\": \"SFLOW_5_COUNTERS\"\n"
 		"  --pb        length-delimited protobuf FlowMessage stream (proto/flow.proto)\n"
 		"  --counters  with --pb: InterfaceCounters messages in the stream too\n"
-		"  Counters go to stderr. Exit 0 = read, 2 = a file could not be read.\n");
+		"  Link types: Ethernet (802.1Q/QinQ), Linux cooked v1/v2, BSD loopback, raw IP.\n"
+		"  Counters go to stderr. Exit 0 = read, 2 = a file could not be read,\n"
+		"  3 = a capture's link type is not supported (nothing decoded from it).\n");
 }
 
 int main(int argc, char **argv)
@@ -190,6 +228,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct nm_decoder *d = nm_decoder_init(mem, msz, &cfg);
+	if (d == NULL) {
+		fprintf(stderr, "netmeta-decode: decoder configuration rejected\n");
+		return 2;
+	}
 	struct nm_ctr_batch cb = {calloc(256, sizeof(struct nm_ctr)), 0, 256, nm_tool_flush_ctr, &t};
 	if (cb.recs == NULL) {
 		fprintf(stderr, "netmeta-decode: out of memory\n");
@@ -201,9 +243,13 @@ int main(int argc, char **argv)
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	int status = 0;
-	for (int i = first; i < argc; i++)
-		if (nm_read_file(argv[i], &t, d, ra, &b) != 0)
+	for (int i = first; i < argc; i++) {
+		int rc = nm_read_file(argv[i], &t, d, ra, &b);
+		if (rc == -1)
 			status = 2;
+		else if (rc == -2 && status == 0)
+			status = 3;
+	}
 	nm_tool_flush(&b, &t);
 	nm_tool_flush_ctr(&cb, &t);
 	fflush(stdout);

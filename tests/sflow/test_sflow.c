@@ -1096,6 +1096,67 @@ static void test_sample_drop(void **state)
 	assert_identity(t);
 }
 
+/*
+ * A configured rate per agent (nm_decoder_set_static_rate, keyed by the agent
+ * address, not the datagram's source) fills in where a flow sample says 0 and
+ * with override replaces what it says; drop samples stay at 1. With one
+ * exporter slot, the first sample's sequence entry takes the agent entry's
+ * slot: the later samples of the datagram still get the agent's rate.
+ */
+static void test_sample_static_rate(void **state)
+{
+	(void)state;
+	static const uint8_t other[4] = {10, 0, 0, 2};
+	struct nm_decode_cfg cfg;
+	nm_decode_cfg_default(&cfg);
+	cfg.max_exporters = 1;
+	cfg.max_templates = 4;
+	struct nm_sft *t = nm_sft_new_cfg(&cfg);
+	assert_non_null(t);
+	struct nm_addr a1, a2;
+	nm_addr_set_v4(&a1, sf_agent);
+	nm_addr_set_v4(&a2, other);
+	assert_int_equal(nm_decoder_set_static_rate(t->d, &a1, 1ull << 33, false), 0);
+	assert_int_equal(nm_decoder_set_static_rate(t->d, &a2, 512, true), 0);
+
+	sf_dgram(t, 1, 4);
+	sf_flow_begin(&t->sb, 1, 7, 0, 7, 9, 1); /* says 0: filled in */
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	sf_flow_begin(&t->sb, 1, 8, 0, 8, 9, 1); /* after the agent entry went */
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	sf_flow_begin(&t->sb, 2, 7, 1024, 7, 9, 1); /* says 1024: kept */
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	sf_drop_begin(&t->sb, 1, 0, 12, 5, 12, 0, 258, 1);
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	assert_int_equal(sf_send(t), NM_ERR_OK);
+	assert_int_equal(t->b.n, 4);
+	assert_true(t->recs[0].sampling_rate == 1ull << 33);
+	assert_true(t->recs[1].sampling_rate == 1ull << 33);
+	assert_int_equal(t->recs[2].sampling_rate, 1024);
+	assert_int_equal(t->recs[3].sampling_rate, 1);
+	assert_true(nm_sft_ev(t, NM_EV_EXPORTER_EVICTED) >= 2);
+
+	nm_sb_init(&t->sb); /* override: replaces the stated 1024, and fills in */
+	nm_sb_sflow_hdr4(&t->sb, other, SF_SUB, 1, SF_UPTIME, 2);
+	sf_flow_begin(&t->sb, 1, 7, 1024, 7, 9, 1);
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	sf_flow_begin(&t->sb, 2, 7, 0, 7, 9, 1);
+	w_switch(&t->sb);
+	nm_sb_end(&t->sb);
+	assert_int_equal(sf_send(t), NM_ERR_OK);
+	assert_int_equal(t->b.n, 6);
+	assert_int_equal(t->recs[4].sampling_rate, 512);
+	assert_int_equal(t->recs[5].sampling_rate, 512);
+	assert_int_equal(nm_sft_ev(t, NM_EV_RATE_UNKNOWN), 0);
+	assert_identity(t);
+	nm_sft_free(t);
+}
+
 /* ---- interface formats (compact: 2-bit format, 30-bit value) ---- */
 
 static void test_if_discarded(void **state)
@@ -2082,6 +2143,7 @@ int main(void)
 		SF_TEST(test_sample_counters_ethernet_only),
 		SF_TEST(test_sample_counters_no_if),
 		SF_TEST(test_sample_drop),
+		cmocka_unit_test(test_sample_static_rate),
 		/* interface formats */
 		SF_TEST(test_if_discarded),
 		SF_TEST(test_if_multiple),

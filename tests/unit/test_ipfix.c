@@ -1782,34 +1782,61 @@ static void test_ipfix_err_batch_full(void **state)
 	assert_identity(t);
 }
 
+/* One message from 192.0.2.host at second `at`: data for template 256 (defined first
+ * when define), one record; returns the records it produced. */
+static uint32_t ipx_host_send(struct nm_t *t, uint8_t host, uint64_t at, bool define)
+{
+	uint32_t before = t->b.n;
+	nm_t_from(t, 192, 0, 2, host, 4739);
+	nm_t_at(t, NM_T_NOW_S + at);
+	ipx_begin(t, 0);
+	if (define)
+		ipx_tmpl_set(t, 256, ipx_basic, NELEM(ipx_basic));
+	nm_pb_set_begin(&t->pb, 256);
+	ipx_basic_rec(&t->pb, host, 1000u + host);
+	nm_pb_set_end(&t->pb);
+	assert_int_equal(ipx_send(t), NM_ERR_OK);
+	return t->b.n - before;
+}
+
 /*
- * EXPORTER_CACHE_FULL: the exporter table evicts its least recently seen
- * entry instead of refusing a new exporter, so with any max_exporters >= 1
- * this error cannot be raised; a full table must never lose a datagram.
+ * A full exporter table never refuses a datagram: it evicts the least
+ * recently seen exporter (all 4 slots are candidates: fewer than 8), and
+ * that exporter's templates with it. Seeing an exporter again (data only)
+ * keeps it.
  */
-static void test_ipfix_err_exporter_cache_full(void **state)
+static void test_ipfix_exporter_table_full(void **state)
 {
 	struct nm_decode_cfg c;
 	nm_t_cfg(&c);
-	c.max_exporters = 1;
+	c.max_exporters = 4;
 	struct nm_t *u = nm_t_reset(state, &c);
 	assert_non_null(u);
-	for (uint8_t host = 1; host <= 3; host++) {
-		nm_t_from(u, 192, 0, 2, host, 4739);
-		nm_t_at(u, NM_T_NOW_S + host);
-		ipx_begin(u, 0);
-		ipx_tmpl_set(u, 256, ipx_basic, NELEM(ipx_basic));
-		nm_pb_set_begin(&u->pb, 256);
-		ipx_basic_rec(&u->pb, host, host);
-		nm_pb_set_end(&u->pb);
-		assert_int_equal(ipx_send(u), NM_ERR_OK);
-		assert_int_equal(nm_decoder_exporter_count(u->d), 1);
-		assert_int_equal(nm_decoder_template_count(u->d), 1);
-	}
-	assert_int_equal(u->b.n, 3);
-	assert_int_equal(nm_t_err(u, NM_ERR_EXPORTER_CACHE_FULL), 0);
+	for (uint8_t host = 1; host <= 4; host++)
+		assert_int_equal(ipx_host_send(u, host, host, true), 1);
+	assert_int_equal(nm_decoder_exporter_count(u->d), 4);
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_EVICTED), 0);
+	/* Host 1 is seen again: host 2 is now the least recently seen. */
+	assert_int_equal(ipx_host_send(u, 1, 5, false), 1);
+	assert_int_equal(ipx_host_send(u, 5, 6, true), 1);
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_EVICTED), 1);
+	assert_int_equal(nm_decoder_exporter_count(u->d), 4);
+	assert_int_equal(nm_decoder_template_count(u->d), 4);
+	/* Host 1 kept its template; host 2 comes back as a new exporter
+	 * without one (evicting host 3). */
+	assert_int_equal(ipx_host_send(u, 1, 7, false), 1);
+	assert_int_equal(u->recs[u->b.n - 1].bytes, 1001);
+	assert_int_equal(nm_t_err(u, NM_ERR_DATA_NO_TEMPLATE), 0);
+	assert_int_equal(ipx_host_send(u, 2, 8, false), 0);
+	assert_int_equal(nm_t_err(u, NM_ERR_DATA_NO_TEMPLATE), 1);
 	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_EVICTED), 2);
-	assert_int_equal(nm_decoder_stats(u->d)->datagrams_ok, 3);
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_ADDED), 6);
+	assert_int_equal(nm_decoder_template_count(u->d), 3);
+	/* Host 3 went, host 4 stayed. */
+	assert_int_equal(ipx_host_send(u, 4, 9, false), 1);
+	assert_int_equal(ipx_host_send(u, 3, 10, false), 0);
+	assert_int_equal(nm_t_err(u, NM_ERR_DATA_NO_TEMPLATE), 2);
+	assert_int_equal(nm_decoder_stats(u->d)->datagrams_ok, 10);
 	assert_identity(u);
 }
 
@@ -1977,7 +2004,7 @@ int main(void)
 		TEST(test_ipfix_err_data_tmpl_expired),
 		TEST(test_ipfix_err_record_truncated),
 		TEST(test_ipfix_err_batch_full),
-		TEST(test_ipfix_err_exporter_cache_full),
+		TEST(test_ipfix_exporter_table_full),
 		TEST(test_ipfix_hostile_exporter_isolated),
 		TEST(test_ipfix_max_message),
 	};

@@ -483,7 +483,6 @@ static void test_err_table(void **state)
 		{NM_ERR_DATA_TMPL_EXPIRED, "DATA_TMPL_EXPIRED", 0},
 		{NM_ERR_RECORD_TRUNCATED, "RECORD_TRUNCATED", 0},
 		{NM_ERR_BATCH_FULL, "BATCH_FULL", 0},
-		{NM_ERR_EXPORTER_CACHE_FULL, "EXPORTER_CACHE_FULL", 1},
 	};
 	for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		assert_string_equal(nm_err_name(tab[i].e), tab[i].name);

@@ -451,6 +451,35 @@ static void test_v9_sampler_options(void **state)
 	assert_int_equal(nm_t_ev(t, NM_EV_SAMPLER_LEARNED), 3);
 }
 
+/*
+ * A scope field's type is a scope (RFC 3954 6.1: 1 System, 2 Interface, ...),
+ * never an IE, whatever its number and length: scope 34 is not a sampling
+ * interval, scope 1 of 16 bytes is not a bad-length octetDeltaCount.
+ */
+static void test_v9_scope_fields_not_ies(void **state)
+{
+	struct nm_t *t = NM_T(state);
+	const struct nm_pb_field scope[] = {NF(34, 4), NF(1, 16)};
+	const struct nm_pb_field opt[] = {NF(48, 1), NF(160, 8)};
+
+	v9_begin(t, 1, V9_SRC);
+	nm_pb_set_begin(&t->pb, NM_PB_V9_OPT_SET);
+	nm_pb_v9_opt_tmpl(&t->pb, 259, scope, NELEM(scope), opt, NELEM(opt));
+	nm_pb_set_end_pad(&t->pb, 4);
+	nm_pb_set_begin(&t->pb, 259);
+	nm_pb_u32(&t->pb, 999);
+	for (int i = 0; i < 4; i++)
+		nm_pb_u32(&t->pb, 0xffffffffu);
+	nm_pb_u8(&t->pb, 1);
+	nm_pb_u64(&t->pb, 1234);
+	nm_pb_set_end_pad(&t->pb, 4);
+	assert_int_equal(nm_t_v9(t), NM_ERR_OK);
+	assert_int_equal(nm_t_ev(t, NM_EV_OPTIONS_RECORDS), 1);
+	assert_int_equal(nm_t_ev(t, NM_EV_SAMPLER_LEARNED), 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_FIELD_BAD_LENGTH), 0);
+	assert_identity(t);
+}
+
 /* Options with SAMPLING_INTERVAL(34) and no sampler ID: exporter-wide rate. */
 static void test_v9_sampling_interval_exporter_wide(void **state)
 {
@@ -1073,6 +1102,7 @@ int main(void)
 		TEST(test_v9_ipv6_fields),
 		TEST(test_v9_mpls),
 		TEST(test_v9_sampler_options),
+		TEST(test_v9_scope_fields_not_ies),
 		TEST(test_v9_sampling_interval_exporter_wide),
 		TEST(test_v9_rate_in_data_record),
 		TEST(test_v9_rate_unknown),
