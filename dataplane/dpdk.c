@@ -189,11 +189,13 @@ struct rte_mbuf *nm_dpkt_env_reassemble(struct nm_dworker *x, struct rte_mbuf *m
 	uint32_t dead = x->dr.cnt;
 	struct rte_mbuf *r;
 	if (v6) {
-		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, m->l2_len);
+		struct rte_ipv6_hdr *ip6 =
+			rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, m->l2_len);
 		r = rte_ipv6_frag_reassemble_packet(x->frag, &x->dr, m, tsc, ip6,
 						    rte_ipv6_frag_get_ipv6_fragment_header(ip6));
 	} else {
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+		struct rte_ipv4_hdr *ip =
+			rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
 		r = rte_ipv4_frag_reassemble_packet(x->frag, &x->dr, m, tsc, ip);
 	}
 	/* NULL both when kept and when refused: a refused one goes to the

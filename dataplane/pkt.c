@@ -85,7 +85,8 @@ enum nm_pkt_act nm_pkt_classify(const uint8_t *p, size_t len, int link, bool con
 		 * before the destination check. */
 		if (c->proto == NM_IPPROTO_ICMPV6 && contiguous && !c->frag &&
 		    c->l4_len >= NM_ND_NS_LEN && p[c->l4] == NM_ICMP6_ND_NS)
-			return nm_pkt_nd_for_us(p, c, us) ? NM_PKT_ACT_ND_REPLY : NM_PKT_ACT_NOT_UDP;
+			return nm_pkt_nd_for_us(p, c, us) ? NM_PKT_ACT_ND_REPLY
+							   : NM_PKT_ACT_NOT_UDP;
 		if (!us->any_dst && !nm_pkt_ours(us, &c->dst))
 			return NM_PKT_ACT_NOT_FOR_US;
 		if (c->frag)

@@ -142,7 +142,8 @@ struct nm_l2l3 {
 	uint32_t frag_off; /* fragment offset in bytes */
 	uint32_t frag_id;  /* IPv4 identification, IPv6 fragment header identification */
 	uint32_t l3;      /* where the ARP or IP header starts */
-	uint32_t l3_len;  /* IPv4: IHL; IPv6: 40 + extension headers walked (fragment header included) */
+	uint32_t l3_len;  /* IPv4: IHL; IPv6: 40 + the extension headers walked
+			   * (a fragment header included) */
 	uint32_t l4;      /* l3 + l3_len: the transport header, or a fragment's data */
 	uint32_t l4_len;  /* bytes from l4 to the end of the IP datagram */
 	uint32_t end;     /* end of the IP datagram (bytes after it are link padding) */

@@ -56,7 +56,8 @@ static struct rte_mbuf *nm_fm_seg(const uint8_t *data, uint32_t have, uint32_t n
 	NM_FUZZ_CHECK(cap <= UINT16_MAX);
 	void *blk = NULL;
 	/* not aligned_alloc: C11 wants its size a multiple of the alignment */
-	NM_FUZZ_CHECK(posix_memalign(&blk, RTE_CACHE_LINE_SIZE, sizeof(struct rte_mbuf) + cap) == 0);
+	size_t sz = sizeof(struct rte_mbuf) + cap;
+	NM_FUZZ_CHECK(posix_memalign(&blk, RTE_CACHE_LINE_SIZE, sz) == 0);
 	struct rte_mbuf *m = blk;
 	memset(m, 0, sizeof(*m));
 	uint8_t *buf = (uint8_t *)(m + 1);
@@ -309,7 +310,8 @@ static void nm_fm_check_reply(const struct rte_mbuf *m)
 		NM_FUZZ_CHECK(nm_fm_csum(p + c.l4, c.l4_len, 0) == 0xffff);
 		break;
 	case NM_L2L3_IPV6: {
-		NM_FUZZ_CHECK(c.proto == NM_IPPROTO_ICMPV6 && c.l3_len == NM_IP6_HDR && c.l4_len >= 8);
+		NM_FUZZ_CHECK(c.proto == NM_IPPROTO_ICMPV6 && c.l3_len == NM_IP6_HDR);
+		NM_FUZZ_CHECK(c.l4_len >= 8);
 		NM_FUZZ_CHECK(nm_fm_ours(&c.src));
 		uint8_t ph[40];
 		memcpy(ph, c.src.b, 16);
@@ -325,7 +327,8 @@ static void nm_fm_check_reply(const struct rte_mbuf *m)
 		const uint8_t *q = p + c.l4;
 		if (q[0] == NM_ICMP6_ND_NA) {
 			NM_FUZZ_CHECK(c.l4_len == 32 && c.ttl == NM_ND_HOP_LIMIT);
-			NM_FUZZ_CHECK(q[24] == 2 && q[25] == 1 && memcmp(q + 26, nm_fm_mac, 6) == 0);
+			NM_FUZZ_CHECK(q[24] == 2 && q[25] == 1);
+			NM_FUZZ_CHECK(memcmp(q + 26, nm_fm_mac, 6) == 0);
 			struct nm_addr t;
 			memcpy(t.b, q + 8, 16);
 			NM_FUZZ_CHECK(nm_fm_ours(&t));

@@ -173,8 +173,8 @@ static void bf_run(struct rte_mbuf **pkts, uint16_t n, const struct bf_want *wan
 	for (int c = 0; c < NM_WC__COUNT; c++) {
 		uint64_t got = nm_fm_ctr(&bf_h, (enum nm_wc)c) - before[c];
 		if (got != expect[c])
-			fail_msg("%s moved by %llu, want %llu", bf_names[c], (unsigned long long)got,
-				 (unsigned long long)expect[c]);
+			fail_msg("%s moved by %llu, want %llu", bf_names[c],
+				 (unsigned long long)got, (unsigned long long)expect[c]);
 	}
 }
 
@@ -329,7 +329,8 @@ static void test_inconsistent_chains(void **state)
 	s.nb_segs = NM_FM_SEGS_ZERO;
 	pkts[n++] = nm_fm_build(f, len, &s);
 	/* one segment, pkt_len under / over data_len */
-	struct nm_fm_shape one = {.nseg = 1, .pkt_len = NM_FM_LEN_MINUS, .delta = 1, .headroom = 128};
+	struct nm_fm_shape one = {
+		.nseg = 1, .pkt_len = NM_FM_LEN_MINUS, .delta = 1, .headroom = 128};
 	pkts[n++] = nm_fm_build(f, 1500, &one);
 	one.pkt_len = NM_FM_LEN_PLUS;
 	pkts[n++] = nm_fm_build(f, 1500, &one);
@@ -513,15 +514,16 @@ static void test_burst(void **state)
 
 int main(void)
 {
+#define BF_TEST(t) cmocka_unit_test_setup_teardown(t, bf_setup, bf_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_big_tcp_ipv4, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_big_jumbogram_and_tunnels, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_big_sizes, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_largest_datagrams, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_inconsistent_chains, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_reassembled, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_replies, bf_setup, bf_teardown),
-		cmocka_unit_test_setup_teardown(test_burst, bf_setup, bf_teardown),
+		BF_TEST(test_big_tcp_ipv4),
+		BF_TEST(test_big_jumbogram_and_tunnels),
+		BF_TEST(test_big_sizes),
+		BF_TEST(test_largest_datagrams),
+		BF_TEST(test_inconsistent_chains),
+		BF_TEST(test_reassembled),
+		BF_TEST(test_replies),
+		BF_TEST(test_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

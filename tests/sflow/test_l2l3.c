@@ -72,7 +72,8 @@ static enum nm_l2l3_kind l_walk(const struct nm_sb *b, int link, struct nm_l2l3 
 
 static void l_ip4(struct nm_sb *b, uint16_t total, uint16_t frag, uint8_t proto)
 {
-	struct nm_sb_ip4 h = {.total = total, .id = 0x1234, .frag = frag, .ttl = 64, .proto = proto};
+	struct nm_sb_ip4 h = {
+		.total = total, .id = 0x1234, .frag = frag, .ttl = 64, .proto = proto};
 	memcpy(h.src, l_src4, 4);
 	memcpy(h.dst, l_dst4, 4);
 	nm_sb_ip4(b, &h);
