@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DPDK backend: EAL, ports, one RX (and TX) queue per worker lcore, RSS on
- * IP addresses only so one exporter stays on one worker, burst receive,
- * L2/L3/L4 parse, IPv4/IPv6 reassembly, ARP / neighbour advertisement /
- * echo replies for the collector's addresses, dispatch to the decoders.
- * Built only when libdpdk is found; otherwise nm_dpdk_available() is false.
+ * IP addresses only so one exporter stays on one worker, burst receive;
+ * what happens to each packet (classification, IPv4/IPv6 reassembly, ARP /
+ * neighbour advertisement / echo replies for the collector's addresses,
+ * dispatch to the decoders) is dpdk_pkt.c. Built only when libdpdk is
+ * found; otherwise nm_dpdk_available() is false.
  */
 #ifndef NM_DPDK_H
 #define NM_DPDK_H

@@ -1,13 +1,116 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "pkt.h"
 
-#include <stdbool.h>
 #include <string.h>
 
 #include "reader.h"
 
-#define NM_VLAN_DEPTH_MAX 2
-#define NM_V6_EXT_DEPTH_MAX 8
+const char *nm_pkt_act_name(enum nm_pkt_act a)
+{
+	static const char *const n[NM_PKT_ACT__COUNT] = {
+#define NM_X_(name, msg) #name,
+		NM_PKT_ACTS(NM_X_)
+#undef NM_X_
+	};
+	return (unsigned)a < NM_PKT_ACT__COUNT ? n[a] : "?";
+}
+
+static bool nm_pkt_ours(const struct nm_pkt_us *us, const struct nm_addr *a)
+{
+	for (uint32_t i = 0; i < us->naddrs; i++)
+		if (memcmp(us->addrs[i].b, a->b, 16) == 0)
+			return true;
+	return false;
+}
+
+/* An Ethernet/IPv4 ARP request whose target address is ours. */
+static bool nm_pkt_arp_for_us(const uint8_t *p, size_t len, const struct nm_l2l3 *c,
+			      const struct nm_pkt_us *us)
+{
+	if (len - c->l3 < NM_ARP_LEN)
+		return false;
+	const uint8_t *a = p + c->l3;
+	/* hardware 1 (Ethernet), protocol IPv4, lengths 6 and 4, request */
+	if (nm_load_be16(a) != 1 || nm_load_be16(a + 2) != NM_ETH_IPV4 || a[4] != 6 || a[5] != 4 ||
+	    nm_load_be16(a + 6) != 1)
+		return false;
+	struct nm_addr tip;
+	nm_addr_set_v4(&tip, a + 24);
+	return nm_pkt_ours(us, &tip);
+}
+
+/* A neighbour solicitation we can answer in place: its target is ours, it
+ * was not forwarded (RFC 4861 7.1.1), it has a source to answer (not a
+ * duplicate address detection probe from ::), and no extension header sits
+ * between the IPv6 header and the message (the reply is built over it). */
+static bool nm_pkt_nd_for_us(const uint8_t *p, const struct nm_l2l3 *c,
+			     const struct nm_pkt_us *us)
+{
+	const uint8_t *m = p + c->l4;
+	struct nm_addr target;
+	memcpy(target.b, m + 8, 16);
+	return m[1] == 0 && c->ttl == NM_ND_HOP_LIMIT && c->l3_len == NM_IP6_HDR &&
+	       !nm_addr_is_zero(&c->src) && nm_pkt_ours(us, &target);
+}
+
+static enum nm_pkt_act nm_pkt_udp_or(const struct nm_l2l3 *c)
+{
+	if (c->proto != NM_IPPROTO_UDP)
+		return NM_PKT_ACT_NOT_UDP;
+	if (c->l4_len < 8)
+		return NM_PKT_ACT_MALFORMED;
+	return NM_PKT_ACT_UDP;
+}
+
+enum nm_pkt_act nm_pkt_classify(const uint8_t *p, size_t len, int link, bool contiguous,
+				const struct nm_pkt_us *us, struct nm_l2l3 *c)
+{
+	switch (nm_l2l3_walk(p, len, link, c)) {
+	case NM_L2L3_MALFORMED:
+		return NM_PKT_ACT_MALFORMED;
+	case NM_L2L3_ARP:
+		return contiguous && nm_pkt_arp_for_us(p, len, c, us) ? NM_PKT_ACT_ARP_REPLY
+								      : NM_PKT_ACT_NOT_IP;
+	case NM_L2L3_IPV4:
+		if (!us->any_dst && !nm_pkt_ours(us, &c->dst))
+			return NM_PKT_ACT_NOT_FOR_US;
+		if (c->frag)
+			return contiguous ? NM_PKT_ACT_REASM : NM_PKT_ACT_FRAG_DROPPED;
+		if (c->proto == NM_IPPROTO_ICMP && contiguous && c->l4_len >= 8 &&
+		    p[c->l4] == NM_ICMP4_ECHO_REQUEST && nm_pkt_ours(us, &c->dst))
+			return NM_PKT_ACT_ECHO_REPLY;
+		return nm_pkt_udp_or(c);
+	case NM_L2L3_IPV6:
+		/* Solicitations go to a solicited-node multicast address:
+		 * before the destination check. */
+		if (c->proto == NM_IPPROTO_ICMPV6 && contiguous && !c->frag &&
+		    c->l4_len >= NM_ND_NS_LEN && p[c->l4] == NM_ICMP6_ND_NS)
+			return nm_pkt_nd_for_us(p, c, us) ? NM_PKT_ACT_ND_REPLY
+							   : NM_PKT_ACT_NOT_UDP;
+		if (!us->any_dst && !nm_pkt_ours(us, &c->dst))
+			return NM_PKT_ACT_NOT_FOR_US;
+		if (c->frag)
+			return contiguous ? NM_PKT_ACT_REASM : NM_PKT_ACT_FRAG_DROPPED;
+		if (c->proto == NM_IPPROTO_ICMPV6 && contiguous && c->l4_len >= 8 &&
+		    c->l3_len == NM_IP6_HDR && p[c->l4] == NM_ICMP6_ECHO_REQUEST &&
+		    nm_pkt_ours(us, &c->dst))
+			return NM_PKT_ACT_ECHO_REPLY;
+		return nm_pkt_udp_or(c);
+	default:
+		return NM_PKT_ACT_NOT_IP;
+	}
+}
+
+enum nm_pkt_act nm_pkt_classify_reassembled(const uint8_t *p, size_t len, int link,
+					    struct nm_l2l3 *c)
+{
+	enum nm_l2l3_kind k = nm_l2l3_walk(p, len, link, c);
+	if ((k != NM_L2L3_IPV4 && k != NM_L2L3_IPV6) || c->frag || c->end != len)
+		return NM_PKT_ACT_MALFORMED;
+	return nm_pkt_udp_or(c);
+}
+
+/* ---- captures ---- */
 
 const char *nm_pkt_res_name(enum nm_pkt_res r)
 {
@@ -23,16 +126,11 @@ void nm_reasm_init(struct nm_reasm *r)
 
 static enum nm_pkt_res nm_udp(const uint8_t *p, size_t len, struct nm_udp_view *u)
 {
-	if (len < 8)
+	size_t plen;
+	if (!nm_l4_udp_read(p, len, &u->sport, &u->dport, &plen))
 		return NM_PKT_MALFORMED;
-	u->sport = nm_load_be16(p);
-	u->dport = nm_load_be16(p + 2);
-	size_t ulen = nm_load_be16(p + 4);
-	/* A UDP length of 0 (jumbograms) or beyond the IP payload: trust IP. */
-	if (ulen < 8 || ulen > len)
-		ulen = len;
 	u->payload = p + 8;
-	u->len = ulen - 8;
+	u->len = plen;
 	return NM_PKT_UDP;
 }
 
@@ -100,7 +198,7 @@ static enum nm_pkt_res nm_reasm_add(struct nm_reasm *r, const struct nm_addr *sr
 	s->in_use = 0;
 	if (!whole)
 		return NM_PKT_FRAG_DROPPED;
-	if (proto != 17)
+	if (proto != NM_IPPROTO_UDP)
 		return NM_PKT_NOT_UDP;
 	memcpy(r->out, s->data, s->total);
 	u->src = *src;
@@ -108,140 +206,24 @@ static enum nm_pkt_res nm_reasm_add(struct nm_reasm *r, const struct nm_addr *sr
 	return nm_udp(r->out, s->total, u);
 }
 
-static enum nm_pkt_res nm_ipv4(struct nm_reasm *r, const uint8_t *p, size_t len,
-			       struct nm_udp_view *u)
-{
-	if (len < 20 || (p[0] >> 4) != 4)
-		return NM_PKT_MALFORMED;
-	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-	size_t tot = nm_load_be16(p + 2);
-	if (ihl < 20 || tot < ihl || ihl > len)
-		return NM_PKT_MALFORMED;
-	if (tot > len)
-		return NM_PKT_MALFORMED; /* captured short */
-	uint16_t frag = nm_load_be16(p + 6);
-	uint8_t proto = p[9];
-	nm_addr_set_v4(&u->src, p + 12);
-	nm_addr_set_v4(&u->dst, p + 16);
-	int more = (frag & 0x2000) != 0;
-	uint32_t off = (uint32_t)(frag & 0x1fff) * 8;
-	if (more || off)
-		return nm_reasm_add(r, &u->src, &u->dst, nm_load_be16(p + 4), proto, 0, off, p + ihl,
-				    tot - ihl, more, u);
-	if (proto != 17)
-		return NM_PKT_NOT_UDP;
-	return nm_udp(p + ihl, tot - ihl, u);
-}
-
-static enum nm_pkt_res nm_ipv6(struct nm_reasm *r, const uint8_t *p, size_t len,
-			       struct nm_udp_view *u)
-{
-	if (len < 40 || (p[0] >> 4) != 6)
-		return NM_PKT_MALFORMED;
-	size_t plen = nm_load_be16(p + 4);
-	if (plen + 40 > len)
-		return NM_PKT_MALFORMED;
-	memcpy(u->src.b, p + 8, 16);
-	memcpy(u->dst.b, p + 24, 16);
-	uint8_t nh = p[6];
-	const uint8_t *q = p + 40;
-	size_t left = plen;
-	for (int depth = 0; depth < NM_V6_EXT_DEPTH_MAX; depth++) {
-		switch (nh) {
-		case 17:
-			return nm_udp(q, left, u);
-		case 0:  /* hop-by-hop */
-		case 43: /* routing */
-		case 60: /* destination options */
-		{
-			if (left < 8)
-				return NM_PKT_MALFORMED;
-			size_t hl = ((size_t)q[1] + 1) * 8;
-			if (hl > left)
-				return NM_PKT_MALFORMED;
-			nh = q[0];
-			q += hl;
-			left -= hl;
-			break;
-		}
-		case 44: /* fragment */
-		{
-			if (left < 8)
-				return NM_PKT_MALFORMED;
-			uint16_t fo = nm_load_be16(q + 2);
-			uint32_t id = nm_load_be32(q + 4);
-			uint8_t next = q[0];
-			/* Only the first fragment's next header is known; the
-			 * reassembled payload starts right after this header. */
-			return nm_reasm_add(r, &u->src, &u->dst, id, next, 1, (uint32_t)(fo & 0xfff8),
-					    q + 8, left - 8, fo & 1, u);
-		}
-		default:
-			return NM_PKT_NOT_UDP;
-		}
-	}
-	return NM_PKT_MALFORMED;
-}
-
-static enum nm_pkt_res nm_ethertype(struct nm_reasm *r, uint16_t et, const uint8_t *p, size_t len,
-				    struct nm_udp_view *u)
-{
-	if (et == 0x0800)
-		return nm_ipv4(r, p, len, u);
-	if (et == 0x86dd)
-		return nm_ipv6(r, p, len, u);
-	return NM_PKT_NOT_UDP;
-}
-
-static enum nm_pkt_res nm_ip_any(struct nm_reasm *r, const uint8_t *p, size_t len,
-				 struct nm_udp_view *u)
-{
-	if (len < 1)
-		return NM_PKT_MALFORMED;
-	if ((p[0] >> 4) == 4)
-		return nm_ipv4(r, p, len, u);
-	if ((p[0] >> 4) == 6)
-		return nm_ipv6(r, p, len, u);
-	return NM_PKT_NOT_UDP;
-}
-
 enum nm_pkt_res nm_pkt_parse(struct nm_reasm *r, int link, const uint8_t *p, size_t len,
 			     struct nm_udp_view *u)
 {
-	switch (link) {
-	case NM_LINK_ETHERNET: {
-		if (len < 14)
-			return NM_PKT_MALFORMED;
-		uint16_t et = nm_load_be16(p + 12);
-		size_t off = 14;
-		for (int depth = 0; (et == 0x8100 || et == 0x88a8 || et == 0x9100); depth++) {
-			if (depth >= NM_VLAN_DEPTH_MAX)
-				return NM_PKT_NOT_UDP;
-			if (len < off + 4)
-				return NM_PKT_MALFORMED;
-			et = nm_load_be16(p + off + 2);
-			off += 4;
-		}
-		return nm_ethertype(r, et, p + off, len - off, u);
-	}
-	case NM_LINK_RAW:
-	case NM_LINK_IPV4:
-	case NM_LINK_IPV6:
-		return nm_ip_any(r, p, len, u);
-	case NM_LINK_NULL:
-	case NM_LINK_LOOP:
-		if (len < 4)
-			return NM_PKT_MALFORMED;
-		return nm_ip_any(r, p + 4, len - 4, u);
-	case NM_LINK_LINUX_SLL:
-		if (len < 16)
-			return NM_PKT_MALFORMED;
-		return nm_ethertype(r, nm_load_be16(p + 14), p + 16, len - 16, u);
-	case NM_LINK_LINUX_SLL2:
-		if (len < 20)
-			return NM_PKT_MALFORMED;
-		return nm_ethertype(r, nm_load_be16(p), p + 20, len - 20, u);
+	static const struct nm_pkt_us any = {NULL, 0, true};
+	struct nm_l2l3 c;
+	switch (nm_pkt_classify(p, len, link, true, &any, &c)) {
+	case NM_PKT_ACT_UDP:
+		u->src = c.src;
+		u->dst = c.dst;
+		return nm_udp(p + c.l4, c.l4_len, u);
+	case NM_PKT_ACT_REASM:
+		u->src = c.src;
+		u->dst = c.dst;
+		return nm_reasm_add(r, &c.src, &c.dst, c.frag_id, c.proto, c.kind == NM_L2L3_IPV6,
+				    c.frag_off, p + c.l4, c.l4_len, c.frag_more, u);
+	case NM_PKT_ACT_MALFORMED:
+		return NM_PKT_MALFORMED;
 	default:
-		return NM_PKT_LINK_UNKNOWN;
+		return c.why == NM_L2L3_WHY_LINK_UNKNOWN ? NM_PKT_LINK_UNKNOWN : NM_PKT_NOT_UDP;
 	}
 }

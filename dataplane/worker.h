@@ -35,6 +35,7 @@
 	X(MALFORMED, "packet: truncated or inconsistent L2/L3/L4 headers")                   \
 	X(FRAG_HELD, "packet: IP fragment held for reassembly")                              \
 	X(FRAG_DROPPED, "packet: IP fragment dropped (table full, bad, or expired)")         \
+	X(OVERSIZE, "packet: frame longer than the worker's bounce buffer (65,601 bytes)")   \
 	X(ARP_REPLIED, "packet: ARP request for us, answered")                               \
 	X(ND_REPLIED, "packet: IPv6 neighbour solicitation for us, answered")                \
 	X(ICMP_REPLIED, "packet: ICMP/ICMPv6 echo request for us, answered")                 \

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "l2l3.h"
 #include "reader.h"
 
 struct nm_hdr_ctx {
@@ -118,54 +119,51 @@ static enum nm_hdr_res nm_hdr_l4(struct nm_hdr_ctx *c, uint8_t proto, const uint
 static enum nm_hdr_res nm_hdr_ipv4(struct nm_hdr_ctx *c, const uint8_t *p, size_t len)
 {
 	struct nm_flow *f = c->f;
-	f->etype = 0x0800;
-	if (len < 20)
-		return NM_HDR_TRUNCATED;
-	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-	if ((p[0] >> 4) != 4 || ihl < 20)
-		return NM_HDR_TRUNCATED; /* not a valid IPv4 header: nothing trusted */
-	f->ip_tos = p[1];
-	f->fragment_id = nm_load_be16(p + 4);
-	uint16_t frag = nm_load_be16(p + 6);
-	f->fragment_offset = frag & 0x1fff;
-	f->ip_ttl = p[8];
-	f->proto = p[9];
-	nm_addr_set_v4(&f->src_addr, p + 12);
-	nm_addr_set_v4(&f->dst_addr, p + 16);
+	f->etype = NM_ETH_IPV4;
+	struct nm_ip4_hdr h;
+	if (nm_l3_ip4_read(p, len, &h) != NM_L2L3_WHY_NONE)
+		return NM_HDR_TRUNCATED; /* cut, or not a valid IPv4 header: nothing trusted */
+	f->ip_tos = h.tos;
+	f->fragment_id = h.id;
+	f->fragment_offset = h.frag & NM_IP4_OFF_MASK;
+	f->ip_ttl = h.ttl;
+	f->proto = h.proto;
+	nm_addr_set_v4(&f->src_addr, p + NM_IP4_SRC);
+	nm_addr_set_v4(&f->dst_addr, p + NM_IP4_DST);
 	if (f->fragment_offset != 0)
 		return NM_HDR_OK; /* non-first fragment: no transport header */
-	if (ihl > len)
+	if (h.ihl > len)
 		return NM_HDR_TRUNCATED;
-	return nm_hdr_l4(c, f->proto, p + ihl, len - ihl);
+	return nm_hdr_l4(c, f->proto, p + h.ihl, len - h.ihl);
 }
 
 static enum nm_hdr_res nm_hdr_ipv6(struct nm_hdr_ctx *c, const uint8_t *p, size_t len)
 {
 	struct nm_flow *f = c->f;
-	f->etype = 0x86dd;
-	if (len < 40)
+	f->etype = NM_ETH_IPV6;
+	struct nm_ip6_hdr h;
+	if (nm_l3_ip6_read(p, len, &h) != NM_L2L3_WHY_NONE)
 		return NM_HDR_TRUNCATED;
-	if ((p[0] >> 4) != 6)
-		return NM_HDR_TRUNCATED;
-	uint32_t w0 = nm_load_be32(p);
-	f->ip_tos = (w0 >> 20) & 0xff;
-	f->ipv6_flow_label = w0 & 0xfffff;
-	f->ip_ttl = p[7];
-	memcpy(f->src_addr.b, p + 8, 16);
-	memcpy(f->dst_addr.b, p + 24, 16);
-	uint8_t nh = p[6];
-	p += 40;
-	len -= 40;
+	f->ip_tos = (h.w0 >> 20) & 0xff;
+	f->ipv6_flow_label = h.w0 & 0xfffff;
+	f->ip_ttl = h.hlim;
+	memcpy(f->src_addr.b, p + NM_IP6_SRC, 16);
+	memcpy(f->dst_addr.b, p + NM_IP6_DST, 16);
+	uint8_t nh = h.nh;
+	p += NM_IP6_HDR;
+	len -= NM_IP6_HDR;
+	/* Unlike the frame walker, go on past a first fragment's header: the
+	 * transport header after it describes the flow. */
 	for (int depth = 0;; depth++) {
 		f->proto = nh;
-		if (nh != 0 && nh != 43 && nh != 44 && nh != 60)
+		if (!nm_l3_ip6_is_ext(nh))
 			return nm_hdr_l4(c, nh, p, len);
-		if (depth >= NM_HDR_V6_EXT_MAX)
+		if (depth >= NM_L3_V6_EXT_MAX)
 			return NM_HDR_DEPTH;
 		if (len < 8)
 			return NM_HDR_TRUNCATED;
-		size_t hl = nh == 44 ? 8 : ((size_t)p[1] + 1) * 8;
-		if (nh == 44) {
+		size_t hl = nm_l3_ip6_ext_len(nh, p);
+		if (nh == NM_IPPROTO_FRAGMENT) {
 			f->fragment_offset = nm_load_be16(p + 2) >> 3;
 			f->fragment_id = nm_load_be32(p + 4);
 			if (f->fragment_offset != 0) {
@@ -216,9 +214,9 @@ static enum nm_hdr_res nm_hdr_l3(struct nm_hdr_ctx *c, uint16_t etype, const uin
 				 size_t len)
 {
 	switch (etype) {
-	case 0x0800:
+	case NM_ETH_IPV4:
 		return nm_hdr_ipv4(c, p, len);
-	case 0x86dd:
+	case NM_ETH_IPV6:
 		return nm_hdr_ipv6(c, p, len);
 	case 0x8847:
 	case 0x8848:
@@ -241,23 +239,17 @@ static enum nm_hdr_res nm_hdr_eth(struct nm_hdr_ctx *c, const uint8_t *p, size_t
 		f->dst_mac = (uint64_t)nm_load_be16(p) << 32 | nm_load_be32(p + 2);
 		f->src_mac = (uint64_t)nm_load_be16(p + 6) << 32 | nm_load_be32(p + 8);
 	}
-	uint16_t et = nm_load_be16(p + 12);
-	p += 14;
-	len -= 14;
-	for (int depth = 0; et == 0x8100 || et == 0x88a8 || et == 0x9100; depth++) {
-		if (depth >= NM_HDR_VLAN_MAX)
-			return NM_HDR_DEPTH;
-		if (len < 4)
-			return NM_HDR_TRUNCATED;
-		if (depth == 0 && !c->encap_done)
-			f->vlan_id = nm_load_be16(p) & 0x0fff;
-		et = nm_load_be16(p + 2);
-		p += 4;
-		len -= 4;
-	}
-	if (et < 0x0600)
+	struct nm_l2_tags t;
+	enum nm_l2l3_why why = nm_l2_tags_walk(p, len, 14, nm_load_be16(p + 12), &t);
+	if (t.ntags > 0 && !c->encap_done)
+		f->vlan_id = t.tci & 0x0fff;
+	if (why == NM_L2L3_WHY_VLAN_DEPTH)
+		return NM_HDR_DEPTH;
+	if (why != NM_L2L3_WHY_NONE)
+		return NM_HDR_TRUNCATED;
+	if (t.etype < NM_ETH_MIN)
 		return NM_HDR_OK; /* 802.3 length field: LLC, not IP */
-	return nm_hdr_l3(c, et, p, len);
+	return nm_hdr_l3(c, t.etype, p + t.off, len - t.off);
 }
 
 static enum nm_hdr_res nm_hdr_ppp(struct nm_hdr_ctx *c, const uint8_t *p, size_t len)

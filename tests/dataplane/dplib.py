@@ -604,7 +604,8 @@ def wait_rx(nm, n, timeout=30, settle=0.3):
 def rx_invariant(c):
     """README: every received packet lands in exactly one of these."""
     names = ('UDP_DATAGRAMS', 'NOT_IP', 'NOT_UDP', 'NOT_FOR_US', 'PORT_UNKNOWN', 'EXPORTER_DENIED',
-             'MALFORMED', 'FRAG_HELD', 'FRAG_DROPPED', 'ARP_REPLIED', 'ND_REPLIED', 'ICMP_REPLIED')
+             'MALFORMED', 'FRAG_HELD', 'FRAG_DROPPED', 'OVERSIZE', 'ARP_REPLIED', 'ND_REPLIED',
+             'ICMP_REPLIED')
     return sum(c.get(k, 0) for k in names), c.get('RX_PACKETS')
 
 

@@ -233,9 +233,11 @@ def build_dpdk_pcap(gen, work):
     for _ in range(3):
         frames += bad
     want['MALFORMED'] += 3 * len(bad)
-    # C. not IP: LLDP, ARP for someone else, three VLAN tags
+    # C. not IP: LLDP, ARP for someone else, four VLAN tags (one more than
+    #    the walker's NM_L2_VLAN_MAX)
     notip = [dplib.eth(bytes(40), 0x88cc), arp_request('192.0.2.77'),
-             dplib.MAC_B + dplib.MAC_A + b'\x81\x00\x00\x01\x81\x00\x00\x02\x81\x00\x00\x03\x08\x00' + udp_ok]
+             dplib.MAC_B + dplib.MAC_A + b'\x81\x00\x00\x01\x81\x00\x00\x02\x81\x00\x00\x03'
+             + b'\x81\x00\x00\x04\x08\x00' + udp_ok]
     frames += notip * 2
     want['NOT_IP'] += 2 * len(notip)
     # D. not UDP: TCP to us, an ICMP echo reply to us

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Writes the seed corpus of the fuzz targets into tests/fuzz/corpus/<target>/.
 
-Seeds are small, valid inputs in each target's input format (see nm_fuzz.h
-and fuzz_pkt.c): hand-built datagrams of every protocol, and, when the team
+Seeds are small, valid inputs in each target's input format (see nm_fuzz.h,
+fuzz_pkt.c and fuzz_dpdk_pkt.c): hand-built datagrams of every protocol,
+frames for the DPDK packet path (big and chained ones too), and, when the team
 corpus folder exists (../shared/corpus, or --shared DIR), the UDP payloads
 (or frames, for the pkt target) of its captures, capped in size.
 
@@ -20,7 +21,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt", "sflow", "hdr")
+TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt", "sflow", "hdr", "dpdk_pkt")
 SEED_MAX = 16 * 1024  # bytes per seed built from a capture
 T0 = 1700000000       # receive time of the first datagram (nm_fuzz.h)
 
@@ -452,6 +453,99 @@ def capture_seeds(shared):
     return out
 
 
+# ---- DPDK packet path target (fuzz_dpdk_pkt.c) ----
+
+US4, US6 = b"\xc0\x00\x02\xfe", bytes.fromhex("20010db80000000000000000000000fe")
+PEER4, PEER6 = b"\xc6\x33\x64\x14", bytes.fromhex("20010db8000000000000000000000020")
+
+
+def dpdk_rec(frame, flen=None, ctl=0, nseg=1, seed=0, delta=0, reasm=0, rlen=0):
+    """One frame record: frame bytes (the first ones; zeros up to flen)."""
+    flen = len(frame) if flen is None else flen
+    return (struct.pack(">BBB", ctl, nseg, seed) + flen.to_bytes(3, "big") +
+            delta.to_bytes(3, "big") + bytes([reasm]) + rlen.to_bytes(3, "big") +
+            struct.pack(">H", len(frame)) + frame)
+
+
+def dpdk_input(recs, port=0x0C):
+    return bytes([port]) + b"".join(recs)
+
+
+def ipv4_to(payload, proto=17, frag=0, total=None, src=PEER4, dst=US4):
+    h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload) if total is None else total,
+                    0x1234, frag, 64, proto, 0, src, dst)
+    return h[:10] + struct.pack(">H", csum(h)) + h[12:] + payload
+
+
+def ipv6_to(payload, nh=17, plen=None, hlim=64, src=PEER6, dst=US6):
+    return (struct.pack(">IHBB", 0x60000000, len(payload) if plen is None else plen, nh, hlim)
+            + src + dst + payload)
+
+
+def dpdk_seeds():
+    v5 = v5_dgram(2, 1)
+    big = udp(v5_dgram(30, 1))
+    arp = (struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1) + bytes.fromhex("02aabbccdd01") + PEER4 +
+           bytes(6) + US4)
+    ns = struct.pack(">BBHI", 135, 0, 0, 0) + US6 + bytes([1, 1]) + bytes.fromhex("02aabbccdd01")
+    echo4 = b"\x08\x00\x00\x00\x00\x01\x00\x01" + b"ping" * 8
+    echo6 = b"\x80\x00\x00\x00\x00\x01\x00\x01" + b"ping" * 8
+    fh = lambda off, more: struct.pack(">BBHI", 17, 0, off | more, 0xABCD)
+    tso = eth(ipv4_to(b"", proto=6, total=0) + bytes(20))       # headers only; zeros follow
+    jumbo = eth(ipv6_to(bytes([17, 0, 0xC2, 4]) + (80066 - 62).to_bytes(4, "big") +
+                        udp(b"", dport=4789)[:4] + bytes(4), nh=0, plen=0), etype=0x86DD)
+    max4 = eth(ipv4_to(udp(b"")[:4] + struct.pack(">HH", 65515, 0), total=65535))
+    tail = 0x10  # ctl: 64 bytes of tailroom (room for the ND option)
+    return {
+        "seed-dpdk-udp": dpdk_input([
+            dpdk_rec(eth(ipv4_to(udp(v5)))),
+            dpdk_rec(eth(ipv6_to(udp(v5)), etype=0x86DD), nseg=3, seed=5),
+            dpdk_rec(eth(ipv4_to(udp(v5)), vlans=[(0x88A8, 2), (0x8100, 3), (0x9100, 4)])),
+        ]),
+        "seed-dpdk-replies": dpdk_input([
+            dpdk_rec(eth(arp, etype=0x0806), ctl=tail),
+            dpdk_rec(eth(ipv6_to(ns, nh=58, hlim=255), etype=0x86DD), ctl=tail),
+            dpdk_rec(eth(ipv4_to(echo4, proto=1)), ctl=tail),
+            dpdk_rec(eth(ipv6_to(echo6, nh=58), etype=0x86DD), ctl=tail),
+        ]),
+        "seed-dpdk-replies-edge": dpdk_input([
+            dpdk_rec(eth(ipv6_to(ns[:24], nh=58, hlim=255), etype=0x86DD)),  # no room for the option
+            dpdk_rec(eth(ipv6_to(ns, nh=58, hlim=64), etype=0x86DD), ctl=tail),  # forwarded
+            dpdk_rec(eth(ipv6_to(bytes([58, 0]) + bytes(6) + echo6, nh=0), etype=0x86DD),
+                     ctl=tail),                                          # echo behind hop-by-hop
+            dpdk_rec(eth(ipv6_to(bytes([44, 0]) + bytes(6) + fh(0, 1) + big[:800], nh=0),
+                         etype=0x86DD)),               # fragment header not first: dropped
+        ]),
+        "seed-dpdk-replies-refused": dpdk_input([
+            dpdk_rec(eth(ipv4_to(echo4, proto=1))),
+            dpdk_rec(eth(arp, etype=0x0806), nseg=2),
+        ], port=0x0E),
+        "seed-dpdk-frag": dpdk_input([
+            dpdk_rec(eth(ipv4_to(big[:800], frag=0x2000)), reasm=0x07 | (4 << 3),
+                     rlen=14 + 20 + len(big)),
+            dpdk_rec(eth(ipv6_to(fh(0, 1) + big[:800], nh=44), etype=0x86DD), reasm=0x07, rlen=1600),
+            dpdk_rec(eth(ipv4_to(big[800:], frag=100)), reasm=0x02),
+            dpdk_rec(eth(ipv4_to(big[800:], frag=100)), nseg=2),
+        ]),
+        "seed-dpdk-big": dpdk_input([                      # ctl 0x80: big lengths
+            dpdk_rec(tso, flen=80066, nseg=40, ctl=0xC0),
+            dpdk_rec(jumbo, flen=80066, nseg=40, seed=9, ctl=0xC0),
+            dpdk_rec(max4, flen=14 + 65535, nseg=33, ctl=0xC0),
+            dpdk_rec(tso, flen=262143, nseg=128, ctl=0x80),
+            dpdk_rec(tso, ctl=0x83, delta=80066),          # one segment, pkt_len 80,066
+            dpdk_rec(eth(ipv4_to(big[:800], frag=0x2000)), ctl=0x80, reasm=0x07 | (31 << 3),
+                     rlen=80066),
+        ]),
+        "seed-dpdk-chains": dpdk_input([
+            dpdk_rec(eth(ipv4_to(udp(v5))), nseg=2, ctl=0x01, delta=3),   # pkt_len + 3
+            dpdk_rec(eth(ipv4_to(udp(v5))), nseg=2, ctl=0x02, delta=3),   # pkt_len - 3
+            dpdk_rec(eth(ipv4_to(udp(v5))), nseg=3, ctl=0x04),            # nb_segs + 1
+            dpdk_rec(eth(ipv4_to(udp(v5))), nseg=3, ctl=0x08),            # nb_segs - 1
+            dpdk_rec(eth(ipv4_to(udp(v5))), nseg=1, ctl=0x0C | 0x20),     # nb_segs 0, no headroom
+        ]),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared", "corpus"),
@@ -461,7 +555,7 @@ def main():
     args = ap.parse_args()
 
     seeds = {"netflow_v5": v5_seeds(), "netflow_v9": v9_seeds(), "ipfix": ipfix_seeds(),
-             "pkt": pkt_seeds(), "sflow": {}, "hdr": {}}
+             "pkt": pkt_seeds(), "sflow": {}, "hdr": {}, "dpdk_pkt": dpdk_seeds()}
     if os.path.isdir(args.shared):
         for t, s in capture_seeds(args.shared).items():
             seeds[t].update(s)

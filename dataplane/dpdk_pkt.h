@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The DPDK worker's packet path: a burst of mbufs in, each frame read
+ * whole (bounded), classified by nm_pkt_classify() (pkt.h: the one L2/L3
+ * walker and the decisions), then one small handler: UDP hand-off to the
+ * worker, reassembly hand-off (rte_ip_frag), ARP reply, neighbour
+ * advertisement, echo reply, or a counted drop.
+ *
+ * This file needs DPDK's headers but not the EAL: the three calls that do
+ * (transmit, reassembly, freeing an mbuf to its pool) are the nm_dpkt_env_*
+ * functions, defined by the backend (dpdk.c) and by the fuzz target and the
+ * big-frame test (tests/fuzz/nm_fuzz_mbuf.c), which run this very code on
+ * mbuf chains built by hand.
+ *
+ * Frames: an mbuf's bytes are read in place when it is one segment whose
+ * data_len equals its pkt_len; otherwise the segments are copied into the
+ * worker's bounce buffer (NM_L2L3_FRAME_MAX bytes), never more than it
+ * holds. pkt_len is never trusted against the chain: a frame is taken only
+ * when the segments' data_len add up to pkt_len in exactly nb_segs
+ * segments (MALFORMED otherwise), and a frame longer than the buffer is
+ * counted OVERSIZE without a byte read. Replies and reassembly take only
+ * frames read in place.
+ */
+#ifndef NM_DPDK_PKT_H
+#define NM_DPDK_PKT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "pkt.h"
+#include "worker.h"
+
+#define NM_BURST 32
+#define NM_PREFETCH_AHEAD 3
+#define NM_DPKT_BOUNCE NM_L2L3_FRAME_MAX
+
+struct nm_dport {
+	uint16_t port_id;
+	uint16_t nrxq, ntxq;
+	struct rte_ether_addr mac;
+	const struct nm_cfg_port *cfg;
+	struct nm_pkt_us us; /* cfg's addresses, as nm_pkt_classify() takes them */
+};
+
+struct nm_dworker {
+	struct nm_worker *w;
+	const struct nm_config *cfg;
+	atomic_bool *stop;
+	uint32_t id;
+	struct rte_ip_frag_tbl *frag;
+	struct rte_ip_frag_death_row dr;
+	uint8_t bounce[NM_DPKT_BOUNCE];
+};
+
+/* Sets dp->us from dp->cfg. */
+void nm_dport_us_init(struct nm_dport *dp);
+
+/*
+ * Handles a received burst: RX_PACKETS and RX_BYTES counted once for it,
+ * nm_packet() on each mbuf. The mbufs the caller must free (not sent, not
+ * kept by reassembly) are placed in done; returns their count.
+ */
+uint16_t nm_dpkt_burst(struct nm_dworker *x, const struct nm_dport *dp, struct rte_mbuf **pkts,
+		       uint16_t n, uint64_t now_ns, uint64_t tsc, struct rte_mbuf **done);
+
+/*
+ * Handles one frame; counts it in exactly one packet counter of
+ * NM_WORKER_COUNTERS (and MULTI_SEGMENT, TX_FAILED beside). Returns true
+ * when m was consumed (sent, or taken by reassembly), false when the
+ * caller frees it.
+ */
+bool nm_packet(struct nm_dworker *x, const struct nm_dport *dp, struct rte_mbuf *m,
+	       uint64_t now_ns, uint64_t tsc);
+
+/*
+ * The bytes of frame m, contiguous: in place (one segment, data_len ==
+ * pkt_len), or copied into buf (cap bytes). Returns them and their count in
+ * *len, or NULL with the counter in *fail: NM_WC_OVERSIZE (pkt_len > cap),
+ * NM_WC_MALFORMED (the chain disagrees with pkt_len or nb_segs).
+ */
+const uint8_t *nm_dpkt_frame(const struct rte_mbuf *m, uint8_t *buf, uint32_t cap,
+			     uint32_t *len, enum nm_wc *fail);
+
+/* ---- provided by the backend (dpdk.c) or a test harness ---- */
+
+/* Transmits m on the worker's TX queue of dp: true when the port took it. */
+bool nm_dpkt_env_tx(struct nm_dworker *x, const struct nm_dport *dp, struct rte_mbuf *m);
+
+/*
+ * Hands the fragment m (one segment; l2_len, l3_len set; IPv6: fragment
+ * header right after the fixed header) to reassembly, which takes it.
+ * Returns the complete datagram (an mbuf chain starting at the Ethernet
+ * header), or NULL: *dropped then says whether m was refused.
+ */
+struct rte_mbuf *nm_dpkt_env_reassemble(struct nm_dworker *x, struct rte_mbuf *m, bool v6,
+					uint64_t tsc, bool *dropped);
+
+/* Frees a chain returned by nm_dpkt_env_reassemble(). */
+void nm_dpkt_env_free(struct rte_mbuf *m);
+
+#endif
