@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "dpdk.h"
 
+#include "util.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -299,9 +301,15 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		return -1;
 	}
 	uint64_t hz = rte_get_tsc_hz();
+	unsigned lcores[RTE_MAX_LCORE];
+	uint32_t nmade = 0, nlaunched = 0;
+	int rc = 0;
+	/* Every fragment table first: a start-up error must find no lcore
+	 * running (the caller frees the workers right after). */
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
 	for (uint32_t i = 0; i < cfg->workers; i++, lcore = rte_get_next_lcore(lcore, 1, 0)) {
 		struct nm_dworker *x = &xs[i];
+		lcores[i] = lcore;
 		x->w = &workers[i];
 		x->cfg = cfg;
 		x->stop = stop;
@@ -314,17 +322,28 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 			entries = NM_FRAG_BUCKETS * NM_FRAG_ENTRIES;
 		if (entries < 64)
 			entries = 64;
-		uint32_t buckets = 1;
-		while (buckets * NM_FRAG_ENTRIES < entries)
-			buckets <<= 1;
+		uint32_t buckets = nm_pow2_ceil((entries + NM_FRAG_ENTRIES - 1) / NM_FRAG_ENTRIES);
 		x->frag = rte_ip_frag_table_create(buckets, NM_FRAG_ENTRIES, entries,
 						   hz / 1000 * NM_FRAG_TTL_MS,
 						   (int)rte_lcore_to_socket_id(lcore));
 		if (x->frag == NULL) {
 			snprintf(err, errlen, "worker %u: fragment table: %s", i, rte_strerror(rte_errno));
-			return -1;
+			rc = -1;
+			goto out;
 		}
-		rte_eal_remote_launch(nm_worker_main, x, lcore);
+		nmade++;
+	}
+	for (uint32_t i = 0; i < cfg->workers; i++) {
+		int lr = rte_eal_remote_launch(nm_worker_main, &xs[i], lcores[i]);
+		if (lr != 0) {
+			snprintf(err, errlen, "worker %u: lcore %u: launch: %s", i, lcores[i],
+				 rte_strerror(-lr));
+			/* stop the ones already running before anything is freed */
+			atomic_store_explicit(stop, true, memory_order_release);
+			rc = -1;
+			break;
+		}
+		nlaunched++;
 	}
 	/* The main lcore's CPU also runs the sink and stats threads: sleep,
 	 * do not spin in rte_eal_mp_wait_lcore() while the workers run. */
@@ -332,13 +351,22 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 	}
-	rte_eal_mp_wait_lcore();
-	for (uint32_t i = 0; i < cfg->workers; i++) {
+	if (nlaunched)
+		rte_eal_mp_wait_lcore();
+out:
+	for (uint32_t i = 0; i < nmade; i++) {
 		rte_ip_frag_free_death_row(&xs[i].dr, 0);
 		rte_ip_frag_table_destroy(xs[i].frag);
 	}
 	rte_free(xs);
-	return 0;
+	return rc;
+}
+
+int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
+{
+	/* A control thread: DPDK pins it to the CPUs that no lcore uses (the
+	 * main lcore's when every CPU runs one), never to a worker's. */
+	return rte_ctrl_thread_create(t, name, NULL, fn, arg);
 }
 
 void nm_dpdk_port_stats(void *file)

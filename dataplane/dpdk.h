@@ -10,6 +10,7 @@
 #ifndef NM_DPDK_H
 #define NM_DPDK_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,13 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		char *err, size_t errlen);
 
 void nm_dpdk_cleanup(void);
+
+/*
+ * Starts a thread of the control plane (sink, stats) after nm_dpdk_init():
+ * a DPDK control thread, so zstd and librdkafka never share a worker
+ * lcore's CPU. Returns 0 or an errno value, as pthread_create.
+ */
+int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 
 /* Per-port counters for the stats: ipackets, imissed, rx_nombuf. */
 void nm_dpdk_port_stats(void *file);

@@ -36,3 +36,9 @@ void nm_dpdk_port_stats(void *file)
 {
 	(void)file;
 }
+
+int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
+{
+	(void)name;
+	return pthread_create(t, NULL, fn, arg);
+}

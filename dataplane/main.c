@@ -127,6 +127,19 @@ static void *nm_stats_run(void *arg)
 	return NULL;
 }
 
+/* Sink and stats threads: with DPDK, control threads off the worker lcores
+ * (their CPUs are the workers' alone); with sockets, plain threads. */
+static int nm_thread_start(const struct nm_config *cfg, pthread_t *t, const char *name,
+			   void *(*fn)(void *), void *arg)
+{
+	if (cfg->backend == NM_BACKEND_DPDK)
+		return nm_dpdk_thread_create(t, name, fn, arg);
+	int rc = pthread_create(t, NULL, fn, arg);
+	if (rc == 0)
+		pthread_setname_np(*t, name);
+	return rc;
+}
+
 static void nm_usage(void)
 {
 	fprintf(stderr, "usage: netmeta [--config FILE] [--check]\n"
@@ -223,7 +236,7 @@ int main(int argc, char **argv)
 	/* The sink sees rings and its own outputs' configuration, nothing else. */
 	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, cfg.workers);
 	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink};
-	if (pthread_create(&sink_tid, NULL, nm_sink_run, &sink) != 0) {
+	if (nm_thread_start(&cfg, &sink_tid, "nm-sink", nm_sink_run, &sink) != 0) {
 		fprintf(stderr, "netmeta: cannot start the sink thread\n");
 		goto out;
 	}
@@ -232,7 +245,7 @@ int main(int argc, char **argv)
 		pthread_join(sink_tid, NULL);
 		goto out;
 	}
-	if (pthread_create(&stats_tid, NULL, nm_stats_run, &sx) != 0) {
+	if (nm_thread_start(&cfg, &stats_tid, "nm-stats", nm_stats_run, &sx) != 0) {
 		fprintf(stderr, "netmeta: cannot start the stats thread\n");
 		nm_sink_stop(&sink);
 		pthread_join(sink_tid, NULL);
