@@ -494,11 +494,16 @@ def fraglive_part(netmeta, decode, gen, work, ck):
         subprocess.run([gen, '--proto', 'v5', '--datagrams', '50', '-o', gp], capture_output=True, check=True)
         p = tle.sh('/usr/bin/python3', me, 'sendpcap', a['c4'], '2055', gp, ns=a['ns'])
         log('good exports: ' + p.stdout.strip())
-        end = time.time() + 60
-        while time.time() < end:
+        # until all 50 are counted, or (some lost before netmeta could read
+        # them) the count stands for 5 s; the sender has finished already
+        end, last, since = time.time() + 60, -1, time.time()
+        while time.time() < end and time.time() - since < 5:
             m = dplib.STATS_RE.findall(nm.stderr())
-            if m and int(m[-1][1]) >= 50:
+            n_dg = int(m[-1][1]) if m else 0
+            if n_dg >= 50:
                 break
+            if n_dg != last:
+                last, since = n_dg, time.time()
             time.sleep(0.2)
         nm.stop()
         c = nm.counters
@@ -507,7 +512,24 @@ def fraglive_part(netmeta, decode, gen, work, ck):
                  'the flood arrived: more fragments than the table holds (FRAG_HELD %s, FRAG_DROPPED %s, '
                  'rx_nombuf %s, imissed %s)' % (c.get('FRAG_HELD', 0), c.get('FRAG_DROPPED', 0),
                                                c.get('port0 rx_nombuf', 0), c.get('port0 imissed', 0)))
-        ck.eq(c.get('UDP_DATAGRAMS', 0), 50, 'good exports sent 3 s after the flood are received')
+        # The kernel's capture ring (net_pcap on a veth) drops what the
+        # worker does not read in time, counted in imissed: on a loaded
+        # machine a starved worker can miss a few good exports. That is
+        # load, not the fragment table starving the pool (rx_nombuf, below):
+        # every good export must be received or counted missed.
+        flood_missed = max(0, n - c.get('FRAG_HELD', 0) - c.get('FRAG_DROPPED', 0))
+        good_missed = c.get('port0 imissed', 0) - flood_missed
+        if good_missed > 0:
+            log('NOTE: the kernel dropped %d good export(s) before netmeta read them (imissed %d, '
+                'of which %d flood fragments): a loaded machine' % (good_missed, c.get('port0 imissed', 0),
+                                                                   flood_missed))
+        # (>=: a missed ARP or ND frame would count here as a missed export)
+        got_dg = c.get('UDP_DATAGRAMS', 0)
+        ck.check(got_dg <= 50 and got_dg + max(0, good_missed) >= 50,
+                 'good exports sent 3 s after the flood: received (UDP_DATAGRAMS %d) or counted missed '
+                 'by the kernel (%d); 50 sent' % (got_dg, max(0, good_missed)))
+        ck.check(c.get('UDP_DATAGRAMS', 0) > 0, 'good exports after the flood get through (%d of 50)'
+                 % c.get('UDP_DATAGRAMS', 0))
         ck.eq(c.get('port0 rx_nombuf', 0), 0, 'port0 rx_nombuf')
     finally:
         tle.do_cleanup()
