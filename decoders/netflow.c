@@ -672,7 +672,7 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 	bool has_id = NM_HAVE(w, NM_W_SAMPLER_ID);
 	if (has_id)
 		f->sampler_id = w->v[NM_W_SAMPLER_ID];
-	uint64_t rate = t->wmask & NM_W_RATE_BITS ? nm_rate_of(w) : 0;
+	uint64_t rate = (t->wmask & NM_W_RATE_BITS) ? nm_rate_of(w) : 0;
 	if (rate == 0) {
 		/* Records of a set usually name the same sampler: look it up once. */
 		if (!rc->valid || rc->has_id != has_id || rc->id != f->sampler_id) {
@@ -852,9 +852,8 @@ static void nm_ipfix_templates(struct nm_decoder *d, struct nm_exporter *e, stru
 			}
 			continue;
 		}
-		uint16_t nscope = 0;
 		if (options) {
-			nscope = nm_rd_be16(s);
+			uint16_t nscope = nm_rd_be16(s);
 			if (!nm_rd_ok(s)) {
 				nm_err_inc(d, NM_ERR_TMPL_TRUNCATED);
 				return;

@@ -64,7 +64,7 @@ static void nm_sf_hdr_count(struct nm_decoder *d, enum nm_hdr_res res)
 }
 
 /* MPLS label stack entries (label << 12 | exp << 9 | S << 8 | ttl). */
-static void nm_sf_mpls_stack(struct nm_decoder *d, struct nm_reader *r, struct nm_flow *f)
+static void nm_sf_mpls_stack(struct nm_reader *r, struct nm_flow *f)
 {
 	uint32_t n = nm_rd_be32(r);
 	if (!nm_rd_ok(r) || (size_t)n * 4 > r->left) {
@@ -238,7 +238,7 @@ static int nm_sf_flow_record(struct nm_decoder *d, uint32_t fmt, struct nm_reade
 		struct nm_flow g = *f; /* parsed aside, kept only when whole */
 		if (nm_addr_is_zero(&g.next_hop))
 			g.next_hop = nh;
-		nm_sf_mpls_stack(d, r, &g);
+		nm_sf_mpls_stack(r, &g);
 		if (!nm_rd_ok(r))
 			return -1;
 		*f = g;
@@ -379,7 +379,7 @@ static struct nm_flow *nm_sf_record(struct nm_flow_batch *b, struct nm_flow *scr
 	return f;
 }
 
-static void nm_sf_commit(struct nm_decoder *d, struct nm_flow_batch *b, struct nm_flow *f,
+static void nm_sf_commit(struct nm_decoder *d, struct nm_flow_batch *b, const struct nm_flow *f,
 			 const struct nm_flow *scratch)
 {
 	if (f == scratch) {

@@ -363,7 +363,7 @@ static void nm_gen_packet(struct nm_wr *w, const struct nm_gen_flow *f, uint32_t
 	static const uint8_t dmac[6] = {0x00, 0x1b, 0x21, 0x3c, 0x4d, 0x5e};
 	for (int i = 0; i < 6; i++)
 		w8(w, dmac[i]);
-	w16(w, 0x0200), w32(w, 0x00000000u | f->in_if);
+	w16(w, 0x0200), w32(w, f->in_if); /* source MAC 02:00 + the input interface */
 	w16(w, 0x8100);
 	w16(w, vlan);
 	w16(w, f->v6 ? 0x86dd : 0x0800);

@@ -28,19 +28,22 @@ bool nm_gen_dpdk_available(void)
 
 int nm_gen_dpdk_open(const char *dev, const char *eal_extra, char *err, size_t errlen)
 {
-	static char prefix[64], extra[1024];
+	/* rte_eal_init() takes char *argv[]: writable copies, not literals. */
+	static char prefix[64], extra[1024], a_name[] = "netmeta-gen", a_nohuge[] = "--no-huge",
+		    a_m[] = "-m", a_mem[] = "256", a_notel[] = "--no-telemetry",
+		    a_nopci[] = "--no-pci";
 	char *argv[64];
 	int argc = 0;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=nmgen%d", (int)getpid());
-	argv[argc++] = (char *)"netmeta-gen";
-	argv[argc++] = (char *)"--no-huge";
-	argv[argc++] = (char *)"-m";
-	argv[argc++] = (char *)"256";
-	argv[argc++] = (char *)"--no-telemetry";
+	argv[argc++] = a_name;
+	argv[argc++] = a_nohuge;
+	argv[argc++] = a_m;
+	argv[argc++] = a_mem;
+	argv[argc++] = a_notel;
 	argv[argc++] = prefix;
 	bool vdev = strncmp(dev, "net_", 4) == 0;
 	if (vdev)
-		argv[argc++] = (char *)"--no-pci";
+		argv[argc++] = a_nopci;
 	snprintf(extra, sizeof(extra), "%s", eal_extra ? eal_extra : "");
 	for (char *t = strtok(extra, " "); t && argc < 62; t = strtok(NULL, " "))
 		argv[argc++] = t;
@@ -63,12 +66,16 @@ int nm_gen_dpdk_open(const char *dev, const char *eal_extra, char *err, size_t e
 					  rte_socket_id());
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
+	if (nm_pool == NULL) {
+		snprintf(err, errlen, "%s: mbuf pool: %s", dev, rte_strerror(rte_errno));
+		return -1;
+	}
 	int rc;
-	if (nm_pool == NULL || (rc = rte_eth_dev_configure(nm_port, 1, 1, &conf)) != 0 ||
+	if ((rc = rte_eth_dev_configure(nm_port, 1, 1, &conf)) != 0 ||
 	    (rc = rte_eth_rx_queue_setup(nm_port, 0, 256, rte_socket_id(), NULL, nm_pool)) != 0 ||
 	    (rc = rte_eth_tx_queue_setup(nm_port, 0, 1024, rte_socket_id(), NULL)) != 0 ||
 	    (rc = rte_eth_dev_start(nm_port)) != 0) {
-		snprintf(err, errlen, "%s: port setup failed", dev);
+		snprintf(err, errlen, "%s: port setup failed: %s", dev, rte_strerror(-rc));
 		return -1;
 	}
 	return 0;

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
 	uint32_t card = 0, v6pct = 101, hsize = 0, tmpl_every = UINT32_MAX, port = 0, burst = 16;
 	uint32_t pool_max = 16384, cpu = UINT32_MAX;
 	double seconds = 0;
-	for (int i = 1; i < argc; i++) {
+	/* Every option but -h takes a value: options come in pairs. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
@@ -204,7 +205,6 @@ int main(int argc, char **argv)
 		}
 		if (rc)
 			return 1;
-		i++;
 	}
 	enum nm_flow_type types[4];
 	int ntypes = 0;
@@ -383,9 +383,13 @@ int main(int argc, char **argv)
 			}
 			while (plen + n > pcap_) {
 				pcap_ *= 2;
-				pool = realloc(pool, pcap_);
-				if (pool == NULL)
+				uint8_t *grown = realloc(pool, pcap_);
+				if (grown == NULL) {
+					fprintf(stderr, "netmeta-gen: out of memory for the datagram pool\n");
+					free(pool);
 					return 2;
+				}
+				pool = grown;
 			}
 			memcpy(pool + plen, buf, n);
 			pe[k] = (struct nm_pool_ent){plen, (uint32_t)n, gi,

@@ -194,7 +194,7 @@ class ClickHouse:
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
 
-    def start(self, timeout=40):
+    def start(self, timeout=120):
         binary = server_binary()
         for _ in range(3):   # a port taken between choosing and binding: retry
             self.http, self.tcp = free_tcp_port(), free_tcp_port()

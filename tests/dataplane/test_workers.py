@@ -75,7 +75,7 @@ def socket_part(netmeta, gen, want, dec, generated, work, ck):
     p = subprocess.run([gen, '--udp', '127.0.0.1', '--port-offset', str(off), '--pps', '8000']
                        + gen_args([]), capture_output=True, text=True, timeout=60)
     ck.check(p.returncode == 0, 'netmeta-gen --udp sends', p.stderr)
-    rx = dplib.wait_rx(nm, DATAGRAMS, timeout=20)
+    rx = dplib.wait_rx(nm, DATAGRAMS, timeout=90)
     drops = sum(dplib.udp_sockets_on(pt)[1] for pt in ports)
     nm.stop()
     c = nm.counters

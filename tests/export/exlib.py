@@ -389,6 +389,22 @@ class Daemon:
         return self.p.returncode, err, parse_counters(err)
 
 
+def udp_rx_queued(ports):
+    """Bytes waiting in the receive queues of the UDP sockets on ports."""
+    n = 0
+    for name in ('/proc/net/udp', '/proc/net/udp6'):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fl = line.split()
+                    if int(fl[1].rsplit(':', 1)[1], 16) in ports:
+                        n += int(fl[4].split(':')[1], 16)
+        except OSError:
+            pass
+    return n
+
+
 def udp_ports_bound():
     """Local UDP ports with a socket, from /proc/net/udp and udp6."""
     ports = set()

@@ -88,7 +88,7 @@ def main():
         ck.eq(g.returncode, 0, 'netmeta-gen exit status', gerr)
         ck.eq(sum(v[1] for v in gen_counts(gerr).values()), gen_total, 'netmeta-gen sent the records of the capture')
         log('  stream over at %.1f s' % (time.time() - t0))
-        drained = wait_until(lambda: not spool_segments(spool), 45, 0.5)
+        drained = wait_until(lambda: not spool_segments(spool), 120, 0.5)
         ck.check(drained, 'spool directory empty at %.1f s (segments left: %s)' % (
             time.time() - t0, spool_segments(spool)))
         time.sleep(1)

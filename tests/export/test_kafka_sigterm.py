@@ -32,7 +32,7 @@ PPS = 40
 FLUSH_TIMEOUT_MS = 2000
 DOWN_AT = 4
 TERM_AT = 10
-IDLE_REPLAY_WAIT = 10
+IDLE_REPLAY_WAIT = 60  # a deadline, not a timing: the replay takes ~1 s
 
 
 def cat_segments(t, w, segs, tag):
@@ -90,7 +90,7 @@ def phase3(t, ck, w, mock):
     d.wait_ready(listen_ports(off))
     g = gen_udp(t, off, 0, 4, seed=35)
     g.wait(10)
-    ck.check(wait_until(lambda: not spool_segments(spool), 40, 0.5), 'spool drained after the restart')
+    ck.check(wait_until(lambda: not spool_segments(spool), 120, 0.5), 'spool drained after the restart')
     time.sleep(1)
     rcd, err, c = d.stop()
     log('  rest: ' + kafka_summary(c))
@@ -137,7 +137,9 @@ def main():
         g = None
         log('  ' + kafka_summary(c))
         ck.eq(rcd, 0, 'netmeta exit status')
-        ck.check(took <= FLUSH_TIMEOUT_MS / 1000.0 + 5, 'stopped %.1f s after SIGTERM '
+        # bounded by flush_timeout_ms, not by librdkafka's message timeout
+        # (minutes); the margin is for a loaded machine
+        ck.check(took <= FLUSH_TIMEOUT_MS / 1000.0 + 20, 'stopped %.1f s after SIGTERM '
                  '(flush_timeout_ms %d)' % (took, FLUSH_TIMEOUT_MS))
         ck.eq(c.get('kafka0_identity'), 'ok', 'kafka0_identity')
         ck.check(identity_holds(c), 'handed + replayed = delivered + spooled + failed + in_flight '
@@ -179,7 +181,7 @@ def main():
         g = gen_udp(t, off, PPS, PPS, seed=32)
         g.wait(30)
         g = None
-        drained = wait_until(lambda: not spool_segments(spool), 40, 0.5)
+        drained = wait_until(lambda: not spool_segments(spool), 120, 0.5)
         ck.check(drained, 'spool empty once new traffic flowed (left: %s)' % spool_segments(spool))
         time.sleep(1)
         rcd, err, c2 = d.stop()

@@ -368,7 +368,7 @@ static struct rte_mbuf *nm_fm_complete(const struct rte_mbuf *m, bool v6,
 	uint8_t *f = malloc(fl ? fl : 1);
 	NM_FUZZ_CHECK(f != NULL);
 	memcpy(f, rte_pktmbuf_mtod(m, const uint8_t *), fl);
-	if (plan->fix_headers && !v6 && len >= l2 + 20) {
+	if (plan->fix_headers && !v6 && fl >= l2 + 20 && len >= l2 + 20) {
 		uint8_t *ip = f + l2;
 		uint32_t tot = len - l2;
 		ip[2] = (uint8_t)(tot >> 8);
@@ -376,7 +376,7 @@ static struct rte_mbuf *nm_fm_complete(const struct rte_mbuf *m, bool v6,
 		ip[6] &= 0x40;
 		ip[7] = 0;
 		ip[10] = ip[11] = 0;
-	} else if (plan->fix_headers && v6 && len >= l2 + 48) {
+	} else if (plan->fix_headers && v6 && fl >= l2 + 48 && len >= l2 + 48) {
 		uint8_t *ip = f + l2;
 		ip[6] = ip[40]; /* the fragment header's next header */
 		memmove(ip + 40, ip + 48, fl - l2 - 48);

@@ -299,7 +299,7 @@ static void test_v9_ipv6_fields(void **state)
 	nm_pb_uint(&t->pb, 0xabcde, 3);
 	nm_pb_bytes(&t->pb, nh6, 16);
 	nm_pb_bytes(&t->pb, bgp6, 16);
-	nm_pb_u16(&t->pb, 128 << 8 | 0); /* echo request */
+	nm_pb_u16(&t->pb, 128 << 8); /* echo request, code 0 */
 	nm_pb_u8(&t->pb, 58);
 	nm_pb_set_end(&t->pb);
 	assert_int_equal(nm_t_v9(t), NM_ERR_OK);
