@@ -29,6 +29,9 @@
 
 static atomic_bool nm_stop;
 
+/* --exit-idle with no packet at all: seconds added to S before stopping. */
+#define NM_EXIT_IDLE_GRACE_S 10u
+
 static void nm_on_signal(int sig)
 {
 	(void)sig;
@@ -117,6 +120,18 @@ static void *nm_stats_run(void *arg)
 			fprintf(stderr, "netmeta: no packet for %u s (--exit-idle): stopping\n",
 				x->exit_idle_s);
 			atomic_store(&nm_stop, true);
+		} else if (x->exit_idle_s && rx == 0 &&
+			   now - rx_since >= ((uint64_t)x->exit_idle_s + NM_EXIT_IDLE_GRACE_S) *
+						  1000000000ull) {
+			/* A capture with no packet at all: the start-up grace keeps
+			 * a slow start on a loaded machine from ending a real replay
+			 * before its first packet. */
+			fprintf(stderr,
+				"netmeta: no packet at all in %u s (--exit-idle %u + %u s grace): "
+				"stopping\n",
+				x->exit_idle_s + NM_EXIT_IDLE_GRACE_S, x->exit_idle_s,
+				NM_EXIT_IDLE_GRACE_S);
+			atomic_store(&nm_stop, true);
 		}
 		if (x->cfg->stats_interval &&
 		    now - last >= (uint64_t)x->cfg->stats_interval * 1000000000ull) {
@@ -147,7 +162,8 @@ static void nm_usage(void)
 			"  --config FILE  YAML configuration (see README); defaults without it\n"
 			"  --check        validate the configuration, print the summary, exit\n"
 			"  --exit-idle S  stop once packets came and then none for S seconds\n"
-			"                 (replaying a capture through a net_pcap vdev)\n");
+			"                 (replaying a capture through a net_pcap vdev); with no\n"
+			"                 packet at all, stop after S + 10 seconds\n");
 }
 
 int main(int argc, char **argv)
