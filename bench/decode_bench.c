@@ -23,6 +23,7 @@
 
 #include "decode.h"
 #include "flowgen.h"
+#include "pcap_link.h"
 #include "pkt.h"
 
 struct nm_input {
@@ -176,7 +177,7 @@ static int nm_pcap_input(struct nm_input *in, const char *path)
 	}
 	static struct nm_reasm ra;
 	nm_reasm_init(&ra);
-	int link = pcap_datalink(pc);
+	int link = nm_linktype_of_dlt(pcap_datalink(pc));
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	while (pcap_next_ex(pc, &h, &data) == 1) {

@@ -17,7 +17,7 @@ static enum nm_hdr_res nm_hdr_eth(struct nm_hdr_ctx *c, const uint8_t *p, size_t
 
 /*
  * Moves the outer IP fields to the encapsulation fields and clears them, so
- * the inner packet describes the flow (DESIGN.md §3 fields 43-52).
+ * the inner packet describes the flow (the *Encap fields of proto/flow.proto).
  */
 static int nm_hdr_encap(struct nm_hdr_ctx *c)
 {

@@ -23,6 +23,7 @@
 
 #include "decode.h"
 #include "flow_json.h"
+#include "pcap_link.h"
 #include "pkt.h"
 
 enum nm_out { NM_OUT_JSON, NM_OUT_PB };
@@ -35,22 +36,6 @@ struct nm_tool {
 	uint64_t proto_seen[5];
 	uint64_t pcap_packets;
 };
-
-/*
- * The pcap file header holds a LINKTYPE_ number, which libpcap hands out as
- * the platform's DLT_ number (pcap_datalink); nm_pkt_parse() takes LINKTYPE_
- * numbers. They differ for raw IP (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux,
- * 14 on BSD/OS) and OpenBSD's loopback (LINKTYPE_LOOP 108 is DLT_LOOP 12
- * there); every other link type we read has the same number in both.
- */
-static int nm_linktype_of_dlt(int dlt)
-{
-	if (dlt == DLT_RAW)
-		return NM_LINK_RAW;
-	if (dlt == DLT_LOOP)
-		return NM_LINK_LOOP;
-	return dlt;
-}
 
 static void nm_tool_flush(struct nm_flow_batch *b, void *ctx)
 {
