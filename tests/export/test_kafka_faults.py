@@ -51,6 +51,7 @@ EXPORTERS = 2
 PAUSE = 60          # stop-all: seconds every broker stays stopped
 SINK = {'acks': 'all', 'idempotence': 'true'}
 FIGURES = []
+CHILDREN = []      # every netmeta and netmeta-gen started: none outlives the test
 
 
 def live_norm(line):
@@ -113,13 +114,16 @@ class Stream:
                                                       extra=extra, props=props) +
                             json_sink_yaml(ref), stats_interval=10)
         d = Daemon(self.t, self.w, cfg, '%s-%d' % (self.tag, run))
+        CHILDREN.append(d.p)
         if not d.wait_ready(listen_ports(self.off)):
             raise RuntimeError('netmeta did not bind its ports: ' + d.stderr()[-1500:])
         return d
 
     def send(self, pps=PPS, datagrams=None, seed=None):
-        return gen_udp(self.t, self.off, pps, datagrams or PPS * self.seconds, exporters=EXPORTERS,
-                       seed=seed or self.seed)
+        g = gen_udp(self.t, self.off, pps, datagrams or PPS * self.seconds, exporters=EXPORTERS,
+                    seed=seed or self.seed)
+        CHILDREN.append(g)
+        return g
 
     def stop(self, d, ck, what):
         rc, err, c = d.stop()
@@ -413,6 +417,10 @@ def main():
                 f['replayed'], f['recovery'], f['note']))
         rc = ck.finish()
     finally:
+        for p in CHILDREN:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if c:
             c.stop()
         cleanup(w, rc)

@@ -37,6 +37,7 @@ import realkafka  # noqa: E402
 
 USER, PASSWORD = 'netmeta', 'netmeta-secret'
 FIGURES = []
+CHILDREN = []      # every netmeta and netmeta-gen started: none outlives the test
 
 
 class Run:
@@ -53,12 +54,14 @@ class Run:
                                                       extra=ex, props=props) +
                             json_sink_yaml(self.ref))
         self.d = Daemon(t, w, cfg, tag)
+        CHILDREN.append(self.d.p)
         if not self.d.wait_ready(listen_ports(self.off)):
             raise RuntimeError('netmeta did not bind its ports: ' + self.d.stderr()[-1500:])
         self.sent = 0
 
     def send(self, datagrams, pps, seed, proto='v9'):
         g = gen_udp(self.t, self.off, pps, datagrams, proto=proto, exporters=1, seed=seed)
+        CHILDREN.append(g)
         g.wait(120)
         n = sum(v[1] for v in gen_counts(g.stderr.read()).values())
         self.sent += n
@@ -242,6 +245,10 @@ def main():
             log('%-20s %6d %9d %6d %-36s %7d %8d  %s' % f)
         rc = ck.finish()
     finally:
+        for p in CHILDREN:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if c:
             c.stop()
         cleanup(w, rc)
