@@ -175,6 +175,10 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	/* A down broker: messages time out into the spool rather than pile up
 	 * in memory for librdkafka's default five minutes. */
 	bad = bad || nm_set(c, "message.timeout.ms", "15000", err, errlen);
+	/* A topic the brokers do not know fails its messages as unknown after
+	 * 5 s, not librdkafka's default 30 s: longer than message.timeout.ms,
+	 * so they would all fail as "timed out", naming no cause. */
+	bad = bad || nm_set(c, "topic.metadata.propagation.max.ms", "5000", err, errlen);
 	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
 	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
 		bad = nm_set(c, cfg->props[i][0], cfg->props[i][1], err, errlen);

@@ -408,7 +408,7 @@ ENGINE = Kafka
 SETTINGS
     kafka_broker_list = '${brokers}',
     kafka_topic_list = '${counters_topic}',
-    kafka_group_name = '${group}',
+    kafka_group_name = '${group}-counters',
     kafka_format = 'JSONEachRow',
     kafka_num_consumers = 1;
 

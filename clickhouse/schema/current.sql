@@ -267,6 +267,25 @@ PARTITION BY toYYYYMM(TimeReceived)
 ORDER BY (AgentAddress, IfIndex, TimeReceived)
 TTL TimeReceived + toIntervalDay(${rollup_ttl_days});
 
+-- object: table kafka_errors
+-- Kafka messages the Protobuf reader could not read (written by another
+-- producer, or damaged), one row each, instead of a consumer stuck on them:
+-- the Kafka tables run with kafka_handle_error_mode = 'stream' and every
+-- view of them reads only the rows without an error.
+CREATE TABLE IF NOT EXISTS ${database}.kafka_errors
+(
+    TimeReceived DateTime CODEC(Delta, ZSTD(1)),
+    Topic        LowCardinality(String),
+    Partition    UInt64,
+    Offset       UInt64,
+    Error        String CODEC(ZSTD(1)),
+    RawMessage   String CODEC(ZSTD(1))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(TimeReceived)
+ORDER BY (Topic, Partition, Offset)
+TTL TimeReceived + toIntervalDay(${ttl_days});
+
 -- object: kafka flows_queue
 -- Kafka consumer: FlowMessage records, length-delimited Protobuf (the collector's `format: protobuf`).
 -- Columns are the wire fields at wire width; the views reading it convert.
@@ -359,6 +378,7 @@ SETTINGS
     kafka_group_name = '${group}',
     kafka_format = 'Protobuf',
     kafka_schema = 'flow.proto:FlowMessage',
+    kafka_handle_error_mode = 'stream',
     kafka_num_consumers = 1;
 
 -- object: kafka counters_queue
@@ -412,9 +432,10 @@ ENGINE = Kafka
 SETTINGS
     kafka_broker_list = '${brokers}',
     kafka_topic_list = '${counters_topic}',
-    kafka_group_name = '${group}',
+    kafka_group_name = '${group}-counters',
     kafka_format = 'Protobuf',
     kafka_schema = 'flow.proto:InterfaceCounters',
+    kafka_handle_error_mode = 'stream',
     kafka_num_consumers = 1;
 
 -- object: view flows_1m_if_mv
@@ -433,6 +454,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE length(_error) = 0
 GROUP BY Minute, SamplerAddress, FlowDirection, InIf, OutIf;
 
 -- object: view flows_1m_proto_mv
@@ -450,6 +472,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE length(_error) = 0
 GROUP BY Minute, SamplerAddress, Etype, Proto;
 
 -- object: view flows_1m_as_mv
@@ -467,6 +490,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE length(_error) = 0
 GROUP BY Minute, SamplerAddress, SrcAS, DstAS;
 
 -- object: view flows_raw_mv
@@ -551,7 +575,8 @@ SELECT
     PostNatDstAddr,
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
     toUInt16(PostNatDstPort) AS PostNatDstPort
-FROM ${database}.flows_queue;
+FROM ${database}.flows_queue
+WHERE length(_error) = 0;
 
 -- object: view interface_counters_mv
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.interface_counters_mv TO ${database}.interface_counters AS
@@ -597,4 +622,29 @@ SELECT
     Dot3InternalMacReceiveErrors,
     Dot3SymbolErrors,
     HasGeneric
-FROM ${database}.counters_queue;
+FROM ${database}.counters_queue
+WHERE length(_error) = 0;
+
+-- object: view flows_errors_mv
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.flows_errors_mv TO ${database}.kafka_errors AS
+SELECT
+    now() AS TimeReceived,
+    _topic AS Topic,
+    _partition AS Partition,
+    _offset AS Offset,
+    _error AS Error,
+    _raw_message AS RawMessage
+FROM ${database}.flows_queue
+WHERE length(_error) > 0;
+
+-- object: view counters_errors_mv
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.counters_errors_mv TO ${database}.kafka_errors AS
+SELECT
+    now() AS TimeReceived,
+    _topic AS Topic,
+    _partition AS Partition,
+    _offset AS Offset,
+    _error AS Error,
+    _raw_message AS RawMessage
+FROM ${database}.counters_queue
+WHERE length(_error) > 0;

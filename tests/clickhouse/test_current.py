@@ -41,6 +41,9 @@ DB = 'nm_current'
 
 
 def downgrade(stmt):
+    # a Null table has no _error (the Kafka engine's stream error mode):
+    # every row inserted here is a good one
+    stmt = stmt.replace('\nWHERE length(_error) = 0', '')
     s = re.sub(r' CODEC\((?:[^()]|\([^()]*\))*\)', '', stmt)
     s = re.sub(r'\nTTL [^\n]*', '', s)
     s = re.sub(r'\bIPv6\b', 'FixedString(16)', s)
@@ -118,6 +121,8 @@ def main(argv):
                 for c in re.split(r'^-- object: ', out, flags=re.M)[1:])]
             bad = []
             for kind, name, s in stmts:
+                if '_raw_message' in s:   # dead-letter views: Kafka stream error mode only
+                    continue
                 try:
                     ch.query(downgrade(s), fmt=None)
                 except chlib.QueryError as e:
