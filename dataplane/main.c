@@ -7,7 +7,8 @@
  *
  * Reads one YAML config (defaults without one: socket backend, ports 6343
  * sFlow / 2055 NetFlow / 4739 IPFIX, JSON lines on stdout), prints what it
- * will do, runs until SIGINT/SIGTERM, then delivers every batch in flight to
+ * will do, checks everything start-up would refuse (--check stops there),
+ * runs until SIGINT/SIGTERM, then delivers every batch in flight to
  * the sinks and prints its counters by name on stderr.
  */
 #include <assert.h>
@@ -155,12 +156,47 @@ static int nm_thread_start(const struct nm_config *cfg, pthread_t *t, const char
 	return rc;
 }
 
+/*
+ * Everything start-up would refuse, found without starting anything (no
+ * socket, no EAL, no Kafka connection, nothing written): the memory of the
+ * workers' batches and rings, and each output's preflight (the check its
+ * open runs first). 0, or -1 with the reason in err.
+ */
+static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	uint64_t per = nm_worker_mem_bytes(cfg);
+	if (per == UINT64_MAX) {
+		snprintf(err, errlen, "templates: limits out of the decoder's range");
+		return -1;
+	}
+	uint64_t total = per * cfg->workers; /* per < 2^60, workers <= 64 */
+	if (cfg->backend == NM_BACKEND_DPDK) /* mbuf pools: data room + headroom + header */
+		total += (uint64_t)cfg->nports * cfg->mbufs * (cfg->mbuf_size + 256u);
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+	if (phys && total > phys) {
+		snprintf(err, errlen,
+			 "memory: %" PRIu64 " bytes needed (%" PRIu32 " worker%s x %" PRIu64
+			 " bytes: batches x batch_records x %zu-byte records, decoder, rings%s), "
+			 "more than the %" PRIu64 " bytes of physical memory: lower batches, "
+			 "batch_records or ring_size",
+			 total, cfg->workers, cfg->workers == 1 ? "" : "s", per,
+			 sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)
+									: sizeof(struct nm_ctr),
+			 cfg->backend == NM_BACKEND_DPDK ? "; plus the mbuf pools" : "", phys);
+		return -1;
+	}
+	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
+}
+
 static void nm_usage(void)
 {
 	fprintf(stderr, "usage: netmeta [--config FILE] [--check]\n"
 			"       netmeta EAL-ARGS -- --config FILE [--check]   (dpdk backend)\n"
 			"  --config FILE  YAML configuration (see README); defaults without it\n"
-			"  --check        validate the configuration, print the summary, exit\n"
+			"  --check        validate the configuration and preflight it (memory,\n"
+			"                 paths, Kafka properties; starts nothing), print the\n"
+			"                 summary, exit 0 when start-up would accept it\n"
 			"  --exit-idle S  stop once packets came and then none for S seconds\n"
 			"                 (replaying a capture through a net_pcap vdev); with no\n"
 			"                 packet at all, stop after S + 10 seconds\n");
@@ -199,7 +235,7 @@ int main(int argc, char **argv)
 		}
 	}
 	static struct nm_config cfg;
-	char err[512];
+	char err[1400];
 	nm_config_default(&cfg);
 	if (config && nm_config_load(&cfg, config, err, sizeof(err)) != 0) {
 		fprintf(stderr, "netmeta: %s: %s\n", config, err);
@@ -214,8 +250,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nm_config_print(&cfg, stderr);
-	if (check)
+	if (nm_preflight(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		fprintf(stderr, "netmeta: --check: configuration ok\n");
 		return 0;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

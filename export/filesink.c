@@ -51,10 +51,16 @@ static void nm_filesink_free(void *o)
 	free(s);
 }
 
+/* Preflight: a directory that exists or can be made, and takes files. */
+static int nm_filesink_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	return nm_dir_check(cfg->path, "file sink path", err, errlen);
+}
+
 /* NULL with a message in err; every early return frees what it took. */
 static void *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
-	/* A path that is no directory, or one we may not write in, would lose
+	/* nm_dir_prepare runs nm_filesink_check's nm_dir_check first. A path that is no directory, or one we may not write in, would lose
 	 * every record later, one counted write error at a time: refuse it. */
 	if (nm_dir_prepare(cfg->path, "file sink path", err, errlen))
 		return NULL;
@@ -199,6 +205,7 @@ static void nm_filesink_counters(const void *o, nm_counter_fn *fn, void *ctx)
 
 const struct nm_output_ops nm_filesink_ops = {
 	.name = "file",
+	.check = nm_filesink_check,
 	.open = nm_filesink_open,
 	.write = nm_filesink_write,
 	.flush = nm_filesink_flush,

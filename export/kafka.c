@@ -195,10 +195,33 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	return 0;
 }
 
+/* Preflight: a topic name, every property known to librdkafka with a value
+ * it takes (on a configuration object only: no producer, no connection),
+ * and a spool directory that can be used. */
+static int nm_kafka_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	if (cfg->topic[0] == 0) {
+		snprintf(err, errlen, "kafka: topic: empty");
+		return -1;
+	}
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	if (c == NULL) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return -1;
+	}
+	int bad = nm_kafka_conf(c, cfg, err, errlen);
+	rd_kafka_conf_destroy(c);
+	if (bad)
+		return -1;
+	return cfg->spool_dir[0] ? nm_dir_check(cfg->spool_dir, "spool.dir", err, errlen) : 0;
+}
+
 /* Creates the producer (and opens the spool). NULL with a message in err;
  * every early return frees what was taken before it. */
 static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
+	if (nm_kafka_check(cfg, err, errlen))
+		return NULL;
 	struct nm_kafka *k = calloc(1, sizeof(*k));
 	if (k == NULL) {
 		snprintf(err, errlen, "kafka: out of memory");
@@ -471,6 +494,7 @@ static void nm_kafka_status(const void *o, const char *pre, FILE *f)
 
 const struct nm_output_ops nm_kafka_ops = {
 	.name = "kafka",
+	.check = nm_kafka_check,
 	.open = nm_kafka_open,
 	.write = nm_kafka_write,
 	.flush = nm_kafka_flush,

@@ -12,6 +12,7 @@
 #include "flow.h"
 #include "flow_json.h"
 #include "kafka.h"
+#include "spool.h"
 
 /* ---- JSON lines: a file, or stdout for path "-" ---- */
 
@@ -26,8 +27,15 @@ struct nm_jsonsink {
 #undef NM_X_
 };
 
+static int nm_json_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	return strcmp(cfg->path, "-") == 0 ? 0 : nm_file_check(cfg->path, "json path", err, errlen);
+}
+
 static void *nm_json_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
+	if (nm_json_check(cfg, err, errlen))
+		return NULL;
 	struct nm_jsonsink *j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		snprintf(err, errlen, "json: out of memory");
@@ -93,6 +101,7 @@ static void nm_json_counters(const void *o, nm_counter_fn *fn, void *ctx)
 
 static const struct nm_output_ops nm_json_ops = {
 	.name = "json",
+	.check = nm_json_check,
 	.open = nm_json_open,
 	.write = nm_json_write,
 	.flush = nm_json_flush,
@@ -106,6 +115,14 @@ static const struct nm_output_ops nm_json_ops = {
 struct nm_discard {
 	uint64_t records;
 };
+
+static int nm_discard_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
 
 static void *nm_discard_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
@@ -128,6 +145,7 @@ static void nm_discard_counters(const void *o, nm_counter_fn *fn, void *ctx)
 
 static const struct nm_output_ops nm_discard_ops = {
 	.name = "discard",
+	.check = nm_discard_check,
 	.open = nm_discard_open,
 	.write = nm_discard_write,
 	.free = free,
@@ -145,6 +163,21 @@ static const struct nm_output_ops *const nm_output_types[] = {
 };
 
 #define NM_NTYPES (sizeof(nm_output_types) / sizeof(nm_output_types[0]))
+
+int nm_sink_check(const struct nm_cfg_sink *cfg, uint32_t ncfg, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < ncfg; i++) {
+		const struct nm_output_ops *ops =
+			(unsigned)cfg[i].type < NM_NTYPES ? nm_output_types[cfg[i].type] : NULL;
+		char e[1024] = "";
+		if (ops == NULL || ops->check(&cfg[i], e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "sinks[%" PRIu32 "]: %s", i,
+				 ops == NULL ? "unknown sink type" : e[0] ? e : "refused");
+			return -1;
+		}
+	}
+	return 0;
+}
 
 void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg,
 		  const struct nm_sink_producer *prod, uint32_t nprod)

@@ -65,6 +65,13 @@ struct nm_sink {
 };
 
 /*
+ * Preflight of the outputs (`netmeta --check`): each output type's check,
+ * which its open also runs first. Creates, binds and connects nothing.
+ * 0, or -1 with "sinks[i]: reason" in err.
+ */
+int nm_sink_check(const struct nm_cfg_sink *cfg, uint32_t ncfg, char *err, size_t errlen);
+
+/*
  * Prepares the sink: cfg[0..ncfg-1] are its outputs (ncfg <= NM_CFG_MAX_SINKS),
  * prod[0..nprod-1] its producers. Both arrays must outlive the sink. The
  * outputs are opened by the sink thread itself (so that librdkafka's
