@@ -456,9 +456,9 @@ static int nm_brokers_check(struct nm_cfg_ctx *x, const char *path, const char *
 		if (ok && b[0] == '[') {
 			/* IPv6 in brackets */
 			size_t hl = strlen(b);
-			unsigned char a6[16];
 			ok = hl > 2 && b[hl - 1] == ']';
 			if (ok) {
+				unsigned char a6[16];
 				b[hl - 1] = 0;
 				ok = inet_pton(AF_INET6, b + 1, a6) == 1;
 			}
