@@ -54,21 +54,65 @@ static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
 	return v;
 }
 
+/* Appends " name value" for each published drop reason with records. */
+struct nm_drops_text {
+	char *buf;
+	size_t cap;
+};
+
+static void nm_drops_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	(void)help;
+	struct nm_drops_text *t = ctx;
+	size_t n = strlen(t->buf);
+	if (v && n + 1 < t->cap)
+		snprintf(t->buf + n, t->cap - n, "%s%s %" PRIu64, n ? ", " : "", name, v);
+}
+
+/* The workers' drop reasons: each is said once on stderr when its first
+ * record goes (the outputs' are said by the sink thread). */
+static const struct {
+	enum nm_wc c;
+	const char *cause;
+} nm_worker_drops[] = {
+	{NM_WC_RECORDS_RING_FULL, "the sink's ring was full (the sink is too slow)"},
+	{NM_WC_RECORDS_NO_BATCH, "no free batch (every batch waits for the sink)"},
+	{NM_WC_KERNEL_DROPS, "the socket's receive buffer overflowed (kernel drops)"},
+};
+
+#define NM_NWORKER_DROPS (sizeof(nm_worker_drops) / sizeof(nm_worker_drops[0]))
+
+static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
+{
+	for (size_t i = 0; i < NM_NWORKER_DROPS; i++)
+		if (!said[i] && nm_sum(x->workers, x->cfg->workers, nm_worker_drops[i].c) != 0) {
+			said[i] = true;
+			fprintf(stderr, "netmeta: workers: first record dropped: %s (%s)\n",
+				nm_worker_drops[i].cause, nm_wc_name(nm_worker_drops[i].c));
+		}
+}
+
 static void nm_stats_line(const struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
 	uint32_t n = x->cfg->workers;
 	struct nm_decode_stats d;
 	nm_workers_dec_stats(w, n, &d);
+	/* the outputs' losses by reason, as the sink thread published them */
+	char reasons[1024] = "";
+	struct nm_drops_text t = {reasons, sizeof(reasons)};
+	nm_sink_drops(x->sink, nm_drops_fn, &t);
 	fprintf(stderr,
 		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
 		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
-		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64 "\n",
+		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64
+		", output drops %" PRIu64 "%s%s%s\n",
 		nm_sum(w, n, NM_WC_RX_PACKETS), d.datagrams, d.datagrams - d.datagrams_ok, d.records,
 		nm_sum(w, n, NM_WC_RECORDS_SENT),
 		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
 		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
-		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS));
+		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS), nm_sink_dropped(x->sink),
+		reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
 }
 
 /* Every counter by name, summed over the workers; per worker for the
@@ -108,10 +152,12 @@ static void *nm_stats_run(void *arg)
 {
 	struct nm_stats_ctx *x = arg;
 	uint64_t last = nm_now_ns(), rx_seen = 0, rx_since = last;
+	bool said[NM_NWORKER_DROPS] = {false};
 	while (!atomic_load(&nm_stop)) {
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
 		uint64_t now = nm_now_ns();
+		nm_worker_drops_first(x, said);
 		uint64_t rx = nm_sum(x->workers, x->cfg->workers, NM_WC_RX_PACKETS);
 		if (rx != rx_seen) {
 			rx_seen = rx;

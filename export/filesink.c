@@ -203,6 +203,17 @@ static void nm_filesink_counters(const void *o, nm_counter_fn *fn, void *ctx)
 #undef NM_X_
 }
 
+static uint64_t nm_filesink_dropped(const void *o)
+{
+	return ((const struct nm_filesink *)o)->records_lost;
+}
+
+static void nm_filesink_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	fn(ctx, "records_lost", "a file could not be created or written (disk full? directory gone?)",
+	   ((const struct nm_filesink *)o)->records_lost);
+}
+
 const struct nm_output_ops nm_filesink_ops = {
 	.name = "file",
 	.check = nm_filesink_check,
@@ -213,4 +224,6 @@ const struct nm_output_ops nm_filesink_ops = {
 	.close = nm_filesink_close,
 	.free = nm_filesink_free,
 	.counters = nm_filesink_counters,
+	.dropped = nm_filesink_dropped,
+	.drop_reasons = nm_filesink_drop_reasons,
 };

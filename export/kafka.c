@@ -50,12 +50,8 @@ static void nm_kafka_fail(struct nm_kafka *k, rd_kafka_resp_err_t err, uint32_t 
 	k->failed += records;
 	for (int i = 0; i < NM_KAFKA_REASONS; i++) {
 		if (k->reasons[i].records == 0 || k->reasons[i].err == err) {
-			if (k->reasons[i].records == 0) /* first of its kind: say it once */
-				fprintf(stderr,
-					"netmeta: kafka: records dropped: %s (%s); counted in "
-					"kafka_failed_%s\n",
-					rd_kafka_err2name(err), rd_kafka_err2str(err),
-					rd_kafka_err2name(err));
+			/* the first of its kind is said once by the sink thread
+			 * (nm_kafka_drop_reasons) */
 			k->reasons[i].err = err;
 			k->reasons[i].records += records;
 			return;
@@ -462,6 +458,28 @@ static uint64_t nm_kafka_delivered(const void *o)
 	return k->delivered;
 }
 
+static uint64_t nm_kafka_dropped(const void *o)
+{
+	return ((const struct nm_kafka *)o)->failed;
+}
+
+/* failed by librdkafka error; spool_refused (also in one of those) by the
+ * spool's own reason. */
+static void nm_kafka_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	const struct nm_kafka *k = o;
+	for (int i = 0; i < NM_KAFKA_REASONS && k->reasons[i].records; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "failed_%s", rd_kafka_err2name(k->reasons[i].err));
+		fn(ctx, name, rd_kafka_err2str(k->reasons[i].err), k->reasons[i].records);
+	}
+	if (k->has_spool) {
+		fn(ctx, "spool_quota_records", "spool quota reached", k->spool.quota_records);
+		fn(ctx, "spool_refused", "the spool refused it (quota reached, or a write failed)",
+		   k->spool_refused);
+	}
+}
+
 static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
 	const struct nm_kafka *k = o;
@@ -504,4 +522,6 @@ const struct nm_output_ops nm_kafka_ops = {
 	.counters = nm_kafka_counters,
 	.status = nm_kafka_status,
 	.delivered = nm_kafka_delivered,
+	.dropped = nm_kafka_dropped,
+	.drop_reasons = nm_kafka_drop_reasons,
 };

@@ -62,6 +62,14 @@ struct nm_output_ops {
 	/* Records the destination acknowledged, for the periodic stats line.
 	 * NULL: the output has no acknowledgement. */
 	uint64_t (*delivered)(const void *o);
+	/* Records the output lost, all reasons together (sink thread). NULL:
+	 * it never loses one. */
+	uint64_t (*dropped)(const void *o);
+	/* Each reason of those losses as a counter (name, cause, records;
+	 * reasons may overlap: spool_refused is also one failed_<REASON>),
+	 * for the running stats and the first-drop message (sink thread).
+	 * NULL: none. */
+	void (*drop_reasons)(const void *o, nm_counter_fn *fn, void *ctx);
 };
 
 #endif
