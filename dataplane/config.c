@@ -293,6 +293,12 @@ static int nm_map(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, nm_pai
 		if (key == NULL)
 			return nm_fail(x, path[0] ? path : "config", "keys must be plain strings");
 		snprintf(p, sizeof(p), "%.90s%s%.60s", path, path[0] ? "." : "", key);
+		/* The last of two would win silently: a key given twice is an error. */
+		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pr; q++) {
+			const char *k2 = nm_scalar(yaml_document_get_node(x->doc, q->key));
+			if (k2 && strcmp(k2, key) == 0)
+				return nm_fail(x, p, "given twice");
+		}
 		if (fn(x, p, key, yaml_document_get_node(x->doc, pr->value), arg))
 			return -1;
 	}
@@ -421,6 +427,57 @@ static int nm_spool_pair(struct nm_cfg_ctx *x, const char *path, const char *key
 	return nm_fail(x, path, "unknown key (expected dir, quota)");
 }
 
+/*
+ * A broker list: host:port entries separated by commas, none empty; host a
+ * name or an IPv4 address, or an IPv6 address in brackets ([2001:db8::1]:9092);
+ * port 1-65535. librdkafka would take nearly anything and retry it forever.
+ */
+static int nm_brokers_check(struct nm_cfg_ctx *x, const char *path, const char *list)
+{
+	const char *e = list;
+	for (int i = 0;; i++) {
+		const char *end = strchr(e, ',');
+		size_t len = end ? (size_t)(end - e) : strlen(e);
+		char b[512];
+		snprintf(b, sizeof(b), "%.*s", (int)len, e);
+		if (len == 0)
+			return nm_fail(x, path, "entry %d is empty (expected host:port,host:port)", i + 1);
+		char *colon = strrchr(b, ':');
+		const char *host = b;
+		bool ok = colon != NULL && colon != b;
+		if (ok) {
+			*colon = 0;
+			char *pend;
+			errno = 0;
+			long port = strtol(colon + 1, &pend, 10);
+			ok = colon[1] >= '0' && colon[1] <= '9' && *pend == 0 && errno == 0 && port >= 1 &&
+			     port <= 65535;
+		}
+		if (ok && b[0] == '[') {
+			/* IPv6 in brackets */
+			size_t hl = strlen(b);
+			ok = hl > 2 && b[hl - 1] == ']';
+			if (ok) {
+				unsigned char a6[16];
+				b[hl - 1] = 0;
+				ok = inet_pton(AF_INET6, b + 1, a6) == 1;
+			}
+		} else if (ok) {
+			for (const char *c = host; ok && *c; c++)
+				ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				     (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_';
+		}
+		if (!ok)
+			return nm_fail(x, path,
+				       "entry %d '%.*s' is not host:port (port 1-65535, IPv6 in "
+				       "brackets: [2001:db8::1]:9092)",
+				       i + 1, (int)(len > 200 ? 200 : len), e);
+		if (end == NULL)
+			return 0;
+		e = end + 1;
+	}
+}
+
 static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 			void *arg)
 {
@@ -436,10 +493,18 @@ static int nm_sink_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 	}
 	if (strcmp(key, "path") == 0)
 		return nm_get_str(x, path, v, s->path, sizeof(s->path));
-	if (strcmp(key, "brokers") == 0)
-		return nm_get_str(x, path, v, s->brokers, sizeof(s->brokers));
-	if (strcmp(key, "topic") == 0)
-		return nm_get_str(x, path, v, s->topic, sizeof(s->topic));
+	if (strcmp(key, "brokers") == 0) {
+		if (nm_get_str(x, path, v, s->brokers, sizeof(s->brokers)))
+			return -1;
+		return nm_brokers_check(x, path, s->brokers);
+	}
+	if (strcmp(key, "topic") == 0) {
+		if (nm_get_str(x, path, v, s->topic, sizeof(s->topic)))
+			return -1;
+		if (s->topic[0] == 0)
+			return nm_fail(x, path, "empty (a topic needs a name)");
+		return 0;
+	}
 	if (strcmp(key, "counters_topic") == 0)
 		return nm_get_str(x, path, v, s->counters_topic, sizeof(s->counters_topic));
 	if (strcmp(key, "compression") == 0) {

@@ -7,7 +7,8 @@
  *
  * Reads one YAML config (defaults without one: socket backend, ports 6343
  * sFlow / 2055 NetFlow / 4739 IPFIX, JSON lines on stdout), prints what it
- * will do, runs until SIGINT/SIGTERM, then delivers every batch in flight to
+ * will do, checks everything start-up would refuse (--check stops there),
+ * runs until SIGINT/SIGTERM, then delivers every batch in flight to
  * the sinks and prints its counters by name on stderr.
  */
 #include <assert.h>
@@ -53,21 +54,65 @@ static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
 	return v;
 }
 
+/* Appends " name value" for each published drop reason with records. */
+struct nm_drops_text {
+	char *buf;
+	size_t cap;
+};
+
+static void nm_drops_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	(void)help;
+	struct nm_drops_text *t = ctx;
+	size_t n = strlen(t->buf);
+	if (v && n + 1 < t->cap)
+		snprintf(t->buf + n, t->cap - n, "%s%s %" PRIu64, n ? ", " : "", name, v);
+}
+
+/* The workers' drop reasons: each is said once on stderr when its first
+ * record goes (the outputs' are said by the sink thread). */
+static const struct {
+	enum nm_wc c;
+	const char *cause;
+} nm_worker_drops[] = {
+	{NM_WC_RECORDS_RING_FULL, "the sink's ring was full (the sink is too slow)"},
+	{NM_WC_RECORDS_NO_BATCH, "no free batch (every batch waits for the sink)"},
+	{NM_WC_KERNEL_DROPS, "the socket's receive buffer overflowed (kernel drops)"},
+};
+
+#define NM_NWORKER_DROPS (sizeof(nm_worker_drops) / sizeof(nm_worker_drops[0]))
+
+static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
+{
+	for (size_t i = 0; i < NM_NWORKER_DROPS; i++)
+		if (!said[i] && nm_sum(x->workers, x->cfg->workers, nm_worker_drops[i].c) != 0) {
+			said[i] = true;
+			fprintf(stderr, "netmeta: workers: first record dropped: %s (%s)\n",
+				nm_worker_drops[i].cause, nm_wc_name(nm_worker_drops[i].c));
+		}
+}
+
 static void nm_stats_line(const struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
 	uint32_t n = x->cfg->workers;
 	struct nm_decode_stats d;
 	nm_workers_dec_stats(w, n, &d);
+	/* the outputs' losses by reason, as the sink thread published them */
+	char reasons[1024] = "";
+	struct nm_drops_text t = {reasons, sizeof(reasons)};
+	nm_sink_drops(x->sink, nm_drops_fn, &t);
 	fprintf(stderr,
 		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
 		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
-		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64 "\n",
+		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64
+		", output drops %" PRIu64 "%s%s%s\n",
 		nm_sum(w, n, NM_WC_RX_PACKETS), d.datagrams, d.datagrams - d.datagrams_ok, d.records,
 		nm_sum(w, n, NM_WC_RECORDS_SENT),
 		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
 		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
-		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS));
+		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS), nm_sink_dropped(x->sink),
+		reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
 }
 
 /* Every counter by name, summed over the workers; per worker for the
@@ -107,10 +152,12 @@ static void *nm_stats_run(void *arg)
 {
 	struct nm_stats_ctx *x = arg;
 	uint64_t last = nm_now_ns(), rx_seen = 0, rx_since = last;
+	bool said[NM_NWORKER_DROPS] = {false};
 	while (!atomic_load(&nm_stop)) {
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
 		uint64_t now = nm_now_ns();
+		nm_worker_drops_first(x, said);
 		uint64_t rx = nm_sum(x->workers, x->cfg->workers, NM_WC_RX_PACKETS);
 		if (rx != rx_seen) {
 			rx_seen = rx;
@@ -155,12 +202,47 @@ static int nm_thread_start(const struct nm_config *cfg, pthread_t *t, const char
 	return rc;
 }
 
+/*
+ * Everything start-up would refuse, found without starting anything (no
+ * socket, no EAL, no Kafka connection, nothing written): the memory of the
+ * workers' batches and rings, and each output's preflight (the check its
+ * open runs first). 0, or -1 with the reason in err.
+ */
+static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	uint64_t per = nm_worker_mem_bytes(cfg);
+	if (per == UINT64_MAX) {
+		snprintf(err, errlen, "templates: limits out of the decoder's range");
+		return -1;
+	}
+	uint64_t total = per * cfg->workers; /* per < 2^60, workers <= 64 */
+	if (cfg->backend == NM_BACKEND_DPDK) /* mbuf pools: data room + headroom + header */
+		total += (uint64_t)cfg->nports * cfg->mbufs * (cfg->mbuf_size + 256u);
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+	if (phys && total > phys) {
+		snprintf(err, errlen,
+			 "memory: %" PRIu64 " bytes needed (%" PRIu32 " worker%s x %" PRIu64
+			 " bytes: batches x batch_records x %zu-byte records, decoder, rings%s), "
+			 "more than the %" PRIu64 " bytes of physical memory: lower batches, "
+			 "batch_records or ring_size",
+			 total, cfg->workers, cfg->workers == 1 ? "" : "s", per,
+			 sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)
+									: sizeof(struct nm_ctr),
+			 cfg->backend == NM_BACKEND_DPDK ? "; plus the mbuf pools" : "", phys);
+		return -1;
+	}
+	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
+}
+
 static void nm_usage(void)
 {
 	fprintf(stderr, "usage: netmeta [--config FILE] [--check]\n"
 			"       netmeta EAL-ARGS -- --config FILE [--check]   (dpdk backend)\n"
 			"  --config FILE  YAML configuration (see README); defaults without it\n"
-			"  --check        validate the configuration, print the summary, exit\n"
+			"  --check        validate the configuration and preflight it (memory,\n"
+			"                 paths, Kafka properties; starts nothing), print the\n"
+			"                 summary, exit 0 when start-up would accept it\n"
 			"  --exit-idle S  stop once packets came and then none for S seconds\n"
 			"                 (replaying a capture through a net_pcap vdev); with no\n"
 			"                 packet at all, stop after S + 10 seconds\n");
@@ -199,7 +281,7 @@ int main(int argc, char **argv)
 		}
 	}
 	static struct nm_config cfg;
-	char err[512];
+	char err[1400];
 	nm_config_default(&cfg);
 	if (config && nm_config_load(&cfg, config, err, sizeof(err)) != 0) {
 		fprintf(stderr, "netmeta: %s: %s\n", config, err);
@@ -214,8 +296,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nm_config_print(&cfg, stderr);
-	if (check)
+	if (nm_preflight(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		fprintf(stderr, "netmeta: --check: configuration ok\n");
 		return 0;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

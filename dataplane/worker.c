@@ -162,6 +162,21 @@ static void nm_worker_release(struct nm_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+uint64_t nm_worker_mem_bytes(const struct nm_config *cfg)
+{
+	size_t msz = nm_decoder_mem_size(&cfg->decode);
+	if (msz == 0)
+		return UINT64_MAX;
+	uint64_t rec = sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)
+								      : sizeof(struct nm_ctr);
+	uint64_t nb = cfg->batches / cfg->workers < 4 ? 4 : cfg->batches / cfg->workers;
+	/* as nm_worker_init: decoder, pool, batch headers, spills, two rings
+	 * (every factor is capped by the config: no overflow) */
+	return msz + nb * cfg->batch_records * rec + nb * sizeof(struct nm_batch) +
+	       (uint64_t)cfg->batch_records * (sizeof(struct nm_flow) + sizeof(struct nm_ctr)) +
+	       (nm_pow2_ceil(cfg->ring_size) + nm_pow2_ceil(nb + 1)) * sizeof(void *);
+}
+
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,
 		   const uint8_t *port_kind)
 {

@@ -109,6 +109,11 @@ static inline uint64_t nm_wc_get(struct nm_worker *w, enum nm_wc c)
 /* Builds the port table of a config (65536 bytes, caller frees). */
 uint8_t *nm_port_table(const struct nm_config *cfg);
 
+/* Bytes nm_worker_init allocates for one worker (decoder, batch pool,
+ * spill buffers, rings), computed without allocating (netmeta --check);
+ * UINT64_MAX when the decode limits are out of the decoder's range. */
+uint64_t nm_worker_mem_bytes(const struct nm_config *cfg);
+
 /* Allocates the decoder, batches and rings. Returns 0, or -1 (out of memory,
  * or decode limits the decoder refuses) with nothing left allocated. */
 int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg,

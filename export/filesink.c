@@ -51,10 +51,16 @@ static void nm_filesink_free(void *o)
 	free(s);
 }
 
+/* Preflight: a directory that exists or can be made, and takes files. */
+static int nm_filesink_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	return nm_dir_check(cfg->path, "file sink path", err, errlen);
+}
+
 /* NULL with a message in err; every early return frees what it took. */
 static void *nm_filesink_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
-	/* A path that is no directory, or one we may not write in, would lose
+	/* nm_dir_prepare runs nm_filesink_check's nm_dir_check first. A path that is no directory, or one we may not write in, would lose
 	 * every record later, one counted write error at a time: refuse it. */
 	if (nm_dir_prepare(cfg->path, "file sink path", err, errlen))
 		return NULL;
@@ -197,8 +203,20 @@ static void nm_filesink_counters(const void *o, nm_counter_fn *fn, void *ctx)
 #undef NM_X_
 }
 
+static uint64_t nm_filesink_dropped(const void *o)
+{
+	return ((const struct nm_filesink *)o)->records_lost;
+}
+
+static void nm_filesink_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	fn(ctx, "records_lost", "a file could not be created or written (disk full? directory gone?)",
+	   ((const struct nm_filesink *)o)->records_lost);
+}
+
 const struct nm_output_ops nm_filesink_ops = {
 	.name = "file",
+	.check = nm_filesink_check,
 	.open = nm_filesink_open,
 	.write = nm_filesink_write,
 	.flush = nm_filesink_flush,
@@ -206,4 +224,6 @@ const struct nm_output_ops nm_filesink_ops = {
 	.close = nm_filesink_close,
 	.free = nm_filesink_free,
 	.counters = nm_filesink_counters,
+	.dropped = nm_filesink_dropped,
+	.drop_reasons = nm_filesink_drop_reasons,
 };

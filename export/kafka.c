@@ -50,12 +50,8 @@ static void nm_kafka_fail(struct nm_kafka *k, rd_kafka_resp_err_t err, uint32_t 
 	k->failed += records;
 	for (int i = 0; i < NM_KAFKA_REASONS; i++) {
 		if (k->reasons[i].records == 0 || k->reasons[i].err == err) {
-			if (k->reasons[i].records == 0) /* first of its kind: say it once */
-				fprintf(stderr,
-					"netmeta: kafka: records dropped: %s (%s); counted in "
-					"kafka_failed_%s\n",
-					rd_kafka_err2name(err), rd_kafka_err2str(err),
-					rd_kafka_err2name(err));
+			/* the first of its kind is said once by the sink thread
+			 * (nm_kafka_drop_reasons) */
 			k->reasons[i].err = err;
 			k->reasons[i].records += records;
 			return;
@@ -199,10 +195,33 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	return 0;
 }
 
+/* Preflight: a topic name, every property known to librdkafka with a value
+ * it takes (on a configuration object only: no producer, no connection),
+ * and a spool directory that can be used. */
+static int nm_kafka_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	if (cfg->topic[0] == 0) {
+		snprintf(err, errlen, "kafka: topic: empty");
+		return -1;
+	}
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	if (c == NULL) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return -1;
+	}
+	int bad = nm_kafka_conf(c, cfg, err, errlen);
+	rd_kafka_conf_destroy(c);
+	if (bad)
+		return -1;
+	return cfg->spool_dir[0] ? nm_dir_check(cfg->spool_dir, "spool.dir", err, errlen) : 0;
+}
+
 /* Creates the producer (and opens the spool). NULL with a message in err;
  * every early return frees what was taken before it. */
 static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
+	if (nm_kafka_check(cfg, err, errlen))
+		return NULL;
 	struct nm_kafka *k = calloc(1, sizeof(*k));
 	if (k == NULL) {
 		snprintf(err, errlen, "kafka: out of memory");
@@ -443,6 +462,28 @@ static uint64_t nm_kafka_delivered(const void *o)
 	return k->delivered;
 }
 
+static uint64_t nm_kafka_dropped(const void *o)
+{
+	return ((const struct nm_kafka *)o)->failed;
+}
+
+/* failed by librdkafka error; spool_refused (also in one of those) by the
+ * spool's own reason. */
+static void nm_kafka_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	const struct nm_kafka *k = o;
+	for (int i = 0; i < NM_KAFKA_REASONS && k->reasons[i].records; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "failed_%s", rd_kafka_err2name(k->reasons[i].err));
+		fn(ctx, name, rd_kafka_err2str(k->reasons[i].err), k->reasons[i].records);
+	}
+	if (k->has_spool) {
+		fn(ctx, "spool_quota_records", "spool quota reached", k->spool.quota_records);
+		fn(ctx, "spool_refused", "the spool refused it (quota reached, or a write failed)",
+		   k->spool_refused);
+	}
+}
+
 static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
 	const struct nm_kafka *k = o;
@@ -475,6 +516,7 @@ static void nm_kafka_status(const void *o, const char *pre, FILE *f)
 
 const struct nm_output_ops nm_kafka_ops = {
 	.name = "kafka",
+	.check = nm_kafka_check,
 	.open = nm_kafka_open,
 	.write = nm_kafka_write,
 	.flush = nm_kafka_flush,
@@ -484,4 +526,6 @@ const struct nm_output_ops nm_kafka_ops = {
 	.counters = nm_kafka_counters,
 	.status = nm_kafka_status,
 	.delivered = nm_kafka_delivered,
+	.dropped = nm_kafka_dropped,
+	.drop_reasons = nm_kafka_drop_reasons,
 };

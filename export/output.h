@@ -6,7 +6,9 @@
  *   open  -> (write | flush | poll)* -> close -> counters/status -> free
  *
  * all on the sink thread, except counters/status/free, which the caller
- * runs after the sink thread returned. Kafka (kafka.c), rotating files
+ * runs after the sink thread returned, and check (the preflight of
+ * `netmeta --check`, also the first thing open does), which any thread may
+ * call without an open output. Kafka (kafka.c), rotating files
  * (filesink.c), JSON lines and discard (sink.c) implement it.
  *
  * Counters come from an X-macro list per output (NM_KAFKA_COUNTERS,
@@ -31,6 +33,11 @@ typedef void nm_counter_fn(void *ctx, const char *name, const char *help, uint64
 struct nm_output_ops {
 	/* Type name and counter prefix: "kafka" gives kafka0_delivered... */
 	const char *name;
+	/* Preflight: everything open would refuse in the configuration and
+	 * the system (paths, properties), found without creating, binding or
+	 * connecting anything. 0, or -1 with a message in err. open calls it
+	 * first, so --check and start-up cannot disagree. */
+	int (*check)(const struct nm_cfg_sink *cfg, char *err, size_t errlen);
 	/* Opens the output. Returns its state, or NULL with a message in err
 	 * (always set) after freeing whatever it had allocated. */
 	void *(*open)(const struct nm_cfg_sink *cfg, char *err, size_t errlen);
@@ -55,6 +62,14 @@ struct nm_output_ops {
 	/* Records the destination acknowledged, for the periodic stats line.
 	 * NULL: the output has no acknowledgement. */
 	uint64_t (*delivered)(const void *o);
+	/* Records the output lost, all reasons together (sink thread). NULL:
+	 * it never loses one. */
+	uint64_t (*dropped)(const void *o);
+	/* Each reason of those losses as a counter (name, cause, records;
+	 * reasons may overlap: spool_refused is also one failed_<REASON>),
+	 * for the running stats and the first-drop message (sink thread).
+	 * NULL: none. */
+	void (*drop_reasons)(const void *o, nm_counter_fn *fn, void *ctx);
 };
 
 #endif

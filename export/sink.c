@@ -12,22 +12,32 @@
 #include "flow.h"
 #include "flow_json.h"
 #include "kafka.h"
+#include "spool.h"
 
 /* ---- JSON lines: a file, or stdout for path "-" ---- */
 
 #define NM_JSON_COUNTERS(X)                                                                   \
-	X(lines, "records written as JSON lines")                                            \
-	X(write_errors, "lines, flushes or the close that failed")
+	X(lines, "records written as JSON lines (counted once flushed)")                                            \
+	X(write_errors, "lines, flushes or the close that failed")                           \
+	X(lines_lost, "lines lost: their write or the flush that should have written them failed")
 
 struct nm_jsonsink {
 	FILE *f;
+	uint64_t pending; /* lines buffered since the last flush */
 #define NM_X_(name, help) uint64_t name;
 	NM_JSON_COUNTERS(NM_X_)
 #undef NM_X_
 };
 
+static int nm_json_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	return strcmp(cfg->path, "-") == 0 ? 0 : nm_file_check(cfg->path, "json path", err, errlen);
+}
+
 static void *nm_json_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
+	if (nm_json_check(cfg, err, errlen))
+		return NULL;
 	struct nm_jsonsink *j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		snprintf(err, errlen, "json: out of memory");
@@ -52,18 +62,30 @@ static void nm_json_write(void *o, const struct nm_batch *b)
 				   ? nm_flow_json(&((const struct nm_flow *)b->recs)[i], buf, sizeof(buf))
 				   : nm_ctr_json(&((const struct nm_ctr *)b->recs)[i], buf, sizeof(buf));
 		buf[n++] = '\n';
-		if (fwrite(buf, 1, n, j->f) != n)
+		if (fwrite(buf, 1, n, j->f) != n) {
+			/* the buffer's flush failed: stdio dropped what it held */
 			j->write_errors++;
-		else
-			j->lines++;
+			j->lines_lost += j->pending + 1;
+			j->pending = 0;
+			clearerr(j->f);
+		} else {
+			j->pending++;
+		}
 	}
 }
 
 static void nm_json_flush(void *o)
 {
 	struct nm_jsonsink *j = o;
-	if (fflush(j->f) != 0)
+	if (fflush(j->f) != 0) {
+		/* stdio dropped what it held: those lines are lost */
 		j->write_errors++;
+		j->lines_lost += j->pending;
+		clearerr(j->f);
+	} else {
+		j->lines += j->pending;
+	}
+	j->pending = 0;
 }
 
 static void nm_json_close(void *o)
@@ -91,14 +113,28 @@ static void nm_json_counters(const void *o, nm_counter_fn *fn, void *ctx)
 #undef NM_X_
 }
 
+static uint64_t nm_json_dropped(const void *o)
+{
+	return ((const struct nm_jsonsink *)o)->lines_lost;
+}
+
+static void nm_json_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx)
+{
+	const struct nm_jsonsink *j = o;
+	fn(ctx, "lines_lost", "a write or flush failed (disk full? I/O error?)", j->lines_lost);
+}
+
 static const struct nm_output_ops nm_json_ops = {
 	.name = "json",
+	.check = nm_json_check,
 	.open = nm_json_open,
 	.write = nm_json_write,
 	.flush = nm_json_flush,
 	.close = nm_json_close,
 	.free = nm_json_free,
 	.counters = nm_json_counters,
+	.dropped = nm_json_dropped,
+	.drop_reasons = nm_json_drop_reasons,
 };
 
 /* ---- discard: counts and drops (benchmarks of the data path) ---- */
@@ -106,6 +142,14 @@ static const struct nm_output_ops nm_json_ops = {
 struct nm_discard {
 	uint64_t records;
 };
+
+static int nm_discard_check(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
 
 static void *nm_discard_open(const struct nm_cfg_sink *cfg, char *err, size_t errlen)
 {
@@ -128,6 +172,7 @@ static void nm_discard_counters(const void *o, nm_counter_fn *fn, void *ctx)
 
 static const struct nm_output_ops nm_discard_ops = {
 	.name = "discard",
+	.check = nm_discard_check,
 	.open = nm_discard_open,
 	.write = nm_discard_write,
 	.free = free,
@@ -146,6 +191,21 @@ static const struct nm_output_ops *const nm_output_types[] = {
 
 #define NM_NTYPES (sizeof(nm_output_types) / sizeof(nm_output_types[0]))
 
+int nm_sink_check(const struct nm_cfg_sink *cfg, uint32_t ncfg, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < ncfg; i++) {
+		const struct nm_output_ops *ops =
+			(unsigned)cfg[i].type < NM_NTYPES ? nm_output_types[cfg[i].type] : NULL;
+		char e[1024] = "";
+		if (ops == NULL || ops->check(&cfg[i], e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "sinks[%" PRIu32 "]: %s", i,
+				 ops == NULL ? "unknown sink type" : e[0] ? e : "refused");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg,
 		  const struct nm_sink_producer *prod, uint32_t nprod)
 {
@@ -160,6 +220,12 @@ void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncf
 	for (int c = 0; c < NM_SINK_CTR__COUNT; c++)
 		atomic_init(&s->ctr[c], 0);
 	atomic_init(&s->delivered, 0);
+	for (uint32_t k = 0; k < NM_CFG_MAX_SINKS; k++) {
+		atomic_init(&s->pub[k].dropped, 0);
+		atomic_init(&s->pub[k].nreasons, 0);
+		for (uint32_t r = 0; r < NM_SINK_MAX_REASONS; r++)
+			atomic_init(&s->pub[k].r[r].v, 0);
+	}
 }
 
 /* Closes and frees every open output (start-up failure and shutdown). */
@@ -213,13 +279,54 @@ static void nm_sink_write(struct nm_sink *s, const struct nm_batch *b)
 	nm_sink_add(s, NM_SINK_CTR_batches, 1);
 }
 
-/* Acknowledged deliveries, published for the stats thread. */
+/* Where an output's drop reasons are published (nm_reason_fn's ctx). */
+struct nm_reason_pub {
+	struct nm_output_pub *pub;
+	const char *prefix; /* "kafka0_" */
+};
+
+/* Publishes one drop reason; the first record of a new reason is said once
+ * on stderr, with its cause. Sink thread only (the only writer). */
+static void nm_reason_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	const struct nm_reason_pub *rp = ctx;
+	struct nm_output_pub *p = rp->pub;
+	char full[96];
+	snprintf(full, sizeof(full), "%s%s", rp->prefix, name);
+	uint32_t n = atomic_load_explicit(&p->nreasons, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(p->r[i].name, full) == 0) {
+			atomic_store_explicit(&p->r[i].v, v, memory_order_relaxed);
+			return;
+		}
+	if (v == 0 || n == NM_SINK_MAX_REASONS)
+		return; /* a full table: the reason still counts in dropped */
+	snprintf(p->r[n].name, sizeof(p->r[n].name), "%s", full);
+	atomic_store_explicit(&p->r[n].v, v, memory_order_relaxed);
+	/* release: the name is complete before a reader counts the slot */
+	atomic_store_explicit(&p->nreasons, n + 1, memory_order_release);
+	fprintf(stderr, "netmeta: %.*s: first record dropped: %s (%s)\n",
+		(int)strlen(rp->prefix) - 1, rp->prefix, help, name);
+}
+
+/* Acknowledged deliveries and losses, published for the stats thread. */
 static void nm_sink_publish(struct nm_sink *s)
 {
 	uint64_t delivered = 0;
-	for (uint32_t k = 0; k < s->nout; k++)
-		if (s->out[k].ops->delivered)
-			delivered += s->out[k].ops->delivered(s->out[k].o);
+	for (uint32_t k = 0; k < s->nout; k++) {
+		const struct nm_output *o = &s->out[k];
+		if (o->ops->delivered)
+			delivered += o->ops->delivered(o->o);
+		if (o->ops->dropped)
+			atomic_store_explicit(&s->pub[k].dropped, o->ops->dropped(o->o),
+					      memory_order_relaxed);
+		if (o->ops->drop_reasons) {
+			char pre[32];
+			snprintf(pre, sizeof(pre), "%s%" PRIu32 "_", o->ops->name, k);
+			struct nm_reason_pub rp = {&s->pub[k], pre};
+			o->ops->drop_reasons(o->o, nm_reason_fn, &rp);
+		}
+	}
 	atomic_store_explicit(&s->delivered, delivered, memory_order_relaxed);
 }
 
@@ -315,6 +422,25 @@ uint64_t nm_sink_get(const struct nm_sink *s, enum nm_sink_ctr c)
 uint64_t nm_sink_delivered(const struct nm_sink *s)
 {
 	return atomic_load_explicit(&s->delivered, memory_order_relaxed);
+}
+
+uint64_t nm_sink_dropped(const struct nm_sink *s)
+{
+	uint64_t v = 0;
+	for (uint32_t k = 0; k < NM_CFG_MAX_SINKS; k++)
+		v += atomic_load_explicit(&s->pub[k].dropped, memory_order_relaxed);
+	return v;
+}
+
+void nm_sink_drops(const struct nm_sink *s, nm_counter_fn *fn, void *ctx)
+{
+	for (uint32_t k = 0; k < NM_CFG_MAX_SINKS; k++) {
+		const struct nm_output_pub *p = &s->pub[k];
+		/* acquire pairs with the release store in nm_reason_fn */
+		uint32_t n = atomic_load_explicit(&p->nreasons, memory_order_acquire);
+		for (uint32_t i = 0; i < n; i++)
+			fn(ctx, p->r[i].name, "", atomic_load_explicit(&p->r[i].v, memory_order_relaxed));
+	}
 }
 
 /* Puts an output's prefix in front of each of its counters' names. */

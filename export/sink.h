@@ -49,6 +49,24 @@ struct nm_output {
 	void *o; /* the output's state, from ops->open */
 };
 
+/* Up to this many drop reasons per output are published while it runs. */
+#define NM_SINK_MAX_REASONS 24
+
+/* One drop reason of an output as the sink thread last published it. The
+ * name is written once, before nreasons counts it (release), and never
+ * changes; the value is updated with relaxed stores. */
+struct nm_drop_slot {
+	char name[96]; /* kafka0_failed_MSG_TIMED_OUT */
+	_Atomic uint64_t v;
+};
+
+/* An output's losses, readable by the stats thread while the sink runs. */
+struct nm_output_pub {
+	_Atomic uint64_t dropped; /* ops->dropped */
+	_Atomic uint32_t nreasons;
+	struct nm_drop_slot r[NM_SINK_MAX_REASONS];
+};
+
 struct nm_sink {
 	const struct nm_cfg_sink *cfg;
 	uint32_t ncfg;
@@ -62,7 +80,15 @@ struct nm_sink {
 	char open_err[1200];
 	_Atomic uint64_t ctr[NM_SINK_CTR__COUNT]; /* written by the sink thread */
 	_Atomic uint64_t delivered; /* Σ ops->delivered, published for the stats thread */
+	struct nm_output_pub pub[NM_CFG_MAX_SINKS]; /* by output, for the stats thread */
 };
+
+/*
+ * Preflight of the outputs (`netmeta --check`): each output type's check,
+ * which its open also runs first. Creates, binds and connects nothing.
+ * 0, or -1 with "sinks[i]: reason" in err.
+ */
+int nm_sink_check(const struct nm_cfg_sink *cfg, uint32_t ncfg, char *err, size_t errlen);
 
 /*
  * Prepares the sink: cfg[0..ncfg-1] are its outputs (ncfg <= NM_CFG_MAX_SINKS),
@@ -95,6 +121,14 @@ uint64_t nm_sink_get(const struct nm_sink *s, enum nm_sink_ctr c);
 /* Records acknowledged by outputs that have acknowledgements (Kafka), as
  * last published by the sink thread; from any thread. */
 uint64_t nm_sink_delivered(const struct nm_sink *s);
+
+/* Records the outputs lost so far (all reasons), as last published by the
+ * sink thread; from any thread. */
+uint64_t nm_sink_dropped(const struct nm_sink *s);
+
+/* Each published drop reason with records (kafka0_failed_MSG_TIMED_OUT,
+ * json0_lines_lost), as last published; from any thread. help is "". */
+void nm_sink_drops(const struct nm_sink *s, nm_counter_fn *fn, void *ctx);
 
 /*
  * Every counter by full name: sink_<name>, then each output's as

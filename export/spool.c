@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -104,9 +106,116 @@ static size_t nm_list_segments(const struct nm_spool *sp, uint64_t *out, size_t 
 	return n;
 }
 
+/* Magic numbers of statfs' f_type (linux/magic.h) */
+#define NM_PROC_MAGIC 0x9fa0
+#define NM_SYSFS_MAGIC 0x62656572
+
+/* Files can be created in the existing directory d (what, shown, for the
+ * message): a directory, searchable and writable, on a file system that
+ * takes files. */
+static int nm_dir_takes_files(const char *d, const char *what, const char *shown, char *err,
+			      size_t errlen)
+{
+	struct stat st;
+	struct statfs sf;
+	struct statvfs sv;
+	if (stat(d, &st) != 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, shown, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s: not a directory", what, shown);
+		return -1;
+	}
+	if (access(d, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, shown, strerror(errno));
+		return -1;
+	}
+	if (statvfs(d, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+		snprintf(err, errlen, "%s: %s: %s", what, shown, strerror(EROFS));
+		return -1;
+	}
+	if (statfs(d, &sf) == 0 && (sf.f_type == NM_PROC_MAGIC || sf.f_type == NM_SYSFS_MAGIC)) {
+		snprintf(err, errlen, "%s: %s: on %s, where no file can be created", what, shown,
+			 sf.f_type == NM_PROC_MAGIC ? "/proc" : "/sys");
+		return -1;
+	}
+	return 0;
+}
+
+/* The directory part of path ("." when none) in out. */
+static void nm_parent(const char *path, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", path);
+	size_t n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = 0;
+	char *slash = strrchr(out, '/');
+	if (slash == NULL)
+		snprintf(out, cap, ".");
+	else if (slash == out)
+		out[1] = 0;
+	else
+		*slash = 0;
+}
+
+int nm_dir_check(const char *dir, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	if (dir[0] == 0) {
+		snprintf(err, errlen, "%s: empty path", what);
+		return -1;
+	}
+	if (stat(dir, &st) == 0) {
+		if (nm_dir_takes_files(dir, what, dir, err, errlen))
+			return -1;
+		if (access(dir, R_OK) != 0) {
+			snprintf(err, errlen, "%s: %s: %s", what, dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s: %s", what, dir, strerror(errno));
+		return -1;
+	}
+	/* mkdir will create it: its parent must take it */
+	char parent[1024];
+	nm_parent(dir, parent, sizeof(parent));
+	return nm_dir_takes_files(parent, what, dir, err, errlen);
+}
+
+int nm_file_check(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	if (path[0] == 0) {
+		snprintf(err, errlen, "%s: empty path", what);
+		return -1;
+	}
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s: %s: %s", what, path, strerror(EISDIR));
+			return -1;
+		}
+		if (access(path, W_OK) != 0) {
+			snprintf(err, errlen, "%s: %s: %s", what, path, strerror(errno));
+			return -1;
+		}
+		return 0; /* opened and truncated in place: nothing is created */
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	char parent[1024];
+	nm_parent(path, parent, sizeof(parent));
+	return nm_dir_takes_files(parent, what, path, err, errlen);
+}
+
 int nm_dir_prepare(const char *dir, const char *what, char *err, size_t errlen)
 {
 	struct stat st;
+	if (nm_dir_check(dir, what, err, errlen))
+		return -1;
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s: %s", what, dir, strerror(errno));
 		return -1;

@@ -71,6 +71,20 @@ struct nm_spool {
  */
 int nm_dir_prepare(const char *dir, const char *what, char *err, size_t errlen);
 
+/*
+ * What nm_dir_prepare would refuse, found without creating anything: dir is
+ * a directory we may read, write and search, or is missing with such a
+ * parent; not on a read-only file system, nor on /proc or /sys (where
+ * access() says yes to root and every file creation fails). 0, or -1 with
+ * "what: dir: reason" in err. nm_dir_prepare calls it first.
+ */
+int nm_dir_check(const char *dir, const char *what, char *err, size_t errlen);
+
+/* The same for a file to be created or truncated (a JSON sink's path): its
+ * directory must exist and take new files; an existing path must be no
+ * directory and writable. */
+int nm_file_check(const char *path, const char *what, char *err, size_t errlen);
+
 /* Opens (creating) the spool directory; existing segments will be replayed.
  * Returns 0 or -1 with a message in err. */
 int nm_spool_open(struct nm_spool *sp, const char *dir, uint64_t quota, char *err, size_t errlen);
