@@ -119,8 +119,9 @@ def unknown_topic(t, ck, w, c):
     ck.check(cc.get('kafka0_failed') == r.sent and set(why) and
              set(why) <= {'UNKNOWN_TOPIC_OR_PART', '_UNKNOWN_TOPIC'},
              'unknown-topic: every record failed as an unknown topic: %s' % why)
-    ck.check(re.search(r'records dropped: (UNKNOWN_TOPIC_OR_PART|_UNKNOWN_TOPIC) \([^)]*Unknown topic',
-                       err), 'unknown-topic: the collector says the topic is unknown')
+    ck.check(re.search(r'kafka0: first record dropped: [^\n]*Unknown topic[^\n]*'
+                       r'\(failed_(UNKNOWN_TOPIC_OR_PART|_UNKNOWN_TOPIC)\)', err),
+             'unknown-topic: the collector says the topic is unknown')
     ck.check(not topic_exists(c.bootstrap, 'no-such-topic'), 'unknown-topic: the topic was not created')
     figures('unknown-topic', r.sent, cc, 0, 'no spool')
 
@@ -163,7 +164,8 @@ def too_large(t, ck, w, c):
     ck.eq(cc.get('kafka0_delivered', 0) + cc.get('kafka0_failed', 0), r.sent,
           'too-large: delivered + failed = records sent')
     ck.eq(cc.get('kafka0_spool_put_records', 0), 0, 'too-large: nothing spooled (a permanent refusal)')
-    ck.check('records dropped: MSG_SIZE_TOO_LARGE (Broker: Message size too large)' in err,
+    ck.check('kafka0: first record dropped: Broker: Message size too large '
+             '(failed_MSG_SIZE_TOO_LARGE)' in err,
              'too-large: the collector says the broker refused the message size')
     lines = topic_lines(t, w, c.bootstrap, 'small-messages', 'small-messages')
     ck.eq(len(lines), cc.get('kafka0_delivered'), 'too-large: records in the topic = kafka0_delivered')
