@@ -138,9 +138,11 @@ static void nm_worker_ctr_flush(struct nm_ctr_batch *cb, void *ctx)
 	nm_worker_attach_ctrs(w);
 }
 
+#ifndef NDEBUG
 /* Every batch of the pool is in one of the two rings or held for filling:
- * true once the sink has stopped (it gives back each batch it pops). */
-static inline bool nm_worker_pool_whole(struct nm_worker *w)
+ * true once the sink has stopped (it gives back each batch it pops). Only
+ * asserted: without asserts it would be an unused function. */
+static bool nm_worker_pool_whole(struct nm_worker *w)
 {
 	if (w->free == NULL)
 		return true; /* never initialised, or already freed */
@@ -148,6 +150,7 @@ static inline bool nm_worker_pool_whole(struct nm_worker *w)
 		       (w->ccur != NULL) ==
 	       w->nbatches;
 }
+#endif
 
 /* Frees whatever nm_worker_init allocated (all of it, or part). */
 static void nm_worker_release(struct nm_worker *w)
