@@ -54,21 +54,6 @@ FIGURES = []
 CHILDREN = []      # every netmeta and netmeta-gen started: none outlives the test
 
 
-def live_norm(line):
-    """A record received over loopback, comparable with netmeta-decode of
-    the same datagrams in a capture (exporter 127.0.0.N there is 192.0.2.N,
-    the source port is the sender's)."""
-    d = json.loads(line)
-    for k in DROP_ALWAYS + ('ExporterPort',):
-        d.pop(k, None)
-    if d.get('Type') == 'SFLOW_5':
-        for k in DROP_SFLOW:
-            d.pop(k, None)
-    sa = d.get('SamplerAddress', '')
-    if sa.startswith('127.0.0.'):
-        d['SamplerAddress'] = '192.0.2.' + sa.rsplit('.', 1)[1]
-    return json.dumps(d, sort_keys=True)
-
 
 def order_breaks(ref, topic):
     """Records of the topic whose place in the reference (the collector's

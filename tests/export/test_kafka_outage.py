@@ -30,21 +30,6 @@ EXPORTERS = 2
 SEED = 21
 
 
-def live_norm(line):
-    """A record received over loopback, made comparable with netmeta-decode of
-    the same datagrams in a capture: exporter 127.0.0.N there is 192.0.2.N
-    here, and the source port is the sender's ephemeral one."""
-    d = json.loads(line)
-    for k in DROP_ALWAYS + ('ExporterPort',):
-        d.pop(k, None)
-    if d.get('Type') == 'SFLOW_5':
-        for k in DROP_SFLOW:
-            d.pop(k, None)
-    sa = d.get('SamplerAddress', '')
-    if sa.startswith('127.0.0.'):
-        d['SamplerAddress'] = '192.0.2.' + sa.rsplit('.', 1)[1]
-    return json.dumps(d, sort_keys=True)
-
 
 def main():
     t = Tools(sys.argv)
