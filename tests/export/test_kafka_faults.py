@@ -37,7 +37,6 @@ Skips (77) when java, kcat or Kafka's jars (scripts/kafka fetch: maven and
 Maven Central) are missing.
 """
 
-import json
 import os
 import sys
 import time

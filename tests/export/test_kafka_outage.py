@@ -14,7 +14,6 @@ segments removed), counters records delivered or counted failed, identity
 ok.
 """
 
-import json
 import os
 import sys
 import time
