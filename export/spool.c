@@ -263,7 +263,7 @@ static int nm_seg_find(struct nm_spool *sp, uint64_t seq)
 /* Removes a fully replayed and delivered segment. */
 static void nm_seg_maybe_remove(struct nm_spool *sp, int i)
 {
-	if (i < 0 || !sp->segs[i].read_done || sp->segs[i].outstanding)
+	if (i < 0 || !sp->segs[i].read_done || sp->segs[i].outstanding || sp->segs[i].failed)
 		return;
 	char path[600];
 	nm_seg_path(sp, sp->segs[i].seq, path, sizeof(path));
@@ -282,36 +282,27 @@ static uint32_t nm_entry_crc(const uint8_t *h, const uint8_t *z, size_t zlen)
 	return nm_crc32_update(c, z, zlen);
 }
 
-int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
-		 const uint8_t *key)
+/* Compresses one entry into sp->buf (header first). Its total length,
+ * or 0 when refused (counted). */
+static size_t nm_entry_make(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
+			    const uint8_t *key, int count_quota)
 {
 	size_t bound = ZSTD_compressBound(len);
 	if (len > NM_SPOOL_MAX_MSG || nm_buf(sp, bound + NM_SPOOL_HDR)) {
 		sp->io_errors++;
-		return -1;
+		return 0;
 	}
 	size_t z = ZSTD_compressCCtx(sp->zc, sp->buf + NM_SPOOL_HDR, bound, msg, len, 1);
 	if (ZSTD_isError(z)) {
 		sp->io_errors++;
-		return -1;
+		return 0;
 	}
 	if (sp->bytes + z + NM_SPOOL_HDR > sp->quota) {
-		sp->quota_msgs++;
-		sp->quota_records += records;
-		return -1;
-	}
-	if (sp->w == NULL || sp->wbytes >= NM_SPOOL_SEGMENT_BYTES) {
-		if (sp->w)
-			fclose(sp->w);
-		char path[600];
-		sp->wseq = sp->next_seq++;
-		nm_seg_path(sp, sp->wseq, path, sizeof(path));
-		sp->w = fopen(path, "ab");
-		sp->wbytes = 0;
-		if (sp->w == NULL) {
-			sp->io_errors++;
-			return -1;
+		if (count_quota) {
+			sp->quota_msgs++;
+			sp->quota_records += records;
 		}
+		return 0;
 	}
 	uint8_t *h = sp->buf;
 	memset(h, 0, NM_SPOOL_HDR);
@@ -325,18 +316,103 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 		memcpy(h + 28, key, 16);
 	}
 	nm_le32_put(h + 20, nm_entry_crc(h, h + NM_SPOOL_HDR, z));
-	if (fwrite(h, 1, NM_SPOOL_HDR + z, sp->w) != NM_SPOOL_HDR + z || fflush(sp->w) != 0) {
+	return NM_SPOOL_HDR + z;
+}
+
+/* Appends the entry in sp->buf to *f (segment seq, opened on first use). */
+static int nm_entry_append(struct nm_spool *sp, FILE **f, uint64_t seq, uint64_t *fbytes,
+			   size_t n, size_t len, uint32_t records)
+{
+	if (*f == NULL) {
+		char path[600];
+		nm_seg_path(sp, seq, path, sizeof(path));
+		*f = fopen(path, "ab");
+		if (*f == NULL) {
+			sp->io_errors++;
+			return -1;
+		}
+	}
+	if (fwrite(sp->buf, 1, n, *f) != n || fflush(*f) != 0) {
 		/* A full disk: what was written of it is a truncated entry the
 		 * reader will report and skip. */
 		sp->io_errors++;
 		return -1;
 	}
-	sp->wbytes += NM_SPOOL_HDR + z;
-	sp->bytes += NM_SPOOL_HDR + z;
+	*fbytes += n;
+	sp->bytes += n;
 	sp->put_msgs++;
 	sp->put_records += records;
 	sp->put_bytes += len;
 	return 0;
+}
+
+/* The tail (count_quota 0: a full quota is not counted). */
+static int nm_spool_tail(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
+			 const uint8_t *key, int count_quota)
+{
+	size_t n = nm_entry_make(sp, msg, len, records, key, count_quota);
+	if (n == 0)
+		return -1;
+	if (sp->w && sp->wbytes >= NM_SPOOL_SEGMENT_BYTES) {
+		fclose(sp->w);
+		sp->w = NULL;
+	}
+	if (sp->w == NULL) {
+		sp->wseq = sp->next_seq++;
+		sp->wbytes = 0;
+	}
+	return nm_entry_append(sp, &sp->w, sp->wseq, &sp->wbytes, n, len, records);
+}
+
+int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t records,
+		 const uint8_t *key)
+{
+	return nm_spool_tail(sp, msg, len, records, key, 1);
+}
+
+void nm_spool_lanes_open(struct nm_spool *sp)
+{
+	if (sp->lanes_open)
+		return;
+	/* what comes next on the tail starts a segment after the lanes */
+	if (sp->w) {
+		fclose(sp->w);
+		sp->w = NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		sp->lane[i].f = NULL;
+		sp->lane[i].seq = sp->next_seq++;
+		sp->lane[i].bytes = 0;
+	}
+	sp->lanes_open = 1;
+}
+
+int nm_spool_put_lane(struct nm_spool *sp, int lane, const void *msg, size_t len,
+		      uint32_t records, const uint8_t *key)
+{
+	if (lane == NM_LANE_TAIL_TRY)
+		return nm_spool_tail(sp, msg, len, records, key, 0);
+	if (lane == NM_LANE_TAIL || !sp->lanes_open)
+		return nm_spool_put(sp, msg, len, records, key);
+	size_t n = nm_entry_make(sp, msg, len, records, key, 1);
+	if (n == 0)
+		return -1;
+	int l = lane == NM_LANE_LATE ? 0 : 1;
+	if (nm_entry_append(sp, &sp->lane[l].f, sp->lane[l].seq, &sp->lane[l].bytes, n, len,
+			    records))
+		return -1;
+	sp->lane_msgs++;
+	return 0;
+}
+
+void nm_spool_lanes_close(struct nm_spool *sp)
+{
+	for (int i = 0; sp->lanes_open && i < 2; i++)
+		if (sp->lane[i].f) {
+			fclose(sp->lane[i].f);
+			sp->lane[i].f = NULL;
+		}
+	sp->lanes_open = 0;
 }
 
 /*
@@ -389,6 +465,8 @@ static int nm_spool_open_next(struct nm_spool *sp)
 	for (size_t i = 0; i < n; i++) {
 		if (segs[i] <= sp->rseq || nm_seg_find(sp, segs[i]) >= 0)
 			continue;
+		if (sp->lanes_open && segs[i] >= sp->lane[0].seq)
+			return 0; /* the lanes come first: wait until they are closed */
 		if (sp->nsegs >= 64)
 			return 0; /* too many segments in flight: wait for deliveries */
 		if (sp->w && segs[i] == sp->wseq) {
@@ -405,6 +483,7 @@ static int nm_spool_open_next(struct nm_spool *sp)
 		struct stat st;
 		sp->segs[sp->nsegs].seq = segs[i];
 		sp->segs[sp->nsegs].outstanding = 0;
+		sp->segs[sp->nsegs].failed = 0;
 		sp->segs[sp->nsegs].read_done = 0;
 		sp->segs[sp->nsegs].bytes = fstat(fileno(sp->r), &st) == 0 ? (uint64_t)st.st_size : 0;
 		sp->nsegs++;
@@ -466,6 +545,30 @@ void nm_spool_done(struct nm_spool *sp, uint64_t token)
 	nm_seg_maybe_remove(sp, i);
 }
 
+void nm_spool_failed(struct nm_spool *sp, uint64_t token, uint32_t records)
+{
+	sp->replay_failed_records += records;
+	int i = nm_seg_find(sp, token >> 32);
+	if (i < 0)
+		return;
+	if (sp->segs[i].outstanding)
+		sp->segs[i].outstanding--;
+	sp->segs[i].failed++;
+}
+
+void nm_spool_rewind(struct nm_spool *sp)
+{
+	if (sp->r) {
+		fclose(sp->r);
+		sp->r = NULL;
+	}
+	/* No replay is outstanding: forget what was read; segments whose
+	 * entries are all settled were removed already. */
+	sp->nsegs = 0;
+	sp->rseq = 0;
+	sp->rewinds++;
+}
+
 int nm_spool_pending(const struct nm_spool *sp)
 {
 	/* Bytes on disk beyond what is being replayed and fully read. */
@@ -477,8 +580,17 @@ int nm_spool_pending(const struct nm_spool *sp)
 	return sp->bytes > in_flight;
 }
 
+void nm_spool_sync(struct nm_spool *sp)
+{
+	FILE *f[3] = {sp->w, sp->lane[0].f, sp->lane[1].f};
+	for (int i = 0; i < 3; i++)
+		if (f[i] && fdatasync(fileno(f[i])) != 0)
+			sp->io_errors++;
+}
+
 void nm_spool_close(struct nm_spool *sp)
 {
+	nm_spool_lanes_close(sp);
 	if (sp->w)
 		fclose(sp->w);
 	if (sp->r)

@@ -38,6 +38,9 @@
 	X(io_errors, "segment reads, writes or removals that failed")                        \
 	X(replay_msgs, "messages read back for replay")                                      \
 	X(replay_records, "records read back for replay")                                    \
+	X(replay_failed_records, "replayed records that failed and stay for another try")     \
+	X(rewinds, "replays started again from the oldest live entry after a failure")        \
+	X(lane_msgs, "messages written to a late lane (older than the tail's)")               \
 	X(corrupt_entries, "damaged entries (magic, crc, length): rest of segment skipped")  \
 	X(segments_removed, "segments removed once every entry in them was settled")
 
@@ -55,9 +58,19 @@ struct nm_spool {
 	void *zc, *zd;            /* zstd contexts */
 	uint8_t *buf;             /* compression / decompression buffer */
 	size_t bufcap;
-	/* outstanding messages per segment (replayed, not yet delivered) */
-	struct { uint64_t seq; uint32_t outstanding; int read_done; uint64_t bytes; } segs[64];
+	/* outstanding messages per segment (replayed, not yet settled);
+	 * failed: replays that failed and stay live (the segment stays) */
+	struct {
+		uint64_t seq;
+		uint32_t outstanding, failed;
+		int read_done;
+		uint64_t bytes;
+	} segs[64];
 	uint32_t nsegs;
+	/* Late lanes (nm_spool_lanes_open): two reserved segment numbers that
+	 * replay before every segment created after them. */
+	struct { FILE *f; uint64_t seq, bytes; } lane[2];
+	int lanes_open;
 	/* NM_SPOOL_COUNTERS (bytes: of all segments on disk) */
 #define NM_X_(name, help) uint64_t name;
 	NM_SPOOL_COUNTERS(NM_X_)
@@ -102,12 +115,50 @@ int nm_spool_put(struct nm_spool *sp, const void *msg, size_t len, uint32_t reco
 int nm_spool_next(struct nm_spool *sp, void **msg, size_t *len, uint32_t *records,
 		  uint64_t *token, uint8_t key[16], int *has_key);
 
-/* A replayed message is settled (delivered, or spooled again): its entry
- * is marked done on disk. */
+/* A replayed message is settled (delivered, or refused for good): its
+ * entry is marked done on disk. */
 void nm_spool_done(struct nm_spool *sp, uint64_t token);
+
+/*
+ * A replayed message failed and stays in the spool: its entry stays live,
+ * its segment stays on disk. Once no replay is outstanding, the caller
+ * rewinds (nm_spool_rewind) so the spool is read again from its oldest
+ * live entry: a failed message is retried in its place, never behind
+ * newer ones.
+ */
+void nm_spool_failed(struct nm_spool *sp, uint64_t token, uint32_t records);
+
+/* Reads the spool again from its oldest segment (entries marked done are
+ * skipped). Only with no replay outstanding; the counters go on. */
+void nm_spool_rewind(struct nm_spool *sp);
+
+/*
+ * Late lanes. When a sink starts spooling new messages while older ones
+ * are still with the producer, those older ones must replay first if they
+ * fail. nm_spool_lanes_open reserves two segment numbers below every
+ * segment written after it: lane 1 (messages that failed or were in
+ * flight) and lane 2 (messages purged from the producer's queue, all newer
+ * than lane 1's). nm_spool_put_lane writes to one (lane 0: the tail, as
+ * nm_spool_put). Replay stops before the first lane until
+ * nm_spool_lanes_close, once the producer has settled every older message.
+ */
+enum {
+	NM_LANE_TAIL = 0,     /* nm_spool_put */
+	NM_LANE_LATE = 1,     /* failed or in flight when the lanes opened */
+	NM_LANE_PURGED = 2,   /* purged from the producer's queue */
+	NM_LANE_TAIL_TRY = 3, /* the tail; a full quota is not counted: the caller
+			       * sends the message another way */
+};
+void nm_spool_lanes_open(struct nm_spool *sp);
+int nm_spool_put_lane(struct nm_spool *sp, int lane, const void *msg, size_t len,
+		      uint32_t records, const uint8_t *key);
+void nm_spool_lanes_close(struct nm_spool *sp);
 
 /* Is anything waiting to be replayed? */
 int nm_spool_pending(const struct nm_spool *sp);
+
+/* fdatasync of every segment being written (write-ahead durability). */
+void nm_spool_sync(struct nm_spool *sp);
 
 void nm_spool_close(struct nm_spool *sp);
 
