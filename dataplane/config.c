@@ -424,7 +424,11 @@ static int nm_spool_pair(struct nm_cfg_ctx *x, const char *path, const char *key
 		return nm_get_str(x, path, v, s->spool_dir, sizeof(s->spool_dir));
 	if (strcmp(key, "quota") == 0)
 		return nm_get_u64(x, path, v, 1 << 20, UINT64_MAX, &s->spool_quota);
-	return nm_fail(x, path, "unknown key (expected dir, quota)");
+	if (strcmp(key, "write_ahead") == 0)
+		return nm_get_bool(x, path, v, &s->spool_write_ahead);
+	if (strcmp(key, "sync_ms") == 0)
+		return nm_get_u32(x, path, v, 0, 3600000, &s->spool_sync_ms);
+	return nm_fail(x, path, "unknown key (expected dir, quota, write_ahead, sync_ms)");
 }
 
 /*
@@ -574,6 +578,7 @@ static void nm_sink_default(struct nm_cfg_sink *s)
 	s->max_message_records = 50000;
 	s->flush_timeout_ms = 10000;
 	s->spool_quota = 1ull << 30;
+	s->spool_sync_ms = 1000;
 	s->rotate_bytes = 256ull << 20;
 	s->rotate_seconds = 300;
 }

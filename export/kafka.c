@@ -19,7 +19,7 @@
 /* What a produced message carries back in its delivery report. */
 struct nm_kmsg {
 	uint32_t records;
-	uint8_t from_spool;
+	uint8_t from_spool; /* a replay (token names its entry), else a direct message */
 	uint64_t token;
 };
 
@@ -30,6 +30,17 @@ struct nm_kafka {
 	struct nm_msgbuf flows, ctrs;
 	struct nm_spool spool;
 	int has_spool;
+	/* Spooling mode (see kafka.h): new flow messages go to the spool's
+	 * tail. direct_out: direct messages not yet reported (late lanes are
+	 * open while any is); replay_out: replays not yet reported;
+	 * replay_failed: one failed, rewind once replay_out is 0;
+	 * purge_queue: the producer's queue is to be purged (not from within
+	 * a delivery report). */
+	int spooling, replay_failed, purge_queue;
+	uint64_t direct_out, replay_out;
+	/* write_ahead: spool writes not yet on stable storage, last sync */
+	int unsynced;
+	uint64_t sync_ns;
 	uint64_t last_ok_ns, last_fail_ns;
 	/* accounting (sink thread only): NM_KAFKA_COUNTERS */
 #define NM_X_(name, help) uint64_t name;
@@ -76,14 +87,35 @@ static int nm_permanent(rd_kafka_resp_err_t err)
 	}
 }
 
-/* Spools an undeliverable message, or counts it failed. The spool holds
- * flow messages only: interface counters are not worth replaying late. */
+/*
+ * New flow messages go to the spool from now on. Direct messages the
+ * producer still holds are older: if they fail they go to the late lanes,
+ * which replay first; those still in its queue never reached a broker and
+ * are purged at once (lane 2), so that they wait on disk, not in memory.
+ */
+static void nm_kafka_spool_mode(struct nm_kafka *k, int purge, const char *why)
+{
+	if (k->spooling || !k->has_spool)
+		return;
+	k->spooling = 1;
+	k->spool_mode++;
+	fprintf(stderr, "netmeta: kafka: %s: new messages go to the spool%s\n", why,
+		k->cfg.spool_write_ahead ? " first" : " until it is empty");
+	if (k->direct_out) {
+		nm_spool_lanes_open(&k->spool);
+		k->purge_queue = purge;
+	}
+}
+
+/* Spools an undeliverable message (lane: see nm_spool_put_lane), or counts
+ * it failed. The spool holds flow messages only: interface counters are
+ * not worth replaying late. */
 static void nm_kafka_spool_or_fail(struct nm_kafka *k, const void *p, size_t len,
 				   uint32_t records, rd_kafka_resp_err_t err, int counters,
-				   const void *key)
+				   const void *key, int lane)
 {
 	if (k->has_spool && !counters && !nm_permanent(err)) {
-		if (nm_spool_put(&k->spool, p, len, records, key) == 0) {
+		if (nm_spool_put_lane(&k->spool, lane, p, len, records, key) == 0) {
 			k->spooled += records;
 			return;
 		}
@@ -97,24 +129,68 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	(void)rk;
 	struct nm_kafka *k = opaque;
 	struct nm_kmsg *km = m->_private;
+	int counters = k->ctopic && m->rkt == k->ctopic;
 	k->in_flight -= km->records;
+	if (km->from_spool)
+		k->replay_out--;
+	else if (!counters)
+		k->direct_out--;
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED)
+		k->maybe_duplicated += km->records;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		k->delivered += km->records;
 		k->last_ok_ns = nm_ns();
+		if (km->from_spool)
+			nm_spool_done(&k->spool, km->token);
+	} else if (km->from_spool && !nm_permanent(m->err)) {
+		/* It stays in the spool, in its place: the replay starts
+		 * again from it once every replay in flight has reported. */
+		k->last_fail_ns = nm_ns();
+		k->spooled += km->records;
+		k->replay_failed = 1;
+		nm_spool_failed(&k->spool, km->token, km->records);
+	} else if (km->from_spool) {
+		nm_kafka_fail(k, m->err, km->records);
+		nm_spool_done(&k->spool, km->token);
 	} else {
 		k->last_fail_ns = nm_ns();
-		nm_kafka_spool_or_fail(k, m->payload, m->len, km->records, m->err,
-				       k->ctopic && m->rkt == k->ctopic,
-				       m->key_len == 16 ? m->key : NULL);
+		if (!counters && !nm_permanent(m->err))
+			nm_kafka_spool_mode(k, 1, rd_kafka_err2name(m->err));
+		/* lane 2: purged from the queue, newer than every message that
+		 * was in flight (lane 1) */
+		nm_kafka_spool_or_fail(k, m->payload, m->len, km->records, m->err, counters,
+				       m->key_len == 16 ? m->key : NULL,
+				       m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ? NM_LANE_PURGED
+										: NM_LANE_LATE);
 	}
-	if (km->from_spool)
-		nm_spool_done(&k->spool, km->token);
+	if (k->spool.lanes_open && k->direct_out == 0)
+		nm_spool_lanes_close(&k->spool);
 	free(km);
+}
+
+/* Delivery reports; then the purge a report asked for, whose own reports
+ * (in the order the queue held them) come before anything else is made. */
+static void nm_kafka_serve(struct nm_kafka *k, int timeout_ms)
+{
+	rd_kafka_poll(k->rk, timeout_ms);
+	if (k->purge_queue) {
+		k->purge_queue = 0;
+		rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE);
+		rd_kafka_poll(k->rk, 0);
+	}
 }
 
 static void nm_err_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct nm_kafka *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		/* Served by rd_kafka_poll on the sink thread: the brokers are
+		 * known down, new messages wait on disk, not in memory, and
+		 * the replay probes every 5 s. */
+		k->last_fail_ns = nm_ns();
+		nm_kafka_spool_mode(k, 1, "every broker is down");
+	}
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char buf[256];
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
@@ -204,6 +280,10 @@ static int nm_kafka_check(const struct nm_cfg_sink *cfg, char *err, size_t errle
 		snprintf(err, errlen, "kafka: topic: empty");
 		return -1;
 	}
+	if (cfg->spool_write_ahead && cfg->spool_dir[0] == 0) {
+		snprintf(err, errlen, "kafka: spool.write_ahead needs spool.dir");
+		return -1;
+	}
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	if (c == NULL) {
 		snprintf(err, errlen, "kafka: out of memory");
@@ -273,6 +353,13 @@ static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errl
 			return NULL;
 		}
 		k->has_spool = 1;
+		/* what the spool holds is older than anything made now; with
+		 * write_ahead every message takes the spool's path */
+		if (cfg->spool_write_ahead)
+			nm_kafka_spool_mode(k, 0, "spool.write_ahead");
+		else if (nm_spool_pending(&k->spool))
+			nm_kafka_spool_mode(k, 0, "the spool holds messages from before");
+		k->sync_ns = nm_ns();
 	}
 	return k;
 }
@@ -300,6 +387,10 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 			k->in_flight += records;
 			k->messages++;
 			k->bytes += len;
+			if (from_spool)
+				k->replay_out++;
+			else if (t != k->ctopic)
+				k->direct_out++;
 			return;
 		}
 		rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -308,13 +399,37 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 			rd_kafka_poll(k->rk, 100);
 			continue;
 		}
-		nm_kafka_spool_or_fail(k, p, len, records, err, t == k->ctopic, key);
-		if (from_spool)
+		if (from_spool && !nm_permanent(err)) {
+			/* stays in its place; the replay starts again from it */
+			k->spooled += records;
+			k->replay_failed = 1;
+			nm_spool_failed(&k->spool, token, records);
+		} else if (from_spool) {
+			nm_kafka_fail(k, err, records);
 			nm_spool_done(&k->spool, token);
+		} else {
+			/* the newest message: the tail, behind what the producer
+			 * holds (no purge: a full queue is slow brokers, not down) */
+			if (t != k->ctopic && !nm_permanent(err))
+				nm_kafka_spool_mode(k, 0, rd_kafka_err2name(err));
+			nm_kafka_spool_or_fail(k, p, len, records, err, t == k->ctopic, key,
+					       NM_LANE_TAIL);
+		}
 		free(p);
 		free(km);
 		return;
 	}
+}
+
+/* write_ahead: what the spool took is made durable (fdatasync). */
+static void nm_kafka_sync(struct nm_kafka *k)
+{
+	if (k->unsynced && k->cfg.spool_write_ahead) {
+		nm_spool_sync(&k->spool);
+		k->syncs++;
+	}
+	k->unsynced = 0;
+	k->sync_ns = nm_ns();
 }
 
 static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topic_t *t)
@@ -326,7 +441,20 @@ static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topi
 	struct nm_addr key = m->key;
 	uint8_t *p = nm_msgbuf_take(m, &len, &records);
 	k->handed += records;
-	nm_kafka_produce(k, t, p, len, records, k->cfg.key == NM_KEY_EXPORTER ? &key : NULL, 0, 0);
+	const struct nm_addr *kp = k->cfg.key == NM_KEY_EXPORTER ? &key : NULL;
+	/* Behind what the spool holds: it replays in order. Refused (quota,
+	 * I/O): the producer may still deliver it, out of order. */
+	if (k->spooling && t == k->topic &&
+	    nm_spool_put_lane(&k->spool, NM_LANE_TAIL_TRY, p, len, records, kp ? kp->b : NULL) == 0) {
+		k->spooled += records;
+		k->spool_direct += records;
+		k->unsynced = 1;
+		if (k->cfg.spool_write_ahead && k->cfg.spool_sync_ms == 0)
+			nm_kafka_sync(k);
+		free(p);
+		return;
+	}
+	nm_kafka_produce(k, t, p, len, records, kp, 0, 0);
 }
 
 static void nm_kafka_write(void *o, const struct nm_batch *b)
@@ -370,18 +498,7 @@ static void nm_kafka_write(void *o, const struct nm_batch *b)
 		}
 		m->records++;
 	}
-	rd_kafka_poll(k->rk, 0);
-}
-
-/*
- * Replay when nothing failed since start (a restart replays at once), when
- * the brokers took a message since the last failure, or, to find out
- * whether they are back without live traffic, every 5 s after a failure.
- */
-static bool nm_kafka_may_replay(const struct nm_kafka *k)
-{
-	return k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns ||
-	       nm_ns() - k->last_fail_ns > 5000000000ull;
+	nm_kafka_serve(k, 0);
 }
 
 /* Partly filled messages leave now (the sink has nothing else to do). */
@@ -393,14 +510,40 @@ static void nm_kafka_flush(void *o)
 		nm_kafka_send(k, &k->ctrs, k->ctopic);
 }
 
-/* Delivery reports, and the spool's replay once the brokers take messages. */
+/*
+ * How many messages the replay may produce now: all it can when nothing
+ * failed since start (a restart replays at once) or the brokers took a
+ * message since the last failure; otherwise one probe, 5 s after the last
+ * failure and only once every replay has reported, to find out whether
+ * they are back without flooding them with messages that would fail.
+ */
+static int nm_kafka_replay_budget(const struct nm_kafka *k)
+{
+	if (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns)
+		return rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ ? 0 : NM_REPLAY_PER_IDLE;
+	return k->replay_out == 0 && nm_ns() - k->last_fail_ns > 5000000000ull;
+}
+
+/* Delivery reports, the spool's replay once the brokers take messages,
+ * and the way back to producing directly once the spool is empty. */
 static void nm_kafka_poll(void *o)
 {
 	struct nm_kafka *k = o;
-	rd_kafka_poll(k->rk, 0);
-	if (!k->has_spool || !nm_kafka_may_replay(k) || rd_kafka_outq_len(k->rk) > NM_REPLAY_MAX_OUTQ)
+	nm_kafka_serve(k, 0);
+	if (!k->has_spool)
 		return;
-	for (int i = 0; i < NM_REPLAY_PER_IDLE; i++) {
+	if (k->unsynced && nm_ns() - k->sync_ns >= (uint64_t)k->cfg.spool_sync_ms * 1000000ull)
+		nm_kafka_sync(k);
+	if (k->spool.lanes_open)
+		return;
+	if (k->replay_failed) {
+		if (k->replay_out)
+			return; /* every replay in flight reports first */
+		k->replay_failed = 0;
+		nm_spool_rewind(&k->spool);
+	}
+	int budget = nm_kafka_replay_budget(k);
+	for (int i = 0; i < budget; i++) {
 		void *msg;
 		size_t len;
 		uint32_t records;
@@ -412,6 +555,15 @@ static void nm_kafka_poll(void *o)
 		k->replayed += records;
 		nm_kafka_produce(k, k->topic, msg, len, records,
 				 has_key ? (const struct nm_addr *)(const void *)keyb : NULL, 1, token);
+		if (k->replay_failed)
+			break;
+	}
+	/* back to the brokers once the spool is empty and they took a
+	 * message since the last failure */
+	if (k->spooling && !k->cfg.spool_write_ahead && k->replay_out == 0 && !k->replay_failed &&
+	    !nm_spool_pending(&k->spool) && (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns)) {
+		k->spooling = 0; /* all older messages delivered: produce directly again */
+		fprintf(stderr, "netmeta: kafka: the spool is empty: messages go to the brokers again\n");
 	}
 }
 
@@ -428,7 +580,7 @@ static void nm_kafka_close(void *o)
 	uint64_t deadline = nm_ns() + (uint64_t)k->cfg.flush_timeout_ms * 1000000ull;
 	/* Kafka first: deliver, and drain the spool while the brokers take it. */
 	while (nm_ns() < deadline) {
-		rd_kafka_poll(k->rk, 50);
+		nm_kafka_serve(k, 50);
 		if (k->has_spool && nm_spool_pending(&k->spool) &&
 		    (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns)) {
 			nm_kafka_flush(k);

@@ -8,9 +8,19 @@
  *   handed + replayed = delivered + spooled + failed + in_flight
  *
  * QUEUE_FULL and failed deliveries go to the disk spool when one is
- * configured (replayed in order once deliveries succeed again), otherwise
- * QUEUE_FULL is backpressure (the sink waits in rd_kafka_poll, workers'
- * rings fill, their drops are counted) and failures are counted by reason.
+ * configured, otherwise QUEUE_FULL is backpressure (the sink waits in
+ * rd_kafka_poll, workers' rings fill, their drops are counted) and failures
+ * are counted by reason.
+ *
+ * The spool keeps the order the sink made messages in (per partition key):
+ * from the first failure (or a spool found non-empty at start) until the
+ * spool is empty again, new messages go to its tail, not to the producer;
+ * messages the producer still held fail into late lanes that replay
+ * before that tail (its queue is purged at once: they never reached a
+ * broker); a replayed message that fails stays where it is and the replay
+ * starts again from the oldest live entry once every replay in flight has
+ * reported. With write_ahead, every message takes the spool's path: on
+ * disk before it is produced, so a crash loses nothing that was handed.
  */
 #ifndef NM_KAFKA_H
 #define NM_KAFKA_H
@@ -29,7 +39,11 @@
 	X(bytes, "message bytes produced")                                                   \
 	X(queue_full_waits, "waits in rd_kafka_poll: the producer queue was full")          \
 	X(counters_not_sent, "interface counter records not sent (no counters_topic)")      \
-	X(spool_refused, "records the spool refused (quota, I/O), counted in failed")
+	X(spool_refused, "records the spool refused (quota, I/O), counted in failed")        \
+	X(spool_mode, "times new messages started going to the spool, not the producer")     \
+	X(spool_direct, "records written to the spool's tail while it held older ones")       \
+	X(syncs, "write_ahead: fdatasync calls on the spool")                                 \
+	X(maybe_duplicated, "records failed that a broker may have written: a replay may duplicate")
 
 /*
  * The Kafka output (see output.h). open creates the producer from the sink

@@ -39,6 +39,8 @@ struct nm_cfg_sink {
 	uint32_t nprops;
 	char spool_dir[512];      /* "" = no spool: undeliverable records are dropped, counted */
 	uint64_t spool_quota;     /* bytes */
+	bool spool_write_ahead;   /* every message on disk before it is produced */
+	uint32_t spool_sync_ms;   /* write_ahead: fdatasync at most this long after a write (0: each) */
 	/* file */
 	uint64_t rotate_bytes;
 	uint32_t rotate_seconds;
