@@ -397,7 +397,7 @@ def parse_agent(d):
             c = dict(zip(('ifIndex', 'ifType', 'ifSpeed', 'ifDirection', 'ifStatus', 'ifInOctets',
                           'ifInUcastPkts', 'ifInMulticastPkts', 'ifInBroadcastPkts', 'ifInDiscards',
                           'ifInErrors', 'ifInUnknownProtos', 'ifOutOctets'),
-                         struct.unpack('>IIQIIQIIIIIIQ', g[:68])))
+                         struct.unpack('>IIQIIQIIIIIIQ', g[:64])))
             out.append(('ctr', sq, src, c))
     return sub, seq, out
 
@@ -453,7 +453,7 @@ def main_agent(netmeta, decode, shared, work, ck):
     ck.eq(sum(v for k, v in dc.items() if k.startswith('err_')), 0, 'netmeta-decode: no error')
     dflows = [r for r in recs if r.get('Type') == 'SFLOW_5']
     dctrs = [r for r in recs if r.get('Type') == 'SFLOW_5_COUNTERS']
-    drop = ('Type', 'SequenceNum', 'SamplePool', 'SampleDrops', 'Bytes', 'TimeFlowStart',
+    drop = ('Type', 'SequenceNum', 'SamplePool', 'SampleDrops', 'Bytes', 'ExporterPort', 'TimeFlowStart',
             'TimeFlowEnd', 'TimeFlowStartNs', 'TimeFlowEndNs', 'TimeReceived', 'TimeReceivedNs')
     ours = [dict(r, Bytes=r['Bytes'] + 4) for r in nm.records]
     ok, why = dplib.compare(ours, dflows, drop=drop)
@@ -507,6 +507,11 @@ def main_veth(netmeta, decode, shared, work, ck):
         sh('ip', 'link', 'set', peer, 'netns', ns)
         for dev, n in ((host, None), (peer, ns)):
             sh('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % dev, ns=n)
+            # one wire frame per segment, as a SPAN port sees them: no GSO
+            # super-frames (what tcpdump and af_packet would both see whole,
+            # and a 2 KiB af_packet frame cut)
+            sh('ip', 'link', 'set', 'dev', dev, 'gso_max_segs', '1', 'gso_max_size', '1500',
+               check=False, ns=n)
             if shutil.which('ethtool'):
                 sh('ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', check=False, ns=n)
         sh('ip', 'addr', 'add', '10.77.0.1/24', 'dev', host)
