@@ -32,6 +32,7 @@ void nm_config_default(struct nm_config *c)
 	nm_decode_cfg_default(&c->decode);
 	nm_sink_default(&c->sinks[0]);
 	c->nsinks = 1;
+	nm_cfg_sampler_default(&c->sampler);
 	c->stats_interval = 10;
 	c->ring_size = 512;
 	c->batch_records = 256;
@@ -305,17 +306,26 @@ static int nm_map(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, nm_pai
 	return 0;
 }
 
+static int nm_sampler_port_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+				yaml_node_t *v, struct nm_cfg_port *p);
+static int nm_sampler_block(struct nm_cfg_ctx *x, const char *path, yaml_node_t *v,
+			    struct nm_config *c);
+
 static int nm_port_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 			void *arg)
 {
 	struct nm_cfg_port *p = arg;
+	if (nm_sampler_port_pair(x, path, key, v, p) >= 0) /* role, sampling_rate, if_index */
+		return x->failed ? -1 : 0;
 	if (strcmp(key, "device") == 0)
 		return nm_get_str(x, path, v, p->device, sizeof(p->device));
 	if (strcmp(key, "addresses") == 0)
 		return nm_each(x, path, v, nm_addr_item, p);
 	if (strcmp(key, "accept_any_destination") == 0)
 		return nm_get_bool(x, path, v, &p->accept_any_destination);
-	return nm_fail(x, path, "unknown key (expected device, addresses, accept_any_destination)");
+	return nm_fail(x, path,
+		       "unknown key (expected device, addresses, accept_any_destination, role, "
+		       "sampling_rate, if_index)");
 }
 
 static int nm_port_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
@@ -325,6 +335,8 @@ static int nm_port_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, 
 		return nm_fail(x, path, "at most %d ports", NM_CFG_MAX_PORTS);
 	struct nm_cfg_port *p = &c->ports[c->nports];
 	memset(p, 0, sizeof(*p));
+	p->sampling_rate = 1000;
+	p->if_index = c->nports + 1;
 	if (nm_map(x, path, n, nm_port_pair, p))
 		return -1;
 	if (p->device[0] == 0)
@@ -675,10 +687,12 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 		return nm_get_u32(x, path, v, 1024, 65535 - 128, &c->mbuf_size);
 	if (strcmp(key, "rx_desc") == 0)
 		return nm_get_u32(x, path, v, 64, 32768, &c->rx_desc);
+	if (strcmp(key, "sampler") == 0)
+		return nm_sampler_block(x, path, v, c);
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
 		       "templates, sampling_rates, sinks, stats_interval, ring_size, batch_records, batches, "
-		       "flush_ms, mbufs, mbuf_size, rx_desc)");
+		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler)");
 }
 
 int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
@@ -704,6 +718,8 @@ int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err
 		rc = nm_fail(&x, "ports", "the dpdk backend needs at least one port");
 	if (rc == 0 && c->batches < 2 * c->workers)
 		rc = nm_fail(&x, "batches", "fewer than two batches per worker");
+	if (rc == 0)
+		rc = nm_config_sampler_check(c, err, errlen);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return rc;
@@ -740,6 +756,9 @@ void nm_config_print(const struct nm_config *c, void *file)
 	for (uint32_t i = 0; i < c->nports; i++) {
 		fprintf(o, "netmeta: port %" PRIu32 ": %s%s", i, c->ports[i].device,
 			c->ports[i].accept_any_destination ? " (any destination)" : "");
+		if (c->ports[i].mirror)
+			fprintf(o, " mirror: 1-in-%" PRIu32 " sampling, ifIndex %" PRIu32,
+				c->ports[i].sampling_rate, c->ports[i].if_index);
 		for (uint32_t k = 0; k < c->ports[i].naddrs; k++)
 			fprintf(o, " %s", nm_addr_format(&c->ports[i].addrs[k], a, sizeof(a)));
 		fprintf(o, "\n");
@@ -796,4 +815,117 @@ void nm_config_print(const struct nm_config *c, void *file)
 		"netmeta: batches of %" PRIu32 " records, %" PRIu32 " in all, ring %" PRIu32
 		", flush after %" PRIu32 " ms, stats every %" PRIu32 " s\n",
 		c->batch_records, c->batches, c->ring_size, c->flush_ms, c->stats_interval);
+}
+
+/* ---- packet sampler (issue 14): the port keys and the `sampler:` block ----
+ *
+ *   ports:
+ *     - device: net_af_packet0,iface=span0
+ *       role: mirror          # collector (default): flow exports; mirror: traffic to sample
+ *       sampling_rate: 1000   # 1-in-N (1..2^24), mirror ports only
+ *       if_index: 3           # InIf of the records, sFlow source ID (default: 1 + index)
+ *   sampler:
+ *     agent_address: 192.0.2.1    # SamplerAddress, sFlow agent address (needed with mirror ports)
+ *     header_bytes: 128           # sFlow raw header record length (14..256)
+ *     records: true               # sampled packets become flow records
+ *     sflow_collectors: ["198.51.100.7:6343"]   # send sFlow v5 too (optional)
+ *     counter_interval: 20        # seconds between counter samples (1..3600)
+ *     seed: 0                     # 0: from the clock; fixed: reproducible skips (tests)
+ *
+ * Returns -1 when the key is not one of the port's sampler keys (the caller
+ * goes on), 0 when handled (x->failed tells whether it was valid).
+ */
+static int nm_sampler_port_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+				yaml_node_t *v, struct nm_cfg_port *p)
+{
+	if (strcmp(key, "role") == 0) {
+		static const char *const names[] = {"collector", "mirror"};
+		unsigned e = 0;
+		if (nm_get_enum(x, path, v, names, 2, &e) == 0)
+			p->mirror = e == 1;
+		return 0;
+	}
+	if (strcmp(key, "sampling_rate") == 0) {
+		nm_get_u32(x, path, v, 1, NM_SAMPLER_RATE_MAX, &p->sampling_rate);
+		return 0;
+	}
+	if (strcmp(key, "if_index") == 0) {
+		nm_get_u32(x, path, v, 1, UINT32_MAX, &p->if_index);
+		return 0;
+	}
+	return -1;
+}
+
+static int nm_sampler_coll_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_cfg_sampler *s = arg;
+	if (s->ncollectors >= NM_SAMPLER_MAX_COLLECTORS)
+		return nm_fail(x, path, "at most %d sFlow collectors", NM_SAMPLER_MAX_COLLECTORS);
+	char *dst = s->collectors[s->ncollectors];
+	if (nm_get_str(x, path, n, dst, sizeof(s->collectors[0])))
+		return -1;
+	struct sockaddr_in6 sa;
+	uint32_t salen;
+	if (nm_sampler_parse_hostport(dst, &sa, &salen))
+		return nm_fail(x, path, "'%s' is not host:port (IPv6 in brackets)", dst);
+	s->ncollectors++;
+	return 0;
+}
+
+static int nm_sampler_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+			   yaml_node_t *v, void *arg)
+{
+	struct nm_cfg_sampler *s = arg;
+	if (strcmp(key, "agent_address") == 0) {
+		char buf[64];
+		struct nm_prefix pf;
+		if (nm_get_str(x, path, v, buf, sizeof(buf)))
+			return -1;
+		if (nm_prefix_parse(buf, &pf, false))
+			return nm_fail(x, path, "'%s' is not an IPv4 or IPv6 address", buf);
+		s->agent = pf.addr;
+		s->agent_set = true;
+		return 0;
+	}
+	if (strcmp(key, "header_bytes") == 0)
+		return nm_get_u32(x, path, v, 14, NM_SAMPLER_HEADER_MAX, &s->header_bytes);
+	if (strcmp(key, "records") == 0)
+		return nm_get_bool(x, path, v, &s->records);
+	if (strcmp(key, "counter_interval") == 0)
+		return nm_get_u32(x, path, v, 1, 3600, &s->counter_interval);
+	if (strcmp(key, "seed") == 0)
+		return nm_get_u64(x, path, v, 0, UINT64_MAX, &s->seed);
+	if (strcmp(key, "sflow_collectors") == 0) {
+		s->ncollectors = 0;
+		return nm_each(x, path, v, nm_sampler_coll_item, s);
+	}
+	return nm_fail(x, path,
+		       "unknown key (expected agent_address, header_bytes, records, sflow_collectors, "
+		       "counter_interval, seed)");
+}
+
+static int nm_sampler_block(struct nm_cfg_ctx *x, const char *path, yaml_node_t *v,
+			    struct nm_config *c)
+{
+	return nm_map(x, path, v, nm_sampler_pair, &c->sampler);
+}
+
+/* Checks that need the whole config: 0, or -1 with the message in err. */
+int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen)
+{
+	bool mirror = false;
+	for (uint32_t i = 0; i < c->nports; i++)
+		mirror |= c->ports[i].mirror;
+	if (!mirror)
+		return 0;
+	if (c->backend != NM_BACKEND_DPDK) {
+		snprintf(err, errlen, "ports: role mirror needs backend dpdk");
+		return -1;
+	}
+	if (!c->sampler.agent_set) {
+		snprintf(err, errlen,
+			 "sampler.agent_address: needed with a mirror port (SamplerAddress, sFlow agent)");
+		return -1;
+	}
+	return 0;
 }

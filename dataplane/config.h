@@ -13,6 +13,7 @@
 
 #include "decode.h"
 #include "flow.h"
+#include "sampler.h" /* struct nm_cfg_sampler (issue 14) */
 #include "sink_cfg.h" /* export/: struct nm_cfg_sink, NM_CFG_MAX_SINKS */
 
 #define NM_CFG_MAX_PORTS 16
@@ -37,6 +38,10 @@ struct nm_cfg_port {
 	struct nm_addr addrs[NM_CFG_MAX_ADDRS];
 	uint32_t naddrs;
 	bool accept_any_destination;
+	/* ---- packet sampler (issue 14): role mirror = traffic to sample ---- */
+	bool mirror;            /* role: mirror (default collector) */
+	uint32_t sampling_rate; /* 1-in-N on a mirror port (default 1000) */
+	uint32_t if_index;      /* InIf of its records, its sFlow source ID (default 1 + index) */
 };
 
 struct nm_cfg_listen {
@@ -74,6 +79,7 @@ struct nm_config {
 	uint32_t mbufs;          /* dpdk: mbufs per port pool */
 	uint32_t mbuf_size;      /* dpdk: data room per mbuf (bigger packets chain segments) */
 	uint32_t rx_desc;        /* dpdk: RX descriptors per queue */
+	struct nm_cfg_sampler sampler; /* the `sampler:` block (issue 14) */
 };
 
 /* Defaults: socket backend, 1 worker, ports 6343 sFlow / 2055 NetFlow /
@@ -98,5 +104,9 @@ int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len);
 void nm_config_print(const struct nm_config *c, void *file);
 
 const char *nm_proto_kind_name(enum nm_proto_kind k);
+
+/* Packet sampler (issue 14): a mirror port needs the dpdk backend and an
+ * agent address. 0, or -1 with a message (called by nm_config_parse). */
+int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen);
 
 #endif

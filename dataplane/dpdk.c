@@ -32,6 +32,7 @@
 static struct nm_dport nm_dports[NM_CFG_MAX_PORTS];
 static uint32_t nm_ndports;
 static struct rte_mempool *nm_pools[RTE_MAX_NUMA_NODES];
+static uint64_t nm_sampler_boot_ns; /* sFlow agent uptime origin */
 
 bool nm_dpdk_available(void)
 {
@@ -60,7 +61,11 @@ static int nm_port_setup(struct nm_dport *dp, uint32_t nworkers, const struct nm
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	uint64_t rss = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
+	/* A mirror port's packets are traffic: RSS by 5-tuple spreads flows,
+	 * not exporters, over the workers (issue 14). */
+	uint64_t rss = info.flow_type_rss_offloads &
+		       (dp->mirror ? RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP
+				   : RTE_ETH_RSS_IP);
 	/* RSS on IP addresses only: every packet of an exporter, fragments
 	 * included, lands on one queue. Without RSS, one queue. */
 	if (nworkers > 1 && rss && info.max_rx_queues >= nworkers) {
@@ -123,7 +128,7 @@ static int nm_port_setup(struct nm_dport *dp, uint32_t nworkers, const struct nm
 	}
 	rte_eth_macaddr_get(pid, &dp->mac);
 	rte_eth_allmulticast_enable(pid); /* neighbour solicitations */
-	if (dp->cfg->accept_any_destination)
+	if (dp->cfg->accept_any_destination || dp->mirror)
 		rte_eth_promiscuous_enable(pid);
 	return 0;
 }
@@ -163,15 +168,18 @@ int nm_dpdk_init(int argc, char **argv, struct nm_config *cfg, char *err, size_t
 		}
 		dp->port_id = pid;
 		dp->cfg = &cfg->ports[i];
+		dp->idx = i;
+		dp->mirror = cfg->ports[i].mirror;
 		nm_dport_us_init(dp);
 		if (nm_port_setup(dp, cfg->workers, cfg, err, errlen))
 			return -1;
 		nm_ndports++;
 		char mac[RTE_ETHER_ADDR_FMT_SIZE];
 		rte_ether_format_addr(mac, sizeof(mac), &dp->mac);
-		fprintf(stderr, "netmeta: port %u (%s): %s, %u rx queue%s%s\n", pid, name, mac,
+		fprintf(stderr, "netmeta: port %u (%s): %s, %u rx queue%s%s%s\n", pid, name, mac,
 			dp->nrxq, dp->nrxq == 1 ? "" : "s",
-			dp->nrxq == 1 && cfg->workers > 1 ? " (no RSS: worker 0 polls it)" : "");
+			dp->nrxq == 1 && cfg->workers > 1 ? " (no RSS: worker 0 polls it)" : "",
+			dp->mirror ? ", mirror" : "");
 	}
 	return 0;
 }
@@ -211,6 +219,66 @@ void nm_dpkt_env_free(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* ---- packet sampler (issue 14): the sFlow agent's periodic work ---- */
+
+/* Generic interface counters of a port from its ethdev statistics. */
+static void nm_sampler_port_ifctr(const struct nm_dport *dp, struct nm_sampler_ifctr *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct rte_eth_stats st;
+	if (rte_eth_stats_get(dp->port_id, &st) == 0) {
+		c->in_octets = st.ibytes;
+		c->out_octets = st.obytes;
+		/* ethdev does not split unicast/multicast/broadcast: all in ucast */
+		c->in_ucast = (uint32_t)st.ipackets;
+		c->out_ucast = (uint32_t)st.opackets;
+		c->in_discards = (uint32_t)(st.imissed + st.rx_nombuf);
+		c->in_errors = (uint32_t)st.ierrors;
+		c->out_errors = (uint32_t)st.oerrors;
+	}
+	struct rte_eth_link link;
+	if (rte_eth_link_get_nowait(dp->port_id, &link) == 0) {
+		c->speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN
+				   ? 0
+				   : (uint64_t)link.link_speed * 1000000ull;
+		c->direction = link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX ? 1 : 2;
+		c->status = 1u | (link.link_status ? 2u : 0u);
+	}
+	c->promisc = rte_eth_promiscuous_get(dp->port_id) == 1;
+}
+
+/*
+ * Sends the agent's datagram once its oldest sample is flush_ms old, and
+ * (worker 0, every counter_interval s, and at the end) a counter sample of
+ * every mirror port. last: shutdown, send everything now.
+ */
+static void nm_sampler_tick(struct nm_dworker *x, uint64_t now_ns, bool last)
+{
+	const struct nm_cfg_sampler *sc = &x->cfg->sampler;
+	struct nm_sflow_agent *a = x->agent;
+	if (x->id == 0 &&
+	    (last || now_ns - x->last_ctr_ns >= (uint64_t)sc->counter_interval * 1000000000ull)) {
+		for (uint32_t i = 0; i < nm_ndports; i++) {
+			const struct nm_dport *dp = &nm_dports[i];
+			if (!dp->mirror)
+				continue;
+			struct nm_sampler_ifctr c;
+			nm_sampler_port_ifctr(dp, &c);
+			nm_sflow_agent_counters(a, &x->sp[dp->idx], &c, now_ns);
+			nm_wc_add(x->w, NM_WC_SFLOW_COUNTER_SAMPLES, 1);
+		}
+		x->last_ctr_ns = now_ns;
+	}
+	if (a->nsamples &&
+	    (last || now_ns - a->first_ns >= (uint64_t)x->cfg->flush_ms * 1000000ull))
+		nm_sflow_agent_flush(a, now_ns);
+	/* also the datagrams sent from the packet path when one filled up */
+	nm_wc_add(x->w, NM_WC_SFLOW_DATAGRAMS, a->datagrams - x->pub_dgrams);
+	nm_wc_add(x->w, NM_WC_SFLOW_SEND_FAILED, a->send_failed - x->pub_failed);
+	x->pub_dgrams = a->datagrams;
+	x->pub_failed = a->send_failed;
+}
+
 static int nm_worker_main(void *arg)
 {
 	struct nm_dworker *x = arg;
@@ -230,6 +298,11 @@ static int nm_worker_main(void *arg)
 			if (n == 0)
 				continue;
 			got += n;
+			if (dp->mirror) {
+				nm_dpkt_mirror_burst(x, dp, pkts, n, nm_now_ns());
+				rte_pktmbuf_free_bulk(pkts, n);
+				continue;
+			}
 			uint16_t nd = nm_dpkt_burst(x, dp, pkts, n, nm_now_ns(), rte_rdtsc(), done);
 			rte_pktmbuf_free_bulk(done, nd);
 		}
@@ -239,6 +312,8 @@ static int nm_worker_main(void *arg)
 			 * a flood of them would otherwise drain the pool for good. */
 			rte_ip_frag_table_del_expired_entries(x->frag, &x->dr, t);
 			nm_worker_tick(w, nm_now_ns());
+			if (x->agent)
+				nm_sampler_tick(x, nm_now_ns(), false);
 			last_tick = t;
 		}
 		rte_ip_frag_free_death_row(&x->dr, NM_BURST);
@@ -249,6 +324,8 @@ static int nm_worker_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (x->agent)
+		nm_sampler_tick(x, nm_now_ns(), true);
 	nm_worker_finish(w);
 	return 0;
 }
@@ -286,6 +363,61 @@ static int nm_tel_decode_cb(const char *cmd, const char *params, struct rte_tel_
 	return 0;
 }
 
+/* Packet sampler state of a worker: the generator seeded per worker, one
+ * sampler per mirror port, the sFlow agent and its socket when configured. */
+static int nm_sampler_worker_init(struct nm_dworker *x, const struct nm_config *cfg, uint32_t id,
+				  char *err, size_t errlen)
+{
+	const struct nm_cfg_sampler *sc = &cfg->sampler;
+	uint64_t seed = sc->seed ? sc->seed : rte_rdtsc() ^ nm_now_ns();
+	nm_rng_seed(&x->rng, seed, id);
+	bool mirror = false;
+	for (uint32_t i = 0; i < nm_ndports; i++) {
+		const struct nm_dport *dp = &nm_dports[i];
+		if (!dp->mirror)
+			continue;
+		mirror = true;
+		nm_sampler_port_init(&x->sp[dp->idx], dp->cfg->sampling_rate, dp->cfg->if_index,
+				     &x->rng);
+	}
+	if (!mirror || sc->ncollectors == 0)
+		return 0;
+	struct nm_sflow_out *o = nm_sflow_out_open(sc, err, errlen);
+	if (o == NULL)
+		return -1;
+	x->agent = rte_zmalloc("nm_sflow_agent", sizeof(*x->agent), 64);
+	if (x->agent == NULL) {
+		nm_sflow_out_close(o);
+		snprintf(err, errlen, "worker %u: out of memory for the sFlow agent", id);
+		return -1;
+	}
+	nm_sflow_agent_init(x->agent, sc, id, nm_sampler_boot_ns, nm_sflow_out_send, o);
+	return 0;
+}
+
+/* Prints each mirror port's sampler per worker, frees the agents. */
+static void nm_sampler_workers_end(struct nm_dworker *xs, uint32_t n, bool ran)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct nm_dworker *x = &xs[i];
+		for (uint32_t k = 0; ran && k < nm_ndports; k++) {
+			const struct nm_dport *dp = &nm_dports[k];
+			const struct nm_sampler_port *sp = &x->sp[dp->idx];
+			if (dp->mirror && x->id < dp->nrxq)
+				fprintf(stderr,
+					"netmeta: sampler port%u worker%u rate %" PRIu32
+					" pool %" PRIu64 " samples %" PRIu64 " drops %" PRIu64 "\n",
+					dp->port_id, x->id, sp->rate, sp->pool, sp->samples,
+					sp->drops);
+		}
+		if (x->agent) {
+			nm_sflow_out_close(x->agent->send_ctx);
+			rte_free(x->agent);
+			x->agent = NULL;
+		}
+	}
+}
+
 int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
 		char *err, size_t errlen)
 {
@@ -301,6 +433,7 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		return -1;
 	}
 	uint64_t hz = rte_get_tsc_hz();
+	nm_sampler_boot_ns = nm_now_ns();
 	unsigned lcores[RTE_MAX_LCORE];
 	uint32_t nmade = 0, nlaunched = 0;
 	int rc = 0;
@@ -332,6 +465,10 @@ int nm_dpdk_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 			goto out;
 		}
 		nmade++;
+		if (nm_sampler_worker_init(x, cfg, i, err, errlen)) {
+			rc = -1;
+			goto out;
+		}
 	}
 	for (uint32_t i = 0; i < cfg->workers; i++) {
 		int lr = rte_eal_remote_launch(nm_worker_main, &xs[i], lcores[i]);
@@ -358,6 +495,7 @@ out:
 		rte_ip_frag_free_death_row(&xs[i].dr, 0);
 		rte_ip_frag_table_destroy(xs[i].frag);
 	}
+	nm_sampler_workers_end(xs, nmade, nlaunched > 0);
 	rte_free(xs);
 	return rc;
 }

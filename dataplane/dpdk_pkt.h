@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "pkt.h"
+#include "sampler.h"
 #include "worker.h"
 
 #define NM_BURST 32
@@ -46,6 +47,8 @@ struct nm_dport {
 	struct rte_ether_addr mac;
 	const struct nm_cfg_port *cfg;
 	struct nm_pkt_us us; /* cfg's addresses, as nm_pkt_classify() takes them */
+	uint32_t idx;        /* index in the config's ports (sampler state) */
+	bool mirror;         /* role mirror: every packet is traffic to sample */
 };
 
 struct nm_dworker {
@@ -55,6 +58,12 @@ struct nm_dworker {
 	uint32_t id;
 	struct rte_ip_frag_tbl *frag;
 	struct rte_ip_frag_death_row dr;
+	/* packet sampler (issue 14): state per mirror port, by port index */
+	struct nm_rng rng;
+	struct nm_sampler_port sp[NM_CFG_MAX_PORTS];
+	struct nm_sflow_agent *agent; /* NULL: no sFlow output */
+	uint64_t last_ctr_ns;
+	uint64_t pub_dgrams, pub_failed; /* agent counts already in the worker's */
 	uint8_t bounce[NM_DPKT_BOUNCE];
 };
 
@@ -68,6 +77,18 @@ void nm_dport_us_init(struct nm_dport *dp);
  */
 uint16_t nm_dpkt_burst(struct nm_dworker *x, const struct nm_dport *dp, struct rte_mbuf **pkts,
 		       uint16_t n, uint64_t now_ns, uint64_t tsc, struct rte_mbuf **done);
+
+/*
+ * Packet sampler (issue 14): a burst of a mirror port. Counts it
+ * (RX_PACKETS, MIRROR_PACKETS), samples 1-in-N of it into records and the
+ * sFlow agent; the caller frees every mbuf of the burst.
+ */
+void nm_dpkt_mirror_burst(struct nm_dworker *x, const struct nm_dport *dp,
+			  struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns);
+
+/* Bytes of a sampled frame read at most (a multi-segment frame's prefix
+ * is copied into the bounce buffer; a single segment is read in place). */
+#define NM_DPKT_SAMPLE_COPY 2048
 
 /*
  * Handles one frame; counts it in exactly one packet counter of

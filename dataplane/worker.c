@@ -275,6 +275,22 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 	}
 }
 
+struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64_t *lost)
+{
+	*lost = 0;
+	if (w->fb.n == 0 && w->cb.n == 0)
+		w->cur_since_ns = now_ns;
+	if (w->fb.n == w->fb.cap) {
+		uint64_t before = nm_wc_get(w, NM_WC_RECORDS_NO_BATCH) +
+				  nm_wc_get(w, NM_WC_RECORDS_RING_FULL);
+		nm_worker_flow_flush(&w->fb, w);
+		*lost = nm_wc_get(w, NM_WC_RECORDS_NO_BATCH) +
+			nm_wc_get(w, NM_WC_RECORDS_RING_FULL) - before;
+	}
+	nm_wc_add(w, NM_WC_SAMPLE_RECORDS, 1);
+	return &w->fb.recs[w->fb.n++];
+}
+
 static void nm_worker_publish(struct nm_worker *w)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
@@ -381,7 +397,8 @@ void nm_worker_finish(struct nm_worker *w)
 	nm_worker_publish(w);
 	/* Every record the decoder produced was sent or counted lost. */
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
-	assert(s->records == nm_wc_get(w, NM_WC_RECORDS_SENT) +
+	assert(s->records + nm_wc_get(w, NM_WC_SAMPLE_RECORDS) ==
+	       nm_wc_get(w, NM_WC_RECORDS_SENT) +
 				     nm_wc_get(w, NM_WC_RECORDS_RING_FULL) +
 				     nm_wc_get(w, NM_WC_RECORDS_NO_BATCH));
 	assert(s->counter_records ==

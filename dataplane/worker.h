@@ -47,7 +47,24 @@
 	X(RECORDS_NO_BATCH, "records dropped: no free batch (sink too slow)")                \
 	X(COUNTERS_SENT, "interface counter records handed to the sink")                     \
 	X(COUNTERS_DROPPED, "interface counter records dropped (ring full or no batch)")     \
-	X(BATCHES_SENT, "batches handed to the sink")
+	X(BATCHES_SENT, "batches handed to the sink")                                      \
+	NM_SAMPLER_WORKER_COUNTERS(X)
+
+/* The packet sampler's (issue 14): MIRROR_PACKETS is a packet counter like
+ * those above (every packet of a mirror port lands there); the rest count
+ * beside it. */
+#define NM_SAMPLER_WORKER_COUNTERS(X)                                                      \
+	X(MIRROR_PACKETS, "packet: on a mirror port, traffic to sample (the sample pool)")  \
+	X(SAMPLES, "mirror-port packets sampled")                                          \
+	X(SAMPLE_RECORDS, "flow records the sampler wrote (sent or dropped as the rest)")  \
+	X(SAMPLE_TRUNCATED, "samples whose frame ended inside a header (fields above unset)") \
+	X(SAMPLE_DEPTH, "samples whose VLAN/MPLS/IPv6 extension chain passed its cap")     \
+	X(SAMPLE_MALFORMED, "samples not taken: mbuf chain disagrees with its length")     \
+	X(SAMPLE_DROPS, "samples lost: no room for the record or the chain was malformed") \
+	X(SFLOW_DATAGRAMS, "sFlow v5 datagrams the agent sent")                            \
+	X(SFLOW_FLOW_SAMPLES, "sFlow flow samples the agent wrote")                        \
+	X(SFLOW_COUNTER_SAMPLES, "sFlow counter samples the agent wrote")                  \
+	X(SFLOW_SEND_FAILED, "sFlow datagrams a collector's socket refused (samples lost)")
 
 enum nm_wc {
 #define NM_X_(name, msg) NM_WC_##name,
@@ -126,6 +143,14 @@ void nm_worker_free(struct nm_worker *w);
  */
 void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t sport,
 			uint16_t dport, const uint8_t *p, size_t len, uint64_t now_ns);
+
+/*
+ * Packet sampler (issue 14): the slot for one flow record in the batch
+ * being filled (sending a full one first), counted in SAMPLE_RECORDS.
+ * *lost: records that the send just lost (ring full, no batch), for the
+ * sampler's drops.
+ */
+struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64_t *lost);
 
 /* Periodic work: sends a batch older than flush_ms, publishes counters. */
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);

@@ -14,6 +14,8 @@ const char *nm_flow_type_name(enum nm_flow_type t)
 		return "NETFLOW_V9";
 	case NM_FLOW_TYPE_IPFIX:
 		return "IPFIX";
+	case NM_FLOW_TYPE_SAMPLER:
+		return "SAMPLER";
 	default:
 		return "FLOWUNKNOWN";
 	}

@@ -21,6 +21,7 @@ enum nm_flow_type {
 	NM_FLOW_TYPE_NETFLOW_V5 = 2,
 	NM_FLOW_TYPE_NETFLOW_V9 = 3,
 	NM_FLOW_TYPE_IPFIX = 4,
+	NM_FLOW_TYPE_SAMPLER = 5, /* the appliance's own packet sampler (mirror ports) */
 };
 
 /* Names as in the proto enum (FlowMessage.FlowType). */
@@ -48,6 +49,8 @@ struct nm_flow {
 	uint64_t time_received_ns;  /* 1003 */
 	uint64_t time_flow_start_ns; /* 1004 */
 	uint64_t time_flow_end_ns;  /* 1005 */
+	uint64_t sample_pool;       /* 1016: packets the sampler saw up to this sample */
+	uint64_t sample_drops;      /* 1017: samples it lost up to this sample */
 
 	/* addresses */
 	struct nm_addr src_addr;       /*  6 */
@@ -212,7 +215,9 @@ struct nm_flow {
 	X(1012, PostNatSrcAddr, ADDR, post_nat_src_addr, postnatsrcaddr) \
 	X(1013, PostNatDstAddr, ADDR, post_nat_dst_addr, postnatdstaddr) \
 	X(1014, PostNatSrcPort, U32, post_nat_src_port, postnatsrcport) \
-	X(1015, PostNatDstPort, U32, post_nat_dst_port, postnatdstport)
+	X(1015, PostNatDstPort, U32, post_nat_dst_port, postnatdstport) \
+	X(1016, SamplePool, U64, sample_pool, samplepool) \
+	X(1017, SampleDrops, U64, sample_drops, sampledrops)
 
 /* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
 static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])

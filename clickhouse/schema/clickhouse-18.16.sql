@@ -113,7 +113,9 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcAddr      FixedString(16),
     PostNatDstAddr      FixedString(16),
     PostNatSrcPort      UInt16,
-    PostNatDstPort      UInt16
+    PostNatDstPort      UInt16,
+    SamplePool          UInt64,
+    SampleDrops         UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -347,7 +349,9 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcAddr      String,
     PostNatDstAddr      String,
     PostNatSrcPort      UInt32,
-    PostNatDstPort      UInt32
+    PostNatDstPort      UInt32,
+    SamplePool          UInt64,
+    SampleDrops         UInt64
 )
 ENGINE = Kafka
 SETTINGS
@@ -545,7 +549,9 @@ SELECT
     if(position(PostNatSrcAddr, ':') = 0, IPv4ToIPv6(IPv4StringToNum(PostNatSrcAddr)), IPv6StringToNum(PostNatSrcAddr)) AS PostNatSrcAddr,
     if(position(PostNatDstAddr, ':') = 0, IPv4ToIPv6(IPv4StringToNum(PostNatDstAddr)), IPv6StringToNum(PostNatDstAddr)) AS PostNatDstAddr,
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
-    toUInt16(PostNatDstPort) AS PostNatDstPort
+    toUInt16(PostNatDstPort) AS PostNatDstPort,
+    SamplePool,
+    SampleDrops
 FROM ${database}.flows_queue;
 
 -- object: view interface_counters_mv

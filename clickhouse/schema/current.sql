@@ -111,7 +111,9 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcAddr      IPv6 CODEC(ZSTD(1)),
     PostNatDstAddr      IPv6 CODEC(ZSTD(1)),
     PostNatSrcPort      UInt16 CODEC(ZSTD(1)),
-    PostNatDstPort      UInt16 CODEC(ZSTD(1))
+    PostNatDstPort      UInt16 CODEC(ZSTD(1)),
+    SamplePool          UInt64 CODEC(Delta, ZSTD(1)),
+    SampleDrops         UInt64 CODEC(T64, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -369,7 +371,9 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcAddr      IPv6,
     PostNatDstAddr      IPv6,
     PostNatSrcPort      UInt32,
-    PostNatDstPort      UInt32
+    PostNatDstPort      UInt32,
+    SamplePool          UInt64,
+    SampleDrops         UInt64
 )
 ENGINE = Kafka
 SETTINGS
@@ -574,7 +578,9 @@ SELECT
     PostNatSrcAddr,
     PostNatDstAddr,
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
-    toUInt16(PostNatDstPort) AS PostNatDstPort
+    toUInt16(PostNatDstPort) AS PostNatDstPort,
+    SamplePool,
+    SampleDrops
 FROM ${database}.flows_queue
 WHERE length(_error) = 0;
 

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packet sampler's DPDK half (issue 14): a mirror port's burst, 1-in-N
+ * of it walked into records and sFlow flow samples (sampler.h). Like
+ * dpdk_pkt.c it needs DPDK's headers, not the EAL; it is a file of its own
+ * so the fuzz harness of dpdk_pkt.c links without the worker's batches.
+ */
+#include <string.h>
+
+#include "dpdk_pkt.h"
+
+/* ---- packet sampler (issue 14): mirror ports ---- */
+
+/*
+ * The first bytes of a sampled frame: in place for one segment, else at
+ * most NM_DPKT_SAMPLE_COPY bytes copied from the chain, walking no more
+ * than nb_segs segments. NULL when the chain disagrees with pkt_len.
+ */
+static const uint8_t *nm_dpkt_sample_bytes(struct nm_dworker *x, const struct rte_mbuf *m,
+					   uint32_t *caplen)
+{
+	uint32_t pl = rte_pktmbuf_pkt_len(m);
+	if (m->nb_segs == 1 && m->next == NULL) {
+		if (m->data_len != pl)
+			return NULL;
+		*caplen = pl;
+		return rte_pktmbuf_mtod(m, const uint8_t *);
+	}
+	uint32_t want = pl < NM_DPKT_SAMPLE_COPY ? pl : NM_DPKT_SAMPLE_COPY;
+	uint32_t got = 0, seen = 0, n = 0;
+	for (const struct rte_mbuf *s = m; s != NULL && got < want; s = s->next) {
+		uint32_t dl = s->data_len;
+		if (++n > m->nb_segs || dl > pl - seen)
+			return NULL;
+		seen += dl;
+		uint32_t take = dl < want - got ? dl : want - got;
+		memcpy(x->bounce + got, rte_pktmbuf_mtod(s, const uint8_t *), take);
+		got += take;
+	}
+	if (got != want)
+		return NULL;
+	*caplen = got;
+	return x->bounce;
+}
+
+static void nm_dpkt_sample(struct nm_dworker *x, const struct nm_dport *dp,
+			   struct nm_sampler_port *sp, const struct rte_mbuf *m, uint64_t now_ns)
+{
+	struct nm_worker *w = x->w;
+	nm_sampler_taken(sp, &x->rng);
+	nm_wc_add(w, NM_WC_SAMPLES, 1);
+	uint32_t caplen = 0, flen = rte_pktmbuf_pkt_len(m);
+	const uint8_t *p = nm_dpkt_sample_bytes(x, m, &caplen);
+	if (p == NULL) {
+		sp->drops++;
+		nm_wc_add(w, NM_WC_SAMPLE_MALFORMED, 1);
+		nm_wc_add(w, NM_WC_SAMPLE_DROPS, 1);
+		return;
+	}
+	if (x->cfg->sampler.records) {
+		uint64_t lost;
+		struct nm_flow *f = nm_worker_flow_slot(w, now_ns, &lost);
+		if (lost) {
+			sp->drops += lost; /* samples of this batch that were lost */
+			nm_wc_add(w, NM_WC_SAMPLE_DROPS, lost);
+		}
+		enum nm_hdr_res r =
+			nm_sampler_record(&x->cfg->sampler, sp, x->id, p, caplen, flen, now_ns, f);
+		if (r == NM_HDR_TRUNCATED)
+			nm_wc_add(w, NM_WC_SAMPLE_TRUNCATED, 1);
+		else if (r == NM_HDR_DEPTH)
+			nm_wc_add(w, NM_WC_SAMPLE_DEPTH, 1);
+	}
+	if (x->agent) {
+		nm_sflow_agent_flow(x->agent, sp, p, caplen, flen, now_ns);
+		nm_wc_add(w, NM_WC_SFLOW_FLOW_SAMPLES, 1);
+	}
+	(void)dp;
+}
+
+void nm_dpkt_mirror_burst(struct nm_dworker *x, const struct nm_dport *dp,
+			  struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns)
+{
+	struct nm_sampler_port *sp = &x->sp[dp->idx];
+	uint32_t k = 0;
+	/* The unsampled path: one subtraction and compare per burst. */
+	for (;;) {
+		uint32_t d = nm_sampler_due(sp, n - k);
+		if (d == n - k)
+			break;
+		k += d;
+		nm_dpkt_sample(x, dp, sp, pkts[k], now_ns);
+		k++;
+	}
+	nm_wc_add(x->w, NM_WC_RX_PACKETS, n);
+	nm_wc_add(x->w, NM_WC_MIRROR_PACKETS, n);
+}
