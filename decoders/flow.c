@@ -14,6 +14,10 @@ const char *nm_flow_type_name(enum nm_flow_type t)
 		return "NETFLOW_V9";
 	case NM_FLOW_TYPE_IPFIX:
 		return "IPFIX";
+	case NM_FLOW_TYPE_NFLOG:
+		return "NFLOG";
+	case NM_FLOW_TYPE_CONNTRACK:
+		return "CONNTRACK";
 	default:
 		return "FLOWUNKNOWN";
 	}

@@ -113,7 +113,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcAddr      FixedString(16),
     PostNatDstAddr      FixedString(16),
     PostNatSrcPort      UInt16,
-    PostNatDstPort      UInt16
+    PostNatDstPort      UInt16,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt16,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -347,7 +353,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcAddr      String,
     PostNatDstAddr      String,
     PostNatSrcPort      UInt32,
-    PostNatDstPort      UInt32
+    PostNatDstPort      UInt32,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt32,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = Kafka
 SETTINGS
@@ -545,7 +557,13 @@ SELECT
     if(position(PostNatSrcAddr, ':') = 0, IPv4ToIPv6(IPv4StringToNum(PostNatSrcAddr)), IPv6StringToNum(PostNatSrcAddr)) AS PostNatSrcAddr,
     if(position(PostNatDstAddr, ':') = 0, IPv4ToIPv6(IPv4StringToNum(PostNatDstAddr)), IPv6StringToNum(PostNatDstAddr)) AS PostNatDstAddr,
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
-    toUInt16(PostNatDstPort) AS PostNatDstPort
+    toUInt16(PostNatDstPort) AS PostNatDstPort,
+    Mark,
+    SocketUid,
+    HasSocketUid,
+    toUInt16(ConntrackZone) AS ConntrackZone,
+    ConntrackId,
+    ConntrackStatus
 FROM ${database}.flows_queue;
 
 -- object: view interface_counters_mv

@@ -111,7 +111,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcAddr      IPv6 CODEC(ZSTD(1)),
     PostNatDstAddr      IPv6 CODEC(ZSTD(1)),
     PostNatSrcPort      UInt16 CODEC(ZSTD(1)),
-    PostNatDstPort      UInt16 CODEC(ZSTD(1))
+    PostNatDstPort      UInt16 CODEC(ZSTD(1)),
+    Mark                UInt32 CODEC(T64, ZSTD(1)),
+    SocketUid           UInt32 CODEC(T64, ZSTD(1)),
+    HasSocketUid        UInt8 CODEC(ZSTD(1)),
+    ConntrackZone       UInt16 CODEC(ZSTD(1)),
+    ConntrackId         UInt32 CODEC(ZSTD(1)),
+    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -369,7 +375,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcAddr      IPv6,
     PostNatDstAddr      IPv6,
     PostNatSrcPort      UInt32,
-    PostNatDstPort      UInt32
+    PostNatDstPort      UInt32,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt32,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = Kafka
 SETTINGS
@@ -574,7 +586,13 @@ SELECT
     PostNatSrcAddr,
     PostNatDstAddr,
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
-    toUInt16(PostNatDstPort) AS PostNatDstPort
+    toUInt16(PostNatDstPort) AS PostNatDstPort,
+    Mark,
+    SocketUid,
+    HasSocketUid,
+    toUInt16(ConntrackZone) AS ConntrackZone,
+    ConntrackId,
+    ConntrackStatus
 FROM ${database}.flows_queue
 WHERE length(_error) = 0;
 
