@@ -138,6 +138,14 @@ struct nm_linux *nm_linux_start(const struct nm_config *cfg, struct nm_worker *w
 		pthread_setname_np(lx->ct_tid, "nm-conntrack");
 		lx->ct_started = true;
 	}
+	if (lx->nflog) {
+		fprintf(stderr, "netmeta: nflog: bound group%s", cfg->nflog.ngroups > 1 ? "s" : "");
+		for (uint32_t i = 0; i < cfg->nflog.ngroups; i++)
+			fprintf(stderr, " %u", cfg->nflog.groups[i].group);
+		fprintf(stderr, "\n");
+	}
+	if (lx->ct)
+		fprintf(stderr, "netmeta: conntrack: listening for events\n");
 	return lx;
 fail:
 	if (lx->nflog_started) {

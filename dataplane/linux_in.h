@@ -38,6 +38,7 @@
 	X(CT_NO_COUNTERS, "conntrack: connections without accounting (nf_conntrack_acct off)") \
 	X(CT_OVERRUNS, "conntrack: event socket overruns (ENOBUFS)")                         \
 	X(CT_RESYNC_DUMPS, "conntrack: dumps run after an overrun")                          \
+	X(CT_RESYNC_LIVE, "conntrack: live connections seen by the resync dumps")              \
 	X(CT_DUMP_FAILED, "conntrack: dumps that failed (table changed too fast, ENOBUFS)")
 
 enum nm_lc {

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <net/if_arp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,7 +60,7 @@ bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut)
 	uint16_t et = pk->hw_protocol;
 	/* Some hooks (netdev, bridge) may leave the protocol out: the IP version
 	 * says it. */
-	if (et != NM_ETH_IPV4 && et != NM_ETH_IPV6 && et == 0 && len >= 1)
+	if (et == 0 && len >= 1)
 		et = (p[0] >> 4) == 4 ? NM_ETH_IPV4 : (p[0] >> 4) == 6 ? NM_ETH_IPV6 : 0;
 	if (et != NM_ETH_IPV4 && et != NM_ETH_IPV6)
 		return false;
@@ -150,18 +151,37 @@ static int nm_nflog_cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct
 	return 0;
 }
 
-/* Why binding a group failed, in words an operator can act on. */
+/* Is group bound by some listener? (/proc/net/netfilter/nfnetlink_log lists
+ * "group portid queued copy-mode copy-range timeout qthreshold seq global"
+ * per bound group.) */
+static bool nm_nflog_group_bound(uint16_t group)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_log", "r");
+	if (f == NULL)
+		return false;
+	unsigned g;
+	char line[256];
+	bool bound = false;
+	while (!bound && fgets(line, sizeof(line), f))
+		bound = sscanf(line, "%u", &g) == 1 && g == group;
+	fclose(f);
+	return bound;
+}
+
+/* Why binding a group failed, in words an operator can act on. The kernel
+ * answers EPERM both without CAP_NET_ADMIN and for a group another socket
+ * holds: the list of bound groups tells them apart. */
 static void nm_nflog_bind_err(uint16_t group, int e, char *err, size_t errlen)
 {
-	if (e == EPERM || e == EACCES)
-		snprintf(err, errlen,
-			 "nflog: group %u: permission denied: binding a log group needs "
-			 "CAP_NET_ADMIN in this network namespace",
-			 group);
-	else if (e == EBUSY)
+	if ((e == EPERM && nm_nflog_group_bound(group)) || e == EBUSY)
 		snprintf(err, errlen,
 			 "nflog: group %u is already bound by another listener (ulogd2, "
 			 "another netmeta? see /proc/net/netfilter/nfnetlink_log)",
+			 group);
+	else if (e == EPERM || e == EACCES)
+		snprintf(err, errlen,
+			 "nflog: group %u: permission denied: binding a log group needs "
+			 "CAP_NET_ADMIN in this network namespace",
 			 group);
 	else if (e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT)
 		snprintf(err, errlen,
