@@ -17,6 +17,8 @@ const char *nm_proto_kind_name(enum nm_proto_kind k)
 }
 
 static void nm_sink_default(struct nm_cfg_sink *s);
+static void nm_linux_cfg_default(struct nm_config *c);
+static void nm_linux_cfg_print(const struct nm_config *c, FILE *o);
 
 void nm_config_default(struct nm_config *c)
 {
@@ -41,6 +43,7 @@ void nm_config_default(struct nm_config *c)
 	c->mbufs = 16384;
 	c->mbuf_size = 2048;
 	c->rx_desc = 1024;
+	nm_linux_cfg_default(c);
 }
 
 int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len)
@@ -612,6 +615,179 @@ static int nm_sink_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, 
 	return 0;
 }
 
+/* ==== Linux inputs: nflog and conntrack (dataplane/linux_in.h) ====
+ * Their own block: each key is parsed here, defaults in nm_linux_cfg_default,
+ * the summary lines in nm_linux_cfg_print. */
+
+static void nm_linux_cfg_default(struct nm_config *c)
+{
+	c->nflog.copy_range = 128;
+	c->nflog.qthreshold = 32;
+	c->nflog.flush_ms = 100;
+	c->nflog.nlbufsiz = 65536;
+	c->nflog.rcvbuf = 8u << 20;
+	c->conntrack.events_new = true;
+	c->conntrack.reliable = true;
+	c->conntrack.set_sysctls = true;
+	c->conntrack.rcvbuf = 8u << 20;
+}
+
+static int nm_nflog_group_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+			       yaml_node_t *v, void *arg)
+{
+	struct nm_cfg_nflog_group *g = arg;
+	uint32_t n;
+	if (strcmp(key, "group") == 0) {
+		if (nm_get_u32(x, path, v, 0, 65535, &n))
+			return -1;
+		g->group = (uint16_t)n;
+		return 0;
+	}
+	if (strcmp(key, "sampling_rate") == 0)
+		return nm_get_u64(x, path, v, 1, UINT32_MAX, &g->sampling_rate);
+	return nm_fail(x, path, "unknown key (expected group, sampling_rate)");
+}
+
+/* A group: a number (every packet logged: rate 1) or {group, sampling_rate}. */
+static int nm_nflog_group_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	struct nm_cfg_nflog *l = arg;
+	if (l->ngroups >= NM_CFG_MAX_NFLOG_GROUPS)
+		return nm_fail(x, path, "at most %d groups", NM_CFG_MAX_NFLOG_GROUPS);
+	struct nm_cfg_nflog_group g = {0, 1};
+	if (n->type == YAML_MAPPING_NODE) {
+		g.group = UINT16_MAX;
+		uint32_t seen = 0;
+		for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+		     pr < n->data.mapping.pairs.top; pr++) {
+			const char *k = nm_scalar(yaml_document_get_node(x->doc, pr->key));
+			seen |= k && strcmp(k, "group") == 0;
+		}
+		if (nm_map(x, path, n, nm_nflog_group_pair, &g))
+			return -1;
+		if (!seen)
+			return nm_fail(x, path, "group is missing (0..65535, as in nft 'log group N')");
+	} else {
+		uint32_t v;
+		if (nm_get_u32(x, path, n, 0, 65535, &v))
+			return -1;
+		g.group = (uint16_t)v;
+	}
+	for (uint32_t i = 0; i < l->ngroups; i++)
+		if (l->groups[i].group == g.group)
+			return nm_fail(x, path, "group %u is listed twice", g.group);
+	l->groups[l->ngroups++] = g;
+	return 0;
+}
+
+static int nm_nflog_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			 void *arg)
+{
+	struct nm_cfg_nflog *l = arg;
+	if (strcmp(key, "groups") == 0) {
+		l->ngroups = 0;
+		return nm_each(x, path, v, nm_nflog_group_item, l);
+	}
+	if (strcmp(key, "copy_range") == 0)
+		return nm_get_u32(x, path, v, 20, 65535, &l->copy_range);
+	if (strcmp(key, "queue_threshold") == 0)
+		return nm_get_u32(x, path, v, 1, 65535, &l->qthreshold);
+	if (strcmp(key, "flush_timeout_ms") == 0)
+		return nm_get_u32(x, path, v, 10, 60000, &l->flush_ms);
+	if (strcmp(key, "nlbufsiz") == 0)
+		return nm_get_u32(x, path, v, 4096, 131072, &l->nlbufsiz);
+	if (strcmp(key, "rcvbuf") == 0)
+		return nm_get_u32(x, path, v, 65536, 1u << 30, &l->rcvbuf);
+	return nm_fail(x, path,
+		       "unknown key (expected groups, copy_range, queue_threshold, flush_timeout_ms, "
+		       "nlbufsiz, rcvbuf)");
+}
+
+static int nm_ct_event_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, void *arg)
+{
+	unsigned *mask = arg, e = 0;
+	static const char *const names[] = {"new", "destroy"};
+	if (nm_get_enum(x, path, n, names, 2, &e))
+		return -1;
+	*mask |= 1u << e;
+	return 0;
+}
+
+static int nm_conntrack_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+			     yaml_node_t *v, void *arg)
+{
+	struct nm_cfg_conntrack *t = arg;
+	if (strcmp(key, "events") == 0) {
+		unsigned mask = 0;
+		if (nm_each(x, path, v, nm_ct_event_item, &mask))
+			return -1;
+		if (!(mask & 2))
+			return nm_fail(x, path, "destroy is needed (records are made from it)");
+		t->events_new = mask & 1;
+		return 0;
+	}
+	if (strcmp(key, "dump_interval") == 0)
+		return nm_get_u32(x, path, v, 0, 86400, &t->dump_interval);
+	if (strcmp(key, "rcvbuf") == 0)
+		return nm_get_u32(x, path, v, 65536, 1u << 30, &t->rcvbuf);
+	if (strcmp(key, "reliable") == 0)
+		return nm_get_bool(x, path, v, &t->reliable);
+	if (strcmp(key, "set_sysctls") == 0)
+		return nm_get_bool(x, path, v, &t->set_sysctls);
+	return nm_fail(x, path,
+		       "unknown key (expected events, dump_interval, rcvbuf, reliable, set_sysctls)");
+}
+
+/* The top-level keys of this block: 1 when key is not one of them. */
+static int nm_linux_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+			     yaml_node_t *v, struct nm_config *c)
+{
+	if (strcmp(key, "nflog") == 0) {
+		c->nflog.on = true;
+		if (nm_map(x, path, v, nm_nflog_pair, &c->nflog))
+			return -1;
+		if (c->nflog.ngroups == 0)
+			return nm_fail(x, path, "groups: at least one log group (nft 'log group N')");
+		return 0;
+	}
+	if (strcmp(key, "conntrack") == 0) {
+		c->conntrack.on = true;
+		/* "conntrack: {}" (or an empty value) takes every default */
+		if (nm_scalar(v) && nm_scalar(v)[0] == 0)
+			return 0;
+		return nm_map(x, path, v, nm_conntrack_pair, &c->conntrack);
+	}
+	return 1;
+}
+
+static void nm_linux_cfg_print(const struct nm_config *c, FILE *o)
+{
+	if (c->nflog.on) {
+		fprintf(o, "netmeta: nflog: groups");
+		for (uint32_t i = 0; i < c->nflog.ngroups; i++)
+			fprintf(o, " %u (sampling rate %" PRIu64 ")", c->nflog.groups[i].group,
+				c->nflog.groups[i].sampling_rate);
+		fprintf(o,
+			", copy range %" PRIu32 " bytes, queue threshold %" PRIu32
+			", flush %" PRIu32 " ms, socket buffer %" PRIu32 " bytes\n",
+			c->nflog.copy_range, c->nflog.qthreshold, c->nflog.flush_ms,
+			c->nflog.rcvbuf);
+	}
+	if (c->conntrack.on) {
+		fprintf(o, "netmeta: conntrack: events %s, %s delivery, ",
+			c->conntrack.events_new ? "new+destroy" : "destroy",
+			c->conntrack.reliable ? "reliable" : "best-effort");
+		if (c->conntrack.dump_interval)
+			fprintf(o, "dump every %" PRIu32 " s (counters zeroed), ",
+				c->conntrack.dump_interval);
+		else
+			fprintf(o, "no periodic dump, ");
+		fprintf(o, "socket buffer %" PRIu32 " bytes%s\n", c->conntrack.rcvbuf,
+			c->conntrack.set_sysctls ? ", turns on nf_conntrack_acct/_timestamp" : "");
+	}
+}
+/* ==== end of the Linux inputs block ==== */
+
 static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 		       void *arg)
 {
@@ -689,10 +865,13 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 		return nm_get_u32(x, path, v, 64, 32768, &c->rx_desc);
 	if (strcmp(key, "sampler") == 0)
 		return nm_sampler_block(x, path, v, c);
+	int lx = nm_linux_top_pair(x, path, key, v, c);
+	if (lx <= 0)
+		return lx;
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
 		       "templates, sampling_rates, sinks, stats_interval, ring_size, batch_records, batches, "
-		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler)");
+		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler, nflog, conntrack)");
 }
 
 int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
@@ -815,6 +994,7 @@ void nm_config_print(const struct nm_config *c, void *file)
 		"netmeta: batches of %" PRIu32 " records, %" PRIu32 " in all, ring %" PRIu32
 		", flush after %" PRIu32 " ms, stats every %" PRIu32 " s\n",
 		c->batch_records, c->batches, c->ring_size, c->flush_ms, c->stats_interval);
+	nm_linux_cfg_print(c, o);
 }
 
 /* ---- packet sampler (issue 14): the port keys and the `sampler:` block ----

@@ -55,6 +55,34 @@ struct nm_cfg_rate {
 	bool override;
 };
 
+/* ---- Linux inputs (NFLOG, conntrack; dataplane/linux_in.h) ---- */
+#define NM_CFG_MAX_NFLOG_GROUPS 16
+
+struct nm_cfg_nflog_group {
+	uint16_t group;         /* netfilter log group (nft "log group N") */
+	uint64_t sampling_rate; /* 1/probability of the rule's sampling; 1 = every packet */
+};
+
+struct nm_cfg_nflog {
+	bool on;                /* the nflog key is present */
+	struct nm_cfg_nflog_group groups[NM_CFG_MAX_NFLOG_GROUPS];
+	uint32_t ngroups;
+	uint32_t copy_range;    /* bytes of each packet the kernel copies */
+	uint32_t qthreshold;    /* packets the kernel queues before sending */
+	uint32_t flush_ms;      /* ... or after this long (kernel granularity 10 ms) */
+	uint32_t nlbufsiz;      /* kernel-side buffer per message batch, bytes */
+	uint32_t rcvbuf;        /* netlink socket receive buffer, bytes */
+};
+
+struct nm_cfg_conntrack {
+	bool on;                /* the conntrack key is present */
+	bool events_new;        /* subscribe to NEW events too (counted) */
+	bool reliable;          /* NETLINK_BROADCAST_ERROR: the kernel re-sends lost DESTROYs */
+	bool set_sysctls;       /* turn on nf_conntrack_acct/_timestamp/_events if off */
+	uint32_t dump_interval; /* s; 0 = off: records of live connections, counters zeroed */
+	uint32_t rcvbuf;        /* event socket receive buffer, bytes */
+};
+
 struct nm_config {
 	enum nm_backend backend;
 	uint32_t workers;
@@ -80,6 +108,8 @@ struct nm_config {
 	uint32_t mbuf_size;      /* dpdk: data room per mbuf (bigger packets chain segments) */
 	uint32_t rx_desc;        /* dpdk: RX descriptors per queue */
 	struct nm_cfg_sampler sampler; /* the `sampler:` block (issue 14) */
+	struct nm_cfg_nflog nflog;         /* Linux inputs: off unless configured */
+	struct nm_cfg_conntrack conntrack;
 };
 
 /* Defaults: socket backend, 1 worker, ports 6343 sFlow / 2055 NetFlow /

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dpdk.h"
+#include "linux_in.h"
 #include "sink.h"
 #include "sock.h"
 #include "worker.h"
@@ -44,6 +45,7 @@ struct nm_stats_ctx {
 	const struct nm_config *cfg;
 	struct nm_worker *workers;
 	struct nm_sink *sink;
+	uint32_t nw; /* workers: the backend's, then one per Linux input */
 };
 
 static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
@@ -85,7 +87,7 @@ static const struct {
 static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
 {
 	for (size_t i = 0; i < NM_NWORKER_DROPS; i++)
-		if (!said[i] && nm_sum(x->workers, x->cfg->workers, nm_worker_drops[i].c) != 0) {
+		if (!said[i] && nm_sum(x->workers, x->nw, nm_worker_drops[i].c) != 0) {
 			said[i] = true;
 			fprintf(stderr, "netmeta: workers: first record dropped: %s (%s)\n",
 				nm_worker_drops[i].cause, nm_wc_name(nm_worker_drops[i].c));
@@ -95,7 +97,7 @@ static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
 static void nm_stats_line(const struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
-	uint32_t n = x->cfg->workers;
+	uint32_t n = x->nw;
 	struct nm_decode_stats d;
 	nm_workers_dec_stats(w, n, &d);
 	/* the outputs' losses by reason, as the sink thread published them */
@@ -120,7 +122,7 @@ static void nm_stats_line(const struct nm_stats_ctx *x)
 static void nm_stats_final(const struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
-	uint32_t n = x->cfg->workers;
+	uint32_t n = x->nw;
 	FILE *o = stderr;
 	for (int c = 0; c < NM_WC__COUNT; c++)
 		fprintf(o, "%s %" PRIu64 "\n", nm_wc_name((enum nm_wc)c), nm_sum(w, n, (enum nm_wc)c));
@@ -158,7 +160,7 @@ static void *nm_stats_run(void *arg)
 		nanosleep(&ts, NULL);
 		uint64_t now = nm_now_ns();
 		nm_worker_drops_first(x, said);
-		uint64_t rx = nm_sum(x->workers, x->cfg->workers, NM_WC_RX_PACKETS);
+		uint64_t rx = nm_sum(x->workers, x->nw, NM_WC_RX_PACKETS);
 		if (rx != rx_seen) {
 			rx_seen = rx;
 			rx_since = now;
@@ -215,7 +217,7 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "templates: limits out of the decoder's range");
 		return -1;
 	}
-	uint64_t total = per * cfg->workers; /* per < 2^60, workers <= 64 */
+	uint64_t total = per * (cfg->workers + nm_linux_count(cfg)); /* per < 2^60, workers <= 64 */
 	if (cfg->backend == NM_BACKEND_DPDK) /* mbuf pools: data room + headroom + header */
 		total += (uint64_t)cfg->nports * cfg->mbufs * (cfg->mbuf_size + 256u);
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -232,6 +234,8 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 			 cfg->backend == NM_BACKEND_DPDK ? "; plus the mbuf pools" : "", phys);
 		return -1;
 	}
+	if (nm_linux_check(cfg, err, errlen) != 0)
+		return -1;
 	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
 }
 
@@ -318,8 +322,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint8_t *ports = nm_port_table(&cfg);
-	struct nm_worker *workers = calloc(cfg.workers, sizeof(*workers));
-	struct nm_sink_producer *prod = calloc(cfg.workers, sizeof(*prod));
+	uint32_t nw = cfg.workers + nm_linux_count(&cfg); /* Linux inputs after the backend's */
+	struct nm_worker *workers = calloc(nw, sizeof(*workers));
+	struct nm_sink_producer *prod = calloc(nw, sizeof(*prod));
+	struct nm_linux *lx = NULL;
 	static struct nm_sink sink;
 	pthread_t sink_tid, stats_tid;
 	int rc = 1;
@@ -327,7 +333,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netmeta: out of memory\n");
 		goto out;
 	}
-	for (uint32_t i = 0; i < cfg.workers; i++) {
+	for (uint32_t i = 0; i < nw; i++) {
 		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0) {
 			fprintf(stderr,
 				"netmeta: worker %" PRIu32
@@ -338,8 +344,8 @@ int main(int argc, char **argv)
 		prod[i] = (struct nm_sink_producer){workers[i].full, workers[i].free};
 	}
 	/* The sink sees rings and its own outputs' configuration, nothing else. */
-	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, cfg.workers);
-	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink};
+	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, nw);
+	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink, nw};
 	if (nm_thread_start(&cfg, &sink_tid, "nm-sink", nm_sink_run, &sink) != 0) {
 		fprintf(stderr, "netmeta: cannot start the sink thread\n");
 		goto out;
@@ -357,12 +363,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	rc = cfg.backend == NM_BACKEND_DPDK
-		     ? nm_dpdk_run(&cfg, workers, &nm_stop, err, sizeof(err))
-		     : nm_sock_run(&cfg, workers, &nm_stop, err, sizeof(err));
+	if (nw > cfg.workers &&
+	    (lx = nm_linux_start(&cfg, workers + cfg.workers, &nm_stop, err, sizeof(err))) == NULL) {
+		rc = -1;
+		atomic_store(&nm_stop, true);
+	} else {
+		rc = cfg.backend == NM_BACKEND_DPDK
+			     ? nm_dpdk_run(&cfg, workers, &nm_stop, err, sizeof(err))
+			     : nm_sock_run(&cfg, workers, &nm_stop, err, sizeof(err));
+	}
 	if (rc != 0)
 		fprintf(stderr, "netmeta: %s\n", err);
 	atomic_store(&nm_stop, true);
+	nm_linux_join(lx); /* its workers finished: their last batches are in the rings */
 	/* The backends return once their workers have finished and pushed
 	 * their last batches: the sink drains them and stops. */
 	nm_sink_stop(&sink);
@@ -370,10 +383,11 @@ int main(int argc, char **argv)
 	pthread_join(stats_tid, NULL);
 	/* Every record a worker sent reached the outputs. */
 	assert(nm_sink_get(&sink, NM_SINK_CTR_records_written) ==
-	       nm_sum(workers, cfg.workers, NM_WC_RECORDS_SENT));
+	       nm_sum(workers, nw, NM_WC_RECORDS_SENT));
 	assert(nm_sink_get(&sink, NM_SINK_CTR_counters_written) ==
-	       nm_sum(workers, cfg.workers, NM_WC_COUNTERS_SENT));
+	       nm_sum(workers, nw, NM_WC_COUNTERS_SENT));
 	nm_stats_final(&sx);
+	nm_linux_print(lx, stderr);
 	nm_sink_free(&sink);
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_port_stats(stderr);
@@ -381,7 +395,8 @@ int main(int argc, char **argv)
 out:
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_cleanup();
-	for (uint32_t i = 0; workers && i < cfg.workers; i++)
+	nm_linux_free(lx);
+	for (uint32_t i = 0; workers && i < nw; i++)
 		nm_worker_free(&workers[i]);
 	free(workers);
 	free(prod);

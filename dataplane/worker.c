@@ -291,6 +291,23 @@ struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64
 	return &w->fb.recs[w->fb.n++];
 }
 
+struct nm_flow *nm_worker_record(struct nm_worker *w, uint64_t now_ns)
+{
+	if (w->fb.n >= w->fb.cap)
+		w->fb.flush(&w->fb, w->fb.flush_ctx);
+	if (w->fb.n == 0 && w->cb.n == 0)
+		w->cur_since_ns = now_ns;
+	struct nm_flow *f = &w->fb.recs[w->fb.n];
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+void nm_worker_record_done(struct nm_worker *w)
+{
+	w->fb.n++;
+	nm_wc_add(w, NM_WC_RECORDS_MADE, 1);
+}
+
 static void nm_worker_publish(struct nm_worker *w)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
@@ -397,7 +414,7 @@ void nm_worker_finish(struct nm_worker *w)
 	nm_worker_publish(w);
 	/* Every record the decoder produced was sent or counted lost. */
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
-	assert(s->records + nm_wc_get(w, NM_WC_SAMPLE_RECORDS) ==
+	assert(s->records + nm_wc_get(w, NM_WC_SAMPLE_RECORDS) + nm_wc_get(w, NM_WC_RECORDS_MADE) ==
 	       nm_wc_get(w, NM_WC_RECORDS_SENT) +
 				     nm_wc_get(w, NM_WC_RECORDS_RING_FULL) +
 				     nm_wc_get(w, NM_WC_RECORDS_NO_BATCH));

@@ -42,6 +42,7 @@
 	X(TX_FAILED, "replies (ARP, ND, ICMP) the port would not send")                      \
 	X(MULTI_SEGMENT, "multi-segment packets read through the bounce buffer")             \
 	X(KERNEL_DROPS, "datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)")          \
+	X(RECORDS_MADE, "records made without a decoder (Linux inputs: NFLOG, conntrack)")   \
 	X(RECORDS_SENT, "records handed to the sink")                                        \
 	X(RECORDS_RING_FULL, "records dropped: the ring to the sink was full")               \
 	X(RECORDS_NO_BATCH, "records dropped: no free batch (sink too slow)")                \
@@ -151,6 +152,15 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
  * sampler's drops.
  */
 struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64_t *lost);
+
+/*
+ * A record made outside the decoder (the Linux inputs, dataplane/linux_in.h):
+ * the zeroed slot to fill, in the batch being filled (a full batch is sent
+ * first; with no free batch, the spill buffer). Fill it, then call
+ * nm_worker_record_done(), which counts it (RECORDS_MADE).
+ */
+struct nm_flow *nm_worker_record(struct nm_worker *w, uint64_t now_ns);
+void nm_worker_record_done(struct nm_worker *w);
 
 /* Periodic work: sends a batch older than flush_ms, publishes counters. */
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);

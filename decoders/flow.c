@@ -16,6 +16,10 @@ const char *nm_flow_type_name(enum nm_flow_type t)
 		return "IPFIX";
 	case NM_FLOW_TYPE_SAMPLER:
 		return "SAMPLER";
+	case NM_FLOW_TYPE_NFLOG:
+		return "NFLOG";
+	case NM_FLOW_TYPE_CONNTRACK:
+		return "CONNTRACK";
 	default:
 		return "FLOWUNKNOWN";
 	}

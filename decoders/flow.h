@@ -22,6 +22,8 @@ enum nm_flow_type {
 	NM_FLOW_TYPE_NETFLOW_V9 = 3,
 	NM_FLOW_TYPE_IPFIX = 4,
 	NM_FLOW_TYPE_SAMPLER = 5, /* the appliance's own packet sampler (mirror ports) */
+	NM_FLOW_TYPE_NFLOG = 6,     /* Linux netfilter log group (dataplane/nflog.c) */
+	NM_FLOW_TYPE_CONNTRACK = 7, /* Linux conntrack event (dataplane/conntrack.c) */
 };
 
 /* Names as in the proto enum (FlowMessage.FlowType). */
@@ -119,6 +121,12 @@ struct nm_flow {
 	uint32_t bgp_local_pref;    /* 1011 */
 	uint32_t post_nat_src_port; /* 1014 */
 	uint32_t post_nat_dst_port; /* 1015 */
+	uint32_t mark;              /* 1020: packet mark (NFLOG) / connection mark (conntrack) */
+	uint32_t socket_uid;        /* 1021: NFLOG: UID of the local socket's owner */
+	uint32_t conntrack_zone;    /* 1023 */
+	uint32_t conntrack_id;      /* 1024 */
+	uint32_t conntrack_status;  /* 1025: IPS_* bits */
+	uint8_t has_socket_uid;     /* 1022 */
 	uint8_t as_path_len;
 	uint8_t communities_len;
 
@@ -126,7 +134,7 @@ struct nm_flow {
 	uint8_t has_encap;          /* 43 */
 	uint8_t has_mpls;           /* 53 */
 	uint8_t has_ppp;            /* 63 */
-	uint8_t pad_[3];
+	uint8_t pad_[2];
 };
 
 /*
@@ -217,7 +225,13 @@ struct nm_flow {
 	X(1014, PostNatSrcPort, U32, post_nat_src_port, postnatsrcport) \
 	X(1015, PostNatDstPort, U32, post_nat_dst_port, postnatdstport) \
 	X(1016, SamplePool, U64, sample_pool, samplepool) \
-	X(1017, SampleDrops, U64, sample_drops, sampledrops)
+	X(1017, SampleDrops, U64, sample_drops, sampledrops) \
+	X(1020, Mark, U32, mark, mark) \
+	X(1021, SocketUid, U32, socket_uid, socketuid) \
+	X(1022, HasSocketUid, BOOL, has_socket_uid, hassocketuid) \
+	X(1023, ConntrackZone, U32, conntrack_zone, conntrackzone) \
+	X(1024, ConntrackId, U32, conntrack_id, conntrackid) \
+	X(1025, ConntrackStatus, U32, conntrack_status, conntrackstatus)
 
 /* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
 static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])

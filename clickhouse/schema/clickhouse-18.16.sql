@@ -115,7 +115,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcPort      UInt16,
     PostNatDstPort      UInt16,
     SamplePool          UInt64,
-    SampleDrops         UInt64
+    SampleDrops         UInt64,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt16,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -351,7 +357,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcPort      UInt32,
     PostNatDstPort      UInt32,
     SamplePool          UInt64,
-    SampleDrops         UInt64
+    SampleDrops         UInt64,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt32,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = Kafka
 SETTINGS
@@ -551,7 +563,13 @@ SELECT
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
     toUInt16(PostNatDstPort) AS PostNatDstPort,
     SamplePool,
-    SampleDrops
+    SampleDrops,
+    Mark,
+    SocketUid,
+    HasSocketUid,
+    toUInt16(ConntrackZone) AS ConntrackZone,
+    ConntrackId,
+    ConntrackStatus
 FROM ${database}.flows_queue;
 
 -- object: view interface_counters_mv

@@ -113,7 +113,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     PostNatSrcPort      UInt16 CODEC(ZSTD(1)),
     PostNatDstPort      UInt16 CODEC(ZSTD(1)),
     SamplePool          UInt64 CODEC(Delta, ZSTD(1)),
-    SampleDrops         UInt64 CODEC(T64, ZSTD(1))
+    SampleDrops         UInt64 CODEC(T64, ZSTD(1)),
+    Mark                UInt32 CODEC(T64, ZSTD(1)),
+    SocketUid           UInt32 CODEC(T64, ZSTD(1)),
+    HasSocketUid        UInt8 CODEC(ZSTD(1)),
+    ConntrackZone       UInt16 CODEC(ZSTD(1)),
+    ConntrackId         UInt32 CODEC(ZSTD(1)),
+    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -373,7 +379,13 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     PostNatSrcPort      UInt32,
     PostNatDstPort      UInt32,
     SamplePool          UInt64,
-    SampleDrops         UInt64
+    SampleDrops         UInt64,
+    Mark                UInt32,
+    SocketUid           UInt32,
+    HasSocketUid        UInt8,
+    ConntrackZone       UInt32,
+    ConntrackId         UInt32,
+    ConntrackStatus     UInt32
 )
 ENGINE = Kafka
 SETTINGS
@@ -580,7 +592,13 @@ SELECT
     toUInt16(PostNatSrcPort) AS PostNatSrcPort,
     toUInt16(PostNatDstPort) AS PostNatDstPort,
     SamplePool,
-    SampleDrops
+    SampleDrops,
+    Mark,
+    SocketUid,
+    HasSocketUid,
+    toUInt16(ConntrackZone) AS ConntrackZone,
+    ConntrackId,
+    ConntrackStatus
 FROM ${database}.flows_queue
 WHERE length(_error) = 0;
 

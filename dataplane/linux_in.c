@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "linux_in.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const nm_lc_names[] = {
+#define NM_X_(name, msg) #name,
+	NM_LINUX_COUNTERS(NM_X_)
+#undef NM_X_
+};
+
+const char *nm_lc_name(enum nm_lc k)
+{
+	return (unsigned)k < NM_LC__COUNT ? nm_lc_names[k] : "?";
+}
+
+uint32_t nm_linux_count(const struct nm_config *cfg)
+{
+	return (uint32_t)cfg->nflog.on + (uint32_t)cfg->conntrack.on;
+}
+
+/* CAP_NET_ADMIN (12) in the effective set, from /proc/self/status. */
+static bool nm_linux_net_admin(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return true; /* cannot tell: let the bind say */
+	char line[256];
+	unsigned long long eff = ~0ull;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "CapEff:", 7) == 0)
+			eff = strtoull(line + 7, NULL, 16);
+	fclose(f);
+	return (eff >> 12) & 1;
+}
+
+int nm_linux_check(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	if (nm_linux_count(cfg) == 0)
+		return 0;
+	const char *who = cfg->nflog.on ? "nflog" : "conntrack";
+	if (!nm_linux_net_admin()) {
+		snprintf(err, errlen,
+			 "%s: needs CAP_NET_ADMIN (run as root, or grant the capability: "
+			 "setcap cap_net_admin+ep netmeta)",
+			 who);
+		return -1;
+	}
+	/* nfnetlink_log lists its bound groups here once loaded (or built in). */
+	if (cfg->nflog.on && access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
+		snprintf(err, errlen,
+			 "nflog: the kernel has no nfnetlink_log (/proc/net/netfilter/nfnetlink_log "
+			 "missing): modprobe nfnetlink_log (CONFIG_NETFILTER_NETLINK_LOG)");
+		return -1;
+	}
+	if (cfg->conntrack.on) {
+		if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) != 0) {
+			snprintf(err, errlen,
+				 "conntrack: no connection tracking in this network namespace "
+				 "(/proc/sys/net/netfilter/nf_conntrack_acct missing): modprobe "
+				 "nf_conntrack (CONFIG_NF_CONNTRACK)");
+			return -1;
+		}
+		if (access("/proc/sys/net/netfilter/nf_conntrack_events", F_OK) != 0) {
+			snprintf(err, errlen,
+				 "conntrack: the kernel sends no conntrack events "
+				 "(/proc/sys/net/netfilter/nf_conntrack_events missing): "
+				 "CONFIG_NF_CONNTRACK_EVENTS and nf_conntrack_netlink are needed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct nm_linux {
+	struct nm_nflog *nflog;
+	struct nm_ct *ct;
+	atomic_bool *stop;
+	pthread_t nflog_tid, ct_tid;
+	bool nflog_started, ct_started;
+	struct nm_linux_ctr ctr;
+};
+
+static void *nm_linux_nflog_thread(void *arg)
+{
+	struct nm_linux *lx = arg;
+	nm_nflog_run(lx->nflog, lx->stop);
+	return NULL;
+}
+
+static void *nm_linux_ct_thread(void *arg)
+{
+	struct nm_linux *lx = arg;
+	nm_ct_run(lx->ct, lx->stop);
+	return NULL;
+}
+
+struct nm_linux *nm_linux_start(const struct nm_config *cfg, struct nm_worker *w,
+				atomic_bool *stop, char *err, size_t errlen)
+{
+	if (nm_linux_check(cfg, err, errlen) != 0)
+		return NULL;
+	struct nm_linux *lx = calloc(1, sizeof(*lx));
+	if (lx == NULL) {
+		snprintf(err, errlen, "linux inputs: out of memory");
+		return NULL;
+	}
+	lx->stop = stop;
+	uint32_t k = 0;
+	if (cfg->nflog.on) {
+		lx->nflog = nm_nflog_open(&cfg->nflog, &w[k++], &lx->ctr, err, errlen);
+		if (lx->nflog == NULL)
+			goto fail;
+	}
+	if (cfg->conntrack.on) {
+		lx->ct = nm_ct_open(&cfg->conntrack, &w[k++], &lx->ctr, err, errlen);
+		if (lx->ct == NULL)
+			goto fail;
+	}
+	if (lx->nflog) {
+		if (pthread_create(&lx->nflog_tid, NULL, nm_linux_nflog_thread, lx) != 0) {
+			snprintf(err, errlen, "nflog: cannot start its thread");
+			goto fail;
+		}
+		pthread_setname_np(lx->nflog_tid, "nm-nflog");
+		lx->nflog_started = true;
+	}
+	if (lx->ct) {
+		if (pthread_create(&lx->ct_tid, NULL, nm_linux_ct_thread, lx) != 0) {
+			snprintf(err, errlen, "conntrack: cannot start its thread");
+			goto fail;
+		}
+		pthread_setname_np(lx->ct_tid, "nm-conntrack");
+		lx->ct_started = true;
+	}
+	if (lx->nflog) {
+		fprintf(stderr, "netmeta: nflog: bound group%s", cfg->nflog.ngroups > 1 ? "s" : "");
+		for (uint32_t i = 0; i < cfg->nflog.ngroups; i++)
+			fprintf(stderr, " %u", cfg->nflog.groups[i].group);
+		fprintf(stderr, "\n");
+	}
+	if (lx->ct)
+		fprintf(stderr, "netmeta: conntrack: listening for events\n");
+	return lx;
+fail:
+	if (lx->nflog_started) {
+		/* the other input failed: stop this one before closing it */
+		atomic_store(stop, true);
+		pthread_join(lx->nflog_tid, NULL);
+	}
+	nm_linux_free(lx);
+	return NULL;
+}
+
+void nm_linux_join(struct nm_linux *lx)
+{
+	if (lx == NULL)
+		return;
+	if (lx->nflog_started)
+		pthread_join(lx->nflog_tid, NULL);
+	if (lx->ct_started)
+		pthread_join(lx->ct_tid, NULL);
+	lx->nflog_started = lx->ct_started = false;
+}
+
+void nm_linux_print(const struct nm_linux *lx, FILE *o)
+{
+	if (lx == NULL)
+		return;
+	for (int k = 0; k < NM_LC__COUNT; k++) {
+		bool nflog = strncmp(nm_lc_names[k], "NFLOG_", 6) == 0;
+		if ((nflog && lx->nflog) || (!nflog && lx->ct))
+			fprintf(o, "%s %" PRIu64 "\n", nm_lc_names[k],
+				atomic_load_explicit(&lx->ctr.v[k], memory_order_relaxed));
+	}
+}
+
+void nm_linux_free(struct nm_linux *lx)
+{
+	if (lx == NULL)
+		return;
+	nm_linux_join(lx);
+	if (lx->nflog)
+		nm_nflog_close(lx->nflog);
+	if (lx->ct)
+		nm_ct_close(lx->ct);
+	free(lx);
+}
