@@ -124,6 +124,9 @@ def main():
                       'listen:\n  sflow: [16343]\n  sflow: [16344]\nsinks:\n  - type: discard\n',
                       'listen.sflow: given twice')
         # 7: topic and brokers
+        check_refused(t, ck, w, 'write-ahead-no-dir',
+                      sc(kafka_sink_yaml('127.0.0.1:1') + '    spool: {write_ahead: true}\n'),
+                      'spool.write_ahead needs spool.dir', start_too=True)
         check_refused(t, ck, w, 'topic-empty', sc(kafka_sink_yaml('127.0.0.1:1', topic='')),
                       'sinks[0].topic: empty')
         for i, (brokers, entry) in enumerate((('::::not a broker,,', "entry 1 '::::not a broker'"),
