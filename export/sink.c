@@ -317,10 +317,12 @@ static void nm_sink_publish(struct nm_sink *s)
 		const struct nm_output *o = &s->out[k];
 		if (o->ops->delivered)
 			delivered += o->ops->delivered(o->o);
-		if (o->ops->dropped)
-			atomic_store_explicit(&s->pub[k].dropped, o->ops->dropped(o->o),
-					      memory_order_relaxed);
-		if (o->ops->drop_reasons) {
+		uint64_t dropped = o->ops->dropped ? o->ops->dropped(o->o) : 0;
+		atomic_store_explicit(&s->pub[k].dropped, dropped, memory_order_relaxed);
+		/* Every reason counts in dropped: walk them (names, strcmp) only
+		 * when it moved, not after every batch. */
+		if (o->ops->drop_reasons && dropped != s->pub[k].reasons_at) {
+			s->pub[k].reasons_at = dropped;
 			char pre[32];
 			snprintf(pre, sizeof(pre), "%s%" PRIu32 "_", o->ops->name, k);
 			struct nm_reason_pub rp = {&s->pub[k], pre};

@@ -65,6 +65,7 @@ struct nm_output_pub {
 	_Atomic uint64_t dropped; /* ops->dropped */
 	_Atomic uint32_t nreasons;
 	struct nm_drop_slot r[NM_SINK_MAX_REASONS];
+	uint64_t reasons_at; /* sink thread only: dropped when the reasons were last walked */
 };
 
 struct nm_sink {
