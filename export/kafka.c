@@ -20,7 +20,7 @@
 struct nm_kmsg {
 	uint32_t records;
 	uint8_t from_spool; /* a replay (token names its entry), else a direct message */
-	uint64_t token;
+	uint64_t token;     /* direct: its number, in the order messages were made */
 };
 
 struct nm_kafka {
@@ -38,6 +38,9 @@ struct nm_kafka {
 	 * a delivery report). */
 	int spooling, replay_failed, purge_queue;
 	uint64_t direct_out, replay_out;
+	/* direct messages made (their numbers), the oldest that failed while
+	 * spooling (0: none) */
+	uint64_t direct_seq, failed_seq;
 	/* write_ahead: spool writes not yet on stable storage, last sync */
 	int unsynced;
 	uint64_t sync_ns;
@@ -143,6 +146,8 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		k->last_ok_ns = nm_ns();
 		if (km->from_spool)
 			nm_spool_done(&k->spool, km->token);
+		else if (k->failed_seq && km->token > k->failed_seq)
+			k->overtook += km->records; /* ahead of an older one, now spooled */
 	} else if (km->from_spool && !nm_permanent(m->err)) {
 		/* It stays in the spool, in its place: the replay starts
 		 * again from it once every replay in flight has reported. */
@@ -155,8 +160,11 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		nm_spool_done(&k->spool, km->token);
 	} else {
 		k->last_fail_ns = nm_ns();
-		if (!counters && !nm_permanent(m->err))
+		if (!counters && !nm_permanent(m->err)) {
 			nm_kafka_spool_mode(k, 1, rd_kafka_err2name(m->err));
+			if (k->failed_seq == 0 || km->token < k->failed_seq)
+				k->failed_seq = km->token;
+		}
 		/* lane 2: purged from the queue, newer than every message that
 		 * was in flight (lane 1) */
 		nm_kafka_spool_or_fail(k, m->payload, m->len, km->records, m->err, counters,
@@ -454,7 +462,7 @@ static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topi
 		free(p);
 		return;
 	}
-	nm_kafka_produce(k, t, p, len, records, kp, 0, 0);
+	nm_kafka_produce(k, t, p, len, records, kp, 0, ++k->direct_seq);
 }
 
 static void nm_kafka_write(void *o, const struct nm_batch *b)
@@ -563,6 +571,7 @@ static void nm_kafka_poll(void *o)
 	if (k->spooling && !k->cfg.spool_write_ahead && k->replay_out == 0 && !k->replay_failed &&
 	    !nm_spool_pending(&k->spool) && (k->last_fail_ns == 0 || k->last_ok_ns > k->last_fail_ns)) {
 		k->spooling = 0; /* all older messages delivered: produce directly again */
+		k->failed_seq = 0;
 		fprintf(stderr, "netmeta: kafka: the spool is empty: messages go to the brokers again\n");
 	}
 }

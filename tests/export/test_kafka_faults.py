@@ -362,7 +362,20 @@ def sigterm_down(t, ck, w, c):
           '(both runs) = records spooled (both runs: a failed replay is spooled again in its place)')
     ck.eq((c2.get('kafka0_failed'), c2.get('kafka0_in_flight'), c2.get('kafka0_spool_bytes')), (0, 0, 0),
           'sigterm-down run 2: failed, in_flight, spool_bytes')
-    lines, ts, dups, _br = check_topic(ck, t, w, c, topic, s, 'sigterm-down')
+    lines, ts, dups, br = check_topic(ck, t, w, c, topic, s, 'sigterm-down', strict_order=False)
+    # The order breaks only where the sink saw a younger message delivered after an older one
+    # failed (a leader election during the stop outlasting message.timeout.ms: the older one
+    # waits in the spool, the younger is already in the topic), and then by at most the
+    # records that failed out of the producer (the spool's late lanes).
+    over = c1.get('kafka0_overtook', 0)
+    late = c1.get('kafka0_spool_put_records', 0) - c1.get('kafka0_spool_direct', 0)
+    if over:
+        ck.check(br <= late, 'sigterm-down: records out of order (%d) at most those that failed out '
+                 'of the producer (%d), which younger ones overtook (kafka0_overtook %d)'
+                 % (br, late, over))
+    else:
+        ck.eq(br, 0, 'sigterm-down: records in the topic in the order the collector produced them '
+              '(kafka0_overtook 0)')
     ck.check(dups <= spooled, 'sigterm-down: duplicates (%d) only from the replay (%d spooled)'
              % (dups, spooled))
     mdup = c1.get('kafka0_maybe_duplicated', 0) + c2.get('kafka0_maybe_duplicated', 0)
@@ -395,8 +408,11 @@ def main():
         except realkafka.Unavailable as e:
             skip(str(e))
         log('3 brokers (Kafka 4, KRaft, combined mode) up in %.1f s: %s' % (c.start_seconds, c.bootstrap))
+        only = os.environ.get('NM_FAULTS_ONLY', '')  # e.g. sigterm-down: one scenario
         for name, fn in (('leader-kill', leader_kill), ('stop-all', stop_all),
                          ('sigterm-down', sigterm_down)):
+            if only and name not in only.split(','):
+                continue
             try:
                 fn(t, ck, w, c)
             except Exception as e:  # one scenario's failure must not hide the others
