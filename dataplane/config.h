@@ -74,7 +74,16 @@ struct nm_config {
 	uint32_t mbufs;          /* dpdk: mbufs per port pool */
 	uint32_t mbuf_size;      /* dpdk: data room per mbuf (bigger packets chain segments) */
 	uint32_t rx_desc;        /* dpdk: RX descriptors per queue */
+	/* operations (metrics, logs, instances) */
+	char metrics_listen[80];        /* "host:port" of the metrics endpoint, "" = off */
+	uint32_t metrics_max_exporters; /* per-exporter series per worker */
+	bool share_ports;               /* join another process's ports on purpose (SO_REUSEPORT) */
+	uint32_t log_level;             /* enum nm_log_level */
+	bool log_json;                  /* log lines as JSON objects */
 };
+
+/* Default metrics address when `metrics:` is given without `listen`. */
+#define NM_METRICS_DEFAULT_LISTEN "127.0.0.1:9464"
 
 /* Defaults: socket backend, 1 worker, ports 6343 sFlow / 2055 NetFlow /
  * 4739 IPFIX, everyone allowed, JSON lines to stdout. */
@@ -98,5 +107,13 @@ int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len);
 void nm_config_print(const struct nm_config *c, void *file);
 
 const char *nm_proto_kind_name(enum nm_proto_kind k);
+
+/*
+ * A reload: which keys differ between the running config and a newly
+ * loaded one that a reload cannot apply (they need a restart). Writes
+ * their names, comma-separated, into out ("" when none). Returns how many.
+ */
+int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *next, char *out,
+			   size_t cap);
 
 #endif
