@@ -635,11 +635,11 @@ static int nm_log_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 		return 0;
 	}
 	if (strcmp(key, "format") == 0) {
-		static const char *const names[] = {"plain", "json"};
+		static const char *const names[] = {"bare", "plain", "json"}; /* enum nm_log_format */
 		unsigned e = 0;
-		if (nm_get_enum(x, path, v, names, 2, &e))
+		if (nm_get_enum(x, path, v, names, 3, &e))
 			return -1;
-		c->log_json = e == 1;
+		c->log_format = e;
 		return 0;
 	}
 	return nm_fail(x, path, "unknown key (expected level, format)");
@@ -906,7 +906,7 @@ int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *
 	NM_DIFF_(metrics_listen, "metrics.listen")
 	NM_DIFF_(metrics_max_exporters, "metrics.max_exporters")
 	NM_DIFF_(share_ports, "share_ports")
-	NM_DIFF_(log_json, "log.format")
+	NM_DIFF_(log_format, "log.format")
 #undef NM_DIFF_
 	return n;
 }

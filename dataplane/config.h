@@ -79,7 +79,7 @@ struct nm_config {
 	uint32_t metrics_max_exporters; /* per-exporter series per worker */
 	bool share_ports;               /* join another process's ports on purpose (SO_REUSEPORT) */
 	uint32_t log_level;             /* enum nm_log_level */
-	bool log_json;                  /* log lines as JSON objects */
+	uint32_t log_format;            /* enum nm_log_format: bare, plain, json */
 };
 
 /* Default metrics address when `metrics:` is given without `listen`. */

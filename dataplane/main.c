@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "dpdk.h"
+#include "log.h"
 #include "metrics.h"
 #include "sink.h"
 #include "sock.h"
@@ -59,7 +60,13 @@ static void nm_on_signal(int sig)
 		atomic_store(&nm_stop, true);
 }
 
+/* The previous stats line's totals, for its rates. */
+struct nm_rates {
+	uint64_t ns, rx, records, written, delivered, dropped;
+};
+
 struct nm_stats_ctx {
+	struct nm_rates prev; /* stats thread only */
 	uint32_t exit_idle_s; /* --exit-idle: stop after this long without packets */
 	const struct nm_config *cfg; /* the start-up config (restart-only keys) */
 	struct nm_worker *workers;
@@ -116,7 +123,7 @@ static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
 		}
 }
 
-static void nm_stats_line(const struct nm_stats_ctx *x)
+static void nm_stats_line(struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
 	uint32_t n = x->cfg->workers;
@@ -137,6 +144,24 @@ static void nm_stats_line(const struct nm_stats_ctx *x)
 		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
 		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS), nm_sink_dropped(x->sink),
 		reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
+	/* Rates since the previous line, on a line of their own (tools read
+	 * the line above as it is). */
+	struct nm_rates r = {nm_now_ns(), nm_sum(w, n, NM_WC_RX_PACKETS), d.records,
+			     nm_sink_get(x->sink, NM_SINK_CTR_records_written),
+			     nm_sink_delivered(x->sink),
+			     nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH) +
+				     nm_sum(w, n, NM_WC_KERNEL_DROPS) + nm_sink_dropped(x->sink)};
+	if (x->prev.ns && r.ns > x->prev.ns) {
+		double s = (double)(r.ns - x->prev.ns) / 1e9;
+#define NM_RATE_(f) ((double)(r.f >= x->prev.f ? r.f - x->prev.f : 0) / s)
+		fprintf(stderr,
+			"netmeta: rates over %.1f s: rx %.0f pkts/s, records %.0f/s, written %.0f/s, "
+			"kafka delivered %.0f/s, drops %.0f/s\n",
+			s, NM_RATE_(rx), NM_RATE_(records), NM_RATE_(written), NM_RATE_(delivered),
+			NM_RATE_(dropped));
+#undef NM_RATE_
+	}
+	x->prev = r;
 }
 
 /* Every counter by name, summed over the workers; per worker for the
@@ -256,6 +281,7 @@ static void nm_stats_reload(struct nm_stats_ctx *x)
 	merged->stats_interval = next->stats_interval;
 	merged->log_level = next->log_level;
 	free(next);
+	nm_log_set_level((enum nm_log_level)merged->log_level);
 	/* release pairs with the workers' acquire load in nm_worker_tick */
 	atomic_store_explicit(&x->live->cur, merged, memory_order_release);
 	fprintf(stderr,
@@ -406,6 +432,8 @@ static void nm_usage(FILE *o)
 		   "      --check        validate the configuration and preflight it (memory,\n"
 		   "                     paths, Kafka properties; starts nothing), print the\n"
 		   "                     summary, exit 0 when start-up would accept it\n"
+		   "      --log-format F bare (default: lines as they are), plain (timestamped,\n"
+		   "                     levelled) or json; overrides log.format\n"
 		   "      --exit-idle S  stop once packets came and then none for S seconds\n"
 		   "                     (replaying a capture through a net_pcap vdev); with no\n"
 		   "                     packet at all, stop after S + 10 seconds\n"
@@ -419,12 +447,13 @@ static void nm_usage(FILE *o)
 /* Options after "--" with DPDK, all of argv otherwise. -1: exit 1; 0: go
  * on; 1: exit 0 (help, version). */
 static int nm_options(int argc, char **argv, const char **config, int *check,
-		      unsigned long *exit_idle)
+		      unsigned long *exit_idle, int *log_format)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'k'},
 		{"exit-idle", required_argument, NULL, 'e'},
+		{"log-format", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -449,6 +478,13 @@ static int nm_options(int argc, char **argv, const char **config, int *check,
 			}
 			break;
 		}
+		case 'l':
+			*log_format = nm_log_format_parse(optarg);
+			if (*log_format < 0) {
+				fprintf(stderr, "netmeta: --log-format: expected bare, plain or json\n");
+				return -1;
+			}
+			break;
 		case 'h':
 			nm_usage(stdout);
 			return 1;
@@ -487,8 +523,9 @@ int main(int argc, char **argv)
 	unsigned long exit_idle = 0;
 	/* With EAL arguments, ours follow "--" (which stands in for argv[0]).
 	 * Without, --help and --version work anywhere. */
-	int orc = dd < 0 ? nm_options(argc, argv, &config, &check, &exit_idle)
-			 : nm_options(argc - dd, argv + dd, &config, &check, &exit_idle);
+	int log_format = -1;
+	int orc = dd < 0 ? nm_options(argc, argv, &config, &check, &exit_idle, &log_format)
+			 : nm_options(argc - dd, argv + dd, &config, &check, &exit_idle, &log_format);
 	if (orc != 0)
 		return orc < 0 ? 1 : 0;
 	static struct nm_config cfg;
@@ -498,6 +535,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netmeta: %s: %s\n", config, err);
 		return 1;
 	}
+	if (log_format >= 0)
+		cfg.log_format = (uint32_t)log_format;
+	nm_log_set_level((enum nm_log_level)cfg.log_level);
+	/* Every line from here on, whoever writes it (librdkafka included),
+	 * through the relay; atexit lets it write the last ones. */
+	if (nm_log_start((enum nm_log_format)cfg.log_format) == 0)
+		atexit(nm_log_stop);
+	else
+		fprintf(stderr, "netmeta: warning: log.format: no pipe for the log relay: lines stay bare\n");
 	if (cfg.backend == NM_BACKEND_SOCKET && dd >= 0) {
 		fprintf(stderr, "netmeta: EAL arguments given but the config says backend: socket\n");
 		return 1;
