@@ -5,8 +5,10 @@ netmeta with a config, scraping and parsing its Prometheus text, the final
 counters it prints, and mapping one onto the other.
 """
 
+import atexit
 import json
 import os
+import shutil
 import re
 import signal
 import socket
@@ -300,4 +302,8 @@ def gen(netmeta_gen, off, args, timeout=300):
 
 
 def workdir(tag):
-    return tempfile.mkdtemp(prefix='nmops-%s-' % tag)
+    """A temporary folder, removed at exit (kept with NM_KEEP=1)."""
+    d = tempfile.mkdtemp(prefix='nmops-%s-' % tag)
+    if not os.environ.get('NM_KEEP'):
+        atexit.register(shutil.rmtree, d, True)
+    return d
