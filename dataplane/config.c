@@ -618,7 +618,7 @@ static int nm_metrics_pair(struct nm_cfg_ctx *x, const char *path, const char *k
 		return 0;
 	}
 	if (strcmp(key, "max_exporters") == 0)
-		return nm_get_u32(x, path, v, 1, 1u << 20, &c->metrics_max_exporters);
+		return nm_get_u32(x, path, v, 1, 65536, &c->metrics_max_exporters);
 	return nm_fail(x, path, "unknown key (expected listen, max_exporters)");
 }
 

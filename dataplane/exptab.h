@@ -59,7 +59,7 @@ struct nm_exptab {
 /* Bytes nm_exptab_init allocates for cap exporters. */
 size_t nm_exptab_mem_bytes(uint32_t cap);
 
-/* Allocates room for cap exporters (1..2^20). 0, or -1 (out of memory). */
+/* Allocates room for cap exporters (1..65536: 2 x cap slots of ~100 bytes). 0, or -1 (out of memory). */
 int nm_exptab_init(struct nm_exptab *t, uint32_t cap, uint64_t seed);
 void nm_exptab_free(struct nm_exptab *t);
 
