@@ -5,12 +5,17 @@ exit 0; --help and -h print the usage on stdout and exit 0 with nothing on
 stderr; an unknown option and an option missing its value exit 1 with a
 message on stderr and nothing on stdout.
 
+netmeta's operations keys (metrics, log, share_ports): a bad value is an
+error naming the key, good values pass --check.
+
   test_cli.py VERSION PROGRAM...
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from opslib import Checks  # noqa: E402
@@ -44,6 +49,30 @@ def main():
         ck.check(rc == 1 and out == '' and 'needs a value' in err,
                  '%s %s without its value: exit 1, said on stderr' % (name, NEEDS_VALUE[name]),
                  (rc, out[:80], err[:200]))
+    # the operations keys: errors name the key, good values pass --check
+    nm = [e for e in sys.argv[2:] if os.path.basename(e) == 'netmeta'][0]
+    d = tempfile.mkdtemp(prefix='nmops-cli-')
+    cases = [
+        ('metrics: {listen: "127.0.0.1"}', 1, "metrics.listen: '127.0.0.1': expected host:port"),
+        ('metrics: {listen: "[::1]:0"}', 1, 'metrics.listen: '),
+        ('metrics: {max_exporters: 0}', 1, "metrics.max_exporters: '0' is out of range (1..65536)"),
+        ('metrics: {colour: red}', 1, 'metrics.colour: unknown key (expected listen, max_exporters)'),
+        ('log: {level: loud}', 1, "log.level: 'loud': expected error, warning, info or debug"),
+        ('log: {format: xml}', 1, "log.format: 'xml': expected bare, plain or json"),
+        ('share_ports: maybe', 1, 'share_ports: expected true or false'),
+        ('metrics:\nlog: {level: debug, format: json}\nshare_ports: true', 0,
+         'netmeta: metrics on http://127.0.0.1:9464/metrics'),
+        ('metrics: {listen: "[::1]:9999", max_exporters: 65536}', 0,
+         'netmeta: metrics on http://[::1]:9999/metrics, 65536 exporter series per worker'),
+    ]
+    for i, (text, want_rc, want) in enumerate(cases):
+        path = os.path.join(d, 'c%d.yaml' % i)
+        with open(path, 'w') as f:
+            f.write(text + '\nsinks: [{type: discard}]\n')
+        rc, out, err = run([nm, '--config', path, '--check'])
+        ck.check(rc == want_rc and want in err, 'config %r: --check exit %d, says %r' % (text, want_rc, want),
+                 (rc, err[-300:]))
+    shutil.rmtree(d, True)
     return ck.finish()
 
 
