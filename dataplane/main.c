@@ -216,8 +216,10 @@ static bool nm_workers_on(const struct nm_stats_ctx *x, const struct nm_config *
 	for (int tries = 0; tries < 10000; tries++) {
 		bool all = true;
 		for (uint32_t i = 0; all && i < x->cfg->workers; i++)
-			/* acquire pairs with the release store in nm_worker_cfg_switch */
-			all = atomic_load_explicit(&x->workers[i].cfg_ack, memory_order_acquire) == c;
+			/* a worker without a live config never reads a reloaded one;
+			 * acquire pairs with the release store in nm_worker_cfg_switch */
+			all = x->workers[i].live == NULL ||
+			      atomic_load_explicit(&x->workers[i].cfg_ack, memory_order_acquire) == c;
 		if (all)
 			return true;
 		if (atomic_load(&nm_stop))
