@@ -44,6 +44,8 @@ void nm_config_default(struct nm_config *c)
 	c->mbuf_size = 2048;
 	c->rx_desc = 1024;
 	nm_linux_cfg_default(c);
+	c->metrics_max_exporters = 1024;
+	c->log_level = 2; /* NM_LOG_INFO */
 }
 
 int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len)
@@ -787,11 +789,69 @@ static void nm_linux_cfg_print(const struct nm_config *c, FILE *o)
 	}
 }
 /* ==== end of the Linux inputs block ==== */
+static int nm_metrics_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
+			   yaml_node_t *v, void *arg)
+{
+	struct nm_config *c = arg;
+	if (strcmp(key, "listen") == 0) {
+		if (nm_get_str(x, path, v, c->metrics_listen, sizeof(c->metrics_listen)))
+			return -1;
+		if (strcmp(c->metrics_listen, "off") == 0) {
+			c->metrics_listen[0] = 0;
+			return 0;
+		}
+		const char *colon = strrchr(c->metrics_listen, ':');
+		char *end;
+		unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+		if (colon == NULL || colon == c->metrics_listen || colon[1] == 0 || *end ||
+		    port == 0 || port > 65535)
+			return nm_fail(x, path, "'%s': expected host:port (IPv6 in brackets) or off",
+				       c->metrics_listen);
+		return 0;
+	}
+	if (strcmp(key, "max_exporters") == 0)
+		return nm_get_u32(x, path, v, 1, 65536, &c->metrics_max_exporters);
+	return nm_fail(x, path, "unknown key (expected listen, max_exporters)");
+}
+
+static int nm_log_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+		       void *arg)
+{
+	struct nm_config *c = arg;
+	if (strcmp(key, "level") == 0) {
+		static const char *const names[] = {"error", "warning", "info", "debug"};
+		unsigned e = 0;
+		if (nm_get_enum(x, path, v, names, 4, &e))
+			return -1;
+		c->log_level = e;
+		return 0;
+	}
+	if (strcmp(key, "format") == 0) {
+		static const char *const names[] = {"bare", "plain", "json"}; /* enum nm_log_format */
+		unsigned e = 0;
+		if (nm_get_enum(x, path, v, names, 3, &e))
+			return -1;
+		c->log_format = e;
+		return 0;
+	}
+	return nm_fail(x, path, "unknown key (expected level, format)");
+}
 
 static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 		       void *arg)
 {
 	struct nm_config *c = arg;
+	if (strcmp(key, "metrics") == 0) {
+		snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
+			 NM_METRICS_DEFAULT_LISTEN);
+		if (v->type == YAML_SCALAR_NODE && nm_scalar(v)[0] == 0)
+			return 0; /* "metrics:" alone: on, the defaults */
+		return nm_map(x, path, v, nm_metrics_pair, c);
+	}
+	if (strcmp(key, "log") == 0)
+		return nm_map(x, path, v, nm_log_pair, c);
+	if (strcmp(key, "share_ports") == 0)
+		return nm_get_bool(x, path, v, &c->share_ports);
 	if (strcmp(key, "backend") == 0) {
 		static const char *const names[] = {"socket", "dpdk"}; /* enum nm_backend */
 		unsigned e = 0;
@@ -871,7 +931,7 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
 		       "templates, sampling_rates, sinks, stats_interval, ring_size, batch_records, batches, "
-		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler, nflog, conntrack)");
+		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler, nflog, conntrack, metrics, log, share_ports)");
 }
 
 int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
@@ -995,6 +1055,11 @@ void nm_config_print(const struct nm_config *c, void *file)
 		", flush after %" PRIu32 " ms, stats every %" PRIu32 " s\n",
 		c->batch_records, c->batches, c->ring_size, c->flush_ms, c->stats_interval);
 	nm_linux_cfg_print(c, o);
+	if (c->metrics_listen[0])
+		fprintf(o, "netmeta: metrics on http://%s/metrics, %" PRIu32 " exporter series per worker\n",
+			c->metrics_listen, c->metrics_max_exporters);
+	if (c->share_ports)
+		fprintf(o, "netmeta: share_ports: joins other processes on the listen ports\n");
 }
 
 /* ---- packet sampler (issue 14): the port keys and the `sampler:` block ----
@@ -1108,4 +1173,59 @@ int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *next, char *out,
+			   size_t cap)
+{
+	/* Both come from nm_config_default (zeroed) and the same parser: equal
+	 * settings are equal bytes. */
+#define NM_DIFF_(field, name)                                                                      \
+	if (memcmp(&run->field, &next->field, sizeof(run->field)) != 0) {                          \
+		size_t l_ = strlen(out);                                                           \
+		snprintf(out + l_, cap - l_, "%s%s", n ? ", " : "", name);                         \
+		n++;                                                                               \
+	}
+	int n = 0;
+	if (cap)
+		out[0] = 0;
+	NM_DIFF_(backend, "backend")
+	NM_DIFF_(workers, "workers")
+	if (run->nports != next->nports ||
+	    memcmp(run->ports, next->ports, run->nports * sizeof(run->ports[0])) != 0) {
+		size_t l_ = strlen(out);
+		snprintf(out + l_, cap - l_, "%sports", n ? ", " : "");
+		n++;
+	}
+	if (run->nlisten != next->nlisten ||
+	    memcmp(run->listen, next->listen, run->nlisten * sizeof(run->listen[0])) != 0) {
+		size_t l_ = strlen(out);
+		snprintf(out + l_, cap - l_, "%slisten", n ? ", " : "");
+		n++;
+	}
+	NM_DIFF_(bind, "bind")
+	NM_DIFF_(rcvbuf, "rcvbuf")
+	NM_DIFF_(decode, "templates")
+	if (run->nsinks != next->nsinks ||
+	    memcmp(run->sinks, next->sinks, run->nsinks * sizeof(run->sinks[0])) != 0) {
+		size_t l_ = strlen(out);
+		snprintf(out + l_, cap - l_, "%ssinks", n ? ", " : "");
+		n++;
+	}
+	NM_DIFF_(ring_size, "ring_size")
+	NM_DIFF_(batch_records, "batch_records")
+	NM_DIFF_(batches, "batches")
+	NM_DIFF_(flush_ms, "flush_ms")
+	NM_DIFF_(mbufs, "mbufs")
+	NM_DIFF_(mbuf_size, "mbuf_size")
+	NM_DIFF_(rx_desc, "rx_desc")
+	NM_DIFF_(metrics_listen, "metrics.listen")
+	NM_DIFF_(metrics_max_exporters, "metrics.max_exporters")
+	NM_DIFF_(share_ports, "share_ports")
+	NM_DIFF_(log_format, "log.format")
+	NM_DIFF_(sampler, "sampler")
+	NM_DIFF_(nflog, "nflog")
+	NM_DIFF_(conntrack, "conntrack")
+#undef NM_DIFF_
+	return n;
 }

@@ -110,7 +110,16 @@ struct nm_config {
 	struct nm_cfg_sampler sampler; /* the `sampler:` block (issue 14) */
 	struct nm_cfg_nflog nflog;         /* Linux inputs: off unless configured */
 	struct nm_cfg_conntrack conntrack;
+	/* operations (metrics, logs, instances) */
+	char metrics_listen[80];        /* "host:port" of the metrics endpoint, "" = off */
+	uint32_t metrics_max_exporters; /* per-exporter series per worker */
+	bool share_ports;               /* join another process's ports on purpose (SO_REUSEPORT) */
+	uint32_t log_level;             /* enum nm_log_level */
+	uint32_t log_format;            /* enum nm_log_format: bare, plain, json */
 };
+
+/* Default metrics address when `metrics:` is given without `listen`. */
+#define NM_METRICS_DEFAULT_LISTEN "127.0.0.1:9464"
 
 /* Defaults: socket backend, 1 worker, ports 6343 sFlow / 2055 NetFlow /
  * 4739 IPFIX, everyone allowed, JSON lines to stdout. */
@@ -138,5 +147,12 @@ const char *nm_proto_kind_name(enum nm_proto_kind k);
 /* Packet sampler (issue 14): a mirror port needs the dpdk backend and an
  * agent address. 0, or -1 with a message (called by nm_config_parse). */
 int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen);
+/*
+ * A reload: which keys differ between the running config and a newly
+ * loaded one that a reload cannot apply (they need a restart). Writes
+ * their names, comma-separated, into out ("" when none). Returns how many.
+ */
+int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *next, char *out,
+			   size_t cap);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,30 +23,60 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef NM_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "config.h"
 #include "dpdk.h"
 #include "linux_in.h"
+#include "log.h"
+#include "metrics.h"
 #include "sink.h"
 #include "sock.h"
 #include "worker.h"
 
 static atomic_bool nm_stop;
+static atomic_bool nm_reload; /* SIGHUP: the stats thread re-reads the config */
+
+/* systemd's notification socket (Type=notify): READY, RELOADING, STOPPING,
+ * WATCHDOG, STATUS. Nothing without libsystemd or outside systemd. */
+static void nm_notify(const char *state)
+{
+#ifdef NM_HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
 
 /* --exit-idle with no packet at all: seconds added to S before stopping. */
 #define NM_EXIT_IDLE_GRACE_S 10u
 
 static void nm_on_signal(int sig)
 {
-	(void)sig;
-	atomic_store(&nm_stop, true);
+	if (sig == SIGHUP)
+		atomic_store(&nm_reload, true);
+	else
+		atomic_store(&nm_stop, true);
 }
 
+/* The previous stats line's totals, for its rates. */
+struct nm_rates {
+	uint64_t ns, rx, records, written, delivered, dropped;
+};
+
 struct nm_stats_ctx {
+	struct nm_rates prev; /* stats thread only */
 	uint32_t exit_idle_s; /* --exit-idle: stop after this long without packets */
-	const struct nm_config *cfg;
+	const struct nm_config *cfg; /* the start-up config (restart-only keys) */
 	struct nm_worker *workers;
 	struct nm_sink *sink;
 	uint32_t nw; /* workers: the backend's, then one per Linux input */
+	const char *path;            /* config file (reload), NULL: defaults */
+	struct nm_cfg_live *live;    /* what the workers run with */
+	struct nm_metrics *metrics;  /* NULL: off */
+	_Atomic uint64_t reloads_ok, reloads_failed, restart_needed;
 };
 
 static uint64_t nm_sum(struct nm_worker *w, uint32_t n, enum nm_wc c)
@@ -94,7 +125,7 @@ static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
 		}
 }
 
-static void nm_stats_line(const struct nm_stats_ctx *x)
+static void nm_stats_line(struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
 	uint32_t n = x->nw;
@@ -115,6 +146,24 @@ static void nm_stats_line(const struct nm_stats_ctx *x)
 		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
 		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS), nm_sink_dropped(x->sink),
 		reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
+	/* Rates since the previous line, on a line of their own (tools read
+	 * the line above as it is). */
+	struct nm_rates r = {nm_now_ns(), nm_sum(w, n, NM_WC_RX_PACKETS), d.records,
+			     nm_sink_get(x->sink, NM_SINK_CTR_records_written),
+			     nm_sink_delivered(x->sink),
+			     nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH) +
+				     nm_sum(w, n, NM_WC_KERNEL_DROPS) + nm_sink_dropped(x->sink)};
+	if (x->prev.ns && r.ns > x->prev.ns) {
+		double s = (double)(r.ns - x->prev.ns) / 1e9;
+#define NM_RATE_(f) ((double)(r.f >= x->prev.f ? r.f - x->prev.f : 0) / s)
+		fprintf(stderr,
+			"netmeta: rates over %.1f s: rx %.0f pkts/s, records %.0f/s, written %.0f/s, "
+			"kafka delivered %.0f/s, drops %.0f/s\n",
+			s, NM_RATE_(rx), NM_RATE_(records), NM_RATE_(written), NM_RATE_(delivered),
+			NM_RATE_(dropped));
+#undef NM_RATE_
+	}
+	x->prev = r;
 }
 
 /* Every counter by name, summed over the workers; per worker for the
@@ -150,14 +199,152 @@ static void nm_stats_final(const struct nm_stats_ctx *x)
 	nm_sink_print(x->sink, o);
 }
 
+/* Every worker ticked at least once (max_age_ns 0), or within the last
+ * max_age_ns. */
+static bool nm_workers_alive(const struct nm_stats_ctx *x, uint64_t max_age_ns)
+{
+	uint64_t now = nm_now_ns();
+	for (uint32_t i = 0; i < x->nw; i++) {
+		uint64_t t = atomic_load_explicit(&x->workers[i].alive_ns, memory_order_relaxed);
+		if (t == 0 || (max_age_ns && now > t && now - t > max_age_ns))
+			return false;
+	}
+	return true;
+}
+
+/* Waits (bounded) until every worker runs with c. true when they all do. */
+static bool nm_workers_on(const struct nm_stats_ctx *x, const struct nm_config *c)
+{
+	for (int tries = 0; tries < 10000; tries++) {
+		bool all = true;
+		for (uint32_t i = 0; all && i < x->nw; i++)
+			/* a worker without a live config never reads a reloaded one;
+			 * acquire pairs with the release store in nm_worker_cfg_switch */
+			all = x->workers[i].live == NULL ||
+			      atomic_load_explicit(&x->workers[i].cfg_ack, memory_order_acquire) == c;
+		if (all)
+			return true;
+		if (atomic_load(&nm_stop))
+			return false;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * SIGHUP: reads the config file again. What can change under traffic
+ * (allowlist, sampling rates, stats interval, log level) is published to
+ * the workers as one new config, which each takes at its next tick: a
+ * datagram sees the old settings or the new ones, never a mix, and
+ * nothing is dropped. Keys a reload cannot apply keep their running
+ * values and are reported. A file that does not load changes nothing.
+ */
+static void nm_stats_reload(struct nm_stats_ctx *x)
+{
+	if (x->path == NULL) {
+		fprintf(stderr, "netmeta: reload: no --config file: nothing to read, nothing changed\n");
+		atomic_fetch_add(&x->reloads_failed, 1);
+		return;
+	}
+	struct nm_config *next = malloc(sizeof(*next));
+	char err[1400];
+	if (next == NULL) {
+		fprintf(stderr, "netmeta: reload: out of memory; the running config stays\n");
+		atomic_fetch_add(&x->reloads_failed, 1);
+		return;
+	}
+	nm_config_default(next);
+	if (nm_config_load(next, x->path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: reload: %s: %s; the running config stays\n", x->path, err);
+		atomic_fetch_add(&x->reloads_failed, 1);
+		free(next);
+		return;
+	}
+	const struct nm_config *run = atomic_load_explicit(&x->live->cur, memory_order_relaxed);
+	char keys[512];
+	int nk = nm_config_restart_keys(x->cfg, next, keys, sizeof(keys));
+	if (nk)
+		fprintf(stderr,
+			"netmeta: reload: %s changed: needs a restart (kept the running value%s)\n",
+			keys, nk == 1 ? "" : "s");
+	atomic_store(&x->restart_needed, nk ? 1 : 0);
+	/* The running config with the reloadable keys of the file. */
+	struct nm_config *merged = malloc(sizeof(*merged));
+	if (merged == NULL) {
+		fprintf(stderr, "netmeta: reload: out of memory; the running config stays\n");
+		atomic_fetch_add(&x->reloads_failed, 1);
+		free(next);
+		return;
+	}
+	*merged = *run;
+	memcpy(merged->allow, next->allow, sizeof(merged->allow));
+	merged->nallow = next->nallow;
+	memcpy(merged->rates, next->rates, sizeof(merged->rates));
+	merged->nrates = next->nrates;
+	merged->stats_interval = next->stats_interval;
+	merged->log_level = next->log_level;
+	free(next);
+	nm_log_set_level((enum nm_log_level)merged->log_level);
+	/* release pairs with the workers' acquire load in nm_worker_tick */
+	atomic_store_explicit(&x->live->cur, merged, memory_order_release);
+	fprintf(stderr,
+		"netmeta: reload: %s: applied (allowlist %" PRIu32 " prefix%s, %" PRIu32
+		" sampling rate%s, stats every %" PRIu32 " s)\n",
+		x->path, merged->nallow, merged->nallow == 1 ? "" : "es", merged->nrates,
+		merged->nrates == 1 ? "" : "s", merged->stats_interval);
+	atomic_fetch_add(&x->reloads_ok, 1);
+	/* The previous one is freed once no worker reads it (the first is
+	 * main's and never freed). A worker that does not answer keeps it. */
+	if (run != x->cfg) {
+		if (nm_workers_on(x, merged))
+			free((void *)(uintptr_t)run);
+		else
+			fprintf(stderr, "netmeta: reload: a worker has not moved to the new config yet; "
+					"the old one stays allocated\n");
+	}
+}
+
 static void *nm_stats_run(void *arg)
 {
 	struct nm_stats_ctx *x = arg;
 	uint64_t last = nm_now_ns(), rx_seen = 0, rx_since = last;
 	bool said[NM_NWORKER_DROPS] = {false};
+	bool ready = false;
+	uint64_t wd_ns = 0, wd_last = 0; /* systemd watchdog: ping every half period */
+#ifdef NM_HAVE_SYSTEMD
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		wd_ns = usec * 1000ull / 2;
+#endif
 	while (!atomic_load(&nm_stop)) {
-		struct timespec ts = {0, 100000000};
-		nanosleep(&ts, NULL);
+		if (!ready && nm_workers_alive(x, 0)) {
+			/* every worker ticked once: its sockets or queues are up */
+			ready = true;
+			fprintf(stderr, "netmeta: ready\n");
+			nm_notify("READY=1\nSTATUS=collecting");
+		}
+		if (wd_ns) {
+			uint64_t t = nm_now_ns();
+			/* Pinged only while every worker ticks: a stuck worker gets
+			 * the service restarted. */
+			if (t - wd_last >= wd_ns && nm_workers_alive(x, 2 * wd_ns)) {
+				nm_notify("WATCHDOG=1");
+				wd_last = t;
+			}
+		}
+		if (x->metrics) {
+			nm_metrics_poll(x->metrics, 100);
+		} else {
+			struct timespec ts = {0, 100000000};
+			nanosleep(&ts, NULL);
+		}
+		if (atomic_exchange(&nm_reload, false)) {
+			nm_notify("RELOADING=1");
+			nm_stats_reload(x);
+			nm_notify("READY=1");
+		}
+		const struct nm_config *lc = atomic_load_explicit(&x->live->cur, memory_order_relaxed);
 		uint64_t now = nm_now_ns();
 		nm_worker_drops_first(x, said);
 		uint64_t rx = nm_sum(x->workers, x->nw, NM_WC_RX_PACKETS);
@@ -182,8 +369,7 @@ static void *nm_stats_run(void *arg)
 				NM_EXIT_IDLE_GRACE_S);
 			atomic_store(&nm_stop, true);
 		}
-		if (x->cfg->stats_interval &&
-		    now - last >= (uint64_t)x->cfg->stats_interval * 1000000000ull) {
+		if (lc->stats_interval && now - last >= (uint64_t)lc->stats_interval * 1000000000ull) {
 			nm_stats_line(x);
 			last = now;
 		}
@@ -239,21 +425,99 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
 }
 
-static void nm_usage(void)
+static void nm_usage(FILE *o)
 {
-	fprintf(stderr, "usage: netmeta [--config FILE] [--check]\n"
-			"       netmeta EAL-ARGS -- --config FILE [--check]   (dpdk backend)\n"
-			"  --config FILE  YAML configuration (see README); defaults without it\n"
-			"  --check        validate the configuration and preflight it (memory,\n"
-			"                 paths, Kafka properties; starts nothing), print the\n"
-			"                 summary, exit 0 when start-up would accept it\n"
-			"  --exit-idle S  stop once packets came and then none for S seconds\n"
-			"                 (replaying a capture through a net_pcap vdev); with no\n"
-			"                 packet at all, stop after S + 10 seconds\n");
+	fprintf(o, "usage: netmeta [OPTIONS]\n"
+		   "       netmeta EAL-ARGS -- [OPTIONS]      (dpdk backend)\n"
+		   "\n"
+		   "The NetMeta flow collector: sFlow v5, NetFlow v5/v9 and IPFIX in, flow\n"
+		   "records out to Kafka, files or JSON lines.\n"
+		   "\n"
+		   "  -c, --config FILE  YAML configuration (see netmeta(8) and\n"
+		   "                     netmeta.example.yaml); defaults without it\n"
+		   "      --check        validate the configuration and preflight it (memory,\n"
+		   "                     paths, Kafka properties; starts nothing), print the\n"
+		   "                     summary, exit 0 when start-up would accept it\n"
+		   "      --log-format F bare (default: lines as they are), plain (timestamped,\n"
+		   "                     levelled) or json; overrides log.format\n"
+		   "      --exit-idle S  stop once packets came and then none for S seconds\n"
+		   "                     (replaying a capture through a net_pcap vdev); with no\n"
+		   "                     packet at all, stop after S + 10 seconds\n"
+		   "  -h, --help         this text\n"
+		   "  -V, --version      the version\n"
+		   "\n"
+		   "Signals: SIGTERM/SIGINT stop (every batch in flight is delivered, then the\n"
+		   "counters print on stderr); SIGHUP re-reads the configuration.\n");
+}
+
+/* Options after "--" with DPDK, all of argv otherwise. -1: exit 1; 0: go
+ * on; 1: exit 0 (help, version). */
+static int nm_options(int argc, char **argv, const char **config, int *check,
+		      unsigned long *exit_idle, int *log_format)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'k'},
+		{"exit-idle", required_argument, NULL, 'e'},
+		{"log-format", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'k':
+			*check = 1;
+			break;
+		case 'e': {
+			char *end;
+			*exit_idle = strtoul(optarg, &end, 10);
+			if (*end || *exit_idle == 0 || *exit_idle > 86400) {
+				fprintf(stderr, "netmeta: --exit-idle: expected seconds (1..86400)\n");
+				return -1;
+			}
+			break;
+		}
+		case 'l':
+			*log_format = nm_log_format_parse(optarg);
+			if (*log_format < 0) {
+				fprintf(stderr, "netmeta: --log-format: expected bare, plain or json\n");
+				return -1;
+			}
+			break;
+		case 'h':
+			nm_usage(stdout);
+			return 1;
+		case 'V':
+			printf("netmeta %s\n", NM_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "netmeta: %s needs a value\n", argv[optind - 1]);
+			nm_usage(stderr);
+			return -1;
+		default:
+			fprintf(stderr, "netmeta: unknown argument '%s'\n", argv[optind - 1]);
+			nm_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netmeta: unknown argument '%s'\n", argv[optind]);
+		nm_usage(stderr);
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	uint64_t start_ns = nm_now_ns();
 	int dd = -1;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -263,27 +527,13 @@ int main(int argc, char **argv)
 	const char *config = NULL;
 	int check = 0;
 	unsigned long exit_idle = 0;
-	for (int i = dd < 0 ? 1 : dd + 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			config = argv[++i];
-		} else if (strcmp(argv[i], "--check") == 0) {
-			check = 1;
-		} else if (strcmp(argv[i], "--exit-idle") == 0 && i + 1 < argc) {
-			char *end;
-			exit_idle = strtoul(argv[++i], &end, 10);
-			if (*end || exit_idle == 0 || exit_idle > 86400) {
-				fprintf(stderr, "netmeta: --exit-idle: expected seconds (1..86400)\n");
-				return 1;
-			}
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			nm_usage();
-			return 0;
-		} else {
-			fprintf(stderr, "netmeta: unknown argument '%s'\n", argv[i]);
-			nm_usage();
-			return 1;
-		}
-	}
+	/* With EAL arguments, ours follow "--" (which stands in for argv[0]).
+	 * Without, --help and --version work anywhere. */
+	int log_format = -1;
+	int orc = dd < 0 ? nm_options(argc, argv, &config, &check, &exit_idle, &log_format)
+			 : nm_options(argc - dd, argv + dd, &config, &check, &exit_idle, &log_format);
+	if (orc != 0)
+		return orc < 0 ? 1 : 0;
 	static struct nm_config cfg;
 	char err[1400];
 	nm_config_default(&cfg);
@@ -291,6 +541,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netmeta: %s: %s\n", config, err);
 		return 1;
 	}
+	if (log_format >= 0)
+		cfg.log_format = (uint32_t)log_format;
+	nm_log_set_level((enum nm_log_level)cfg.log_level);
+	/* Every line from here on, whoever writes it (librdkafka included),
+	 * through the relay; atexit lets it write the last ones. */
+	if (nm_log_start((enum nm_log_format)cfg.log_format) == 0)
+		atexit(nm_log_stop);
+	else
+		fprintf(stderr, "netmeta: warning: log.format: no pipe for the log relay: lines stay bare\n");
 	if (cfg.backend == NM_BACKEND_SOCKET && dd >= 0) {
 		fprintf(stderr, "netmeta: EAL arguments given but the config says backend: socket\n");
 		return 1;
@@ -314,6 +573,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = nm_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	int eal_argc = dd < 0 ? 0 : dd;
@@ -326,26 +586,50 @@ int main(int argc, char **argv)
 	struct nm_worker *workers = calloc(nw, sizeof(*workers));
 	struct nm_sink_producer *prod = calloc(nw, sizeof(*prod));
 	struct nm_linux *lx = NULL;
+	struct nm_exptab *etabs = cfg.metrics_listen[0] ? calloc(nw, sizeof(*etabs)) : NULL;
 	static struct nm_sink sink;
+	static struct nm_cfg_live live;
+	atomic_store_explicit(&live.cur, &cfg, memory_order_relaxed);
 	pthread_t sink_tid, stats_tid;
 	int rc = 1;
-	if (ports == NULL || workers == NULL || prod == NULL) {
+	if (ports == NULL || workers == NULL || prod == NULL || (cfg.metrics_listen[0] && !etabs)) {
 		fprintf(stderr, "netmeta: out of memory\n");
 		goto out;
 	}
 	for (uint32_t i = 0; i < nw; i++) {
-		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0) {
+		if (nm_worker_init(&workers[i], i, &cfg, ports) != 0 ||
+		    (etabs && nm_exptab_init(&etabs[i], cfg.metrics_max_exporters,
+					     nm_now_ns() * 0x9e3779b97f4a7c15ull + i) != 0)) {
 			fprintf(stderr,
 				"netmeta: worker %" PRIu32
 				": out of memory for its decoder, batches or rings\n",
 				i);
 			goto out;
 		}
+		workers[i].live = &live;
+		workers[i].etab = etabs ? &etabs[i] : NULL;
 		prod[i] = (struct nm_sink_producer){workers[i].full, workers[i].free};
 	}
 	/* The sink sees rings and its own outputs' configuration, nothing else. */
 	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, nw);
-	struct nm_stats_ctx sx = {(uint32_t)exit_idle, &cfg, workers, &sink, nw};
+	static struct nm_stats_ctx sx;
+	sx.exit_idle_s = (uint32_t)exit_idle;
+	sx.cfg = &cfg;
+	sx.workers = workers;
+	sx.sink = &sink;
+	sx.nw = nw;
+	sx.path = config;
+	sx.live = &live;
+	if (cfg.metrics_listen[0]) {
+		struct nm_metrics_src ms = {
+			workers, nw, &sink, cfg.metrics_max_exporters, &nm_stop, start_ns,
+			&sx.reloads_ok, &sx.reloads_failed, &sx.restart_needed, &live.cur};
+		sx.metrics = nm_metrics_start(cfg.metrics_listen, &ms, err, sizeof(err));
+		if (sx.metrics == NULL) {
+			fprintf(stderr, "netmeta: %s\n", err);
+			goto out;
+		}
+	}
 	if (nm_thread_start(&cfg, &sink_tid, "nm-sink", nm_sink_run, &sink) != 0) {
 		fprintf(stderr, "netmeta: cannot start the sink thread\n");
 		goto out;
@@ -376,6 +660,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netmeta: %s\n", err);
 	atomic_store(&nm_stop, true);
 	nm_linux_join(lx); /* its workers finished: their last batches are in the rings */
+	nm_notify("STOPPING=1");
 	/* The backends return once their workers have finished and pushed
 	 * their last batches: the sink drains them and stops. */
 	nm_sink_stop(&sink);
@@ -393,11 +678,21 @@ int main(int argc, char **argv)
 		nm_dpdk_port_stats(stderr);
 	rc = rc == 0 ? 0 : 1;
 out:
+	nm_metrics_stop(sx.metrics);
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_cleanup();
 	nm_linux_free(lx);
+	{
+		/* the last reloaded config (the first is static) */
+		const struct nm_config *lc = atomic_load(&live.cur);
+		if (lc != &cfg)
+			free((void *)(uintptr_t)lc);
+	}
 	for (uint32_t i = 0; workers && i < nw; i++)
 		nm_worker_free(&workers[i]);
+	for (uint32_t i = 0; etabs && i < nw; i++)
+		nm_exptab_free(&etabs[i]);
+	free(etabs);
 	free(workers);
 	free(prod);
 	free(ports);

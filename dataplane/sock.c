@@ -105,6 +105,49 @@ static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, s
 	return fd;
 }
 
+/*
+ * One instance per port: a socket bound without SO_REUSEPORT fails with
+ * EADDRINUSE when any other socket holds the port, SO_REUSEPORT or not
+ * (another netmeta would otherwise join the group silently and take half
+ * the exporters). The probe is closed before the real sockets bind: two
+ * collectors started in the same instant may both pass. 0, or -1 with the
+ * reason in err.
+ */
+static int nm_sock_port_free(const struct nm_config *cfg, uint16_t port, char *err, size_t errlen)
+{
+	struct nm_prefix bind_to;
+	nm_prefix_parse(cfg->bind, &bind_to, false);
+	bool v4 = nm_addr_is_v4(&bind_to.addr);
+	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0; /* the real open reports it */
+	int zero = 0, rc;
+	if (v4) {
+		struct sockaddr_in a = {0};
+		a.sin_family = AF_INET;
+		a.sin_port = htons(port);
+		memcpy(&a.sin_addr, bind_to.addr.b + 12, 4);
+		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	} else {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		struct sockaddr_in6 a = {0};
+		a.sin6_family = AF_INET6;
+		a.sin6_port = htons(port);
+		memcpy(&a.sin6_addr, bind_to.addr.b, 16);
+		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	}
+	int e = errno;
+	close(fd);
+	if (rc != 0 && e == EADDRINUSE) {
+		snprintf(err, errlen,
+			 "listen: port %u on %s is in use by another process (another netmeta?): "
+			 "refused; set share_ports: true to join it on purpose",
+			 port, cfg->bind);
+		return -1;
+	}
+	return 0;
+}
+
 static void nm_sock_addr(const struct sockaddr_storage *ss, struct nm_addr *a, uint16_t *port)
 {
 	if (ss->ss_family == AF_INET) {
@@ -206,6 +249,8 @@ int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		return -1;
 	}
 	int rc = 0;
+	for (uint32_t k = 0; k < cfg->nlisten && rc == 0 && !cfg->share_ports; k++)
+		rc = nm_sock_port_free(cfg, cfg->listen[k].port, err, errlen);
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		t[i].cfg = cfg;
 		t[i].w = &workers[i];

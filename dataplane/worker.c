@@ -235,6 +235,7 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	nm_worker_attach_flows(w);
 	nm_worker_attach_ctrs(w);
 	nm_decoder_set_ctr_batch(w->dec, &w->cb);
+	atomic_store_explicit(&w->cfg_ack, cfg, memory_order_relaxed);
 	return 0;
 }
 
@@ -262,6 +263,7 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 	if (w->fb.n == 0 && w->cb.n == 0)
 		w->cur_since_ns = now_ns;
 	struct nm_pkt_meta m = {*src, sport, now_ns};
+	uint64_t r0 = nm_decoder_stats(w->dec)->records;
 	switch ((enum nm_proto_kind)(kind - 1)) {
 	case NM_PROTO_SFLOW:
 		nm_decode_sflow(w->dec, &m, p, len, &w->fb);
@@ -272,6 +274,13 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 	default:
 		nm_decode_any(w->dec, &m, p, len, &w->fb);
 		break;
+	}
+	if (w->etab) {
+		/* the datagram's last record is the batch's last: a flush only
+		 * happens before a record is written */
+		uint64_t nr = nm_decoder_stats(w->dec)->records - r0;
+		uint64_t rate = nr && w->fb.n ? w->fb.recs[w->fb.n - 1].sampling_rate : 0;
+		nm_exptab_note(w->etab, src, p, len, nr, rate, now_ns);
 	}
 }
 
@@ -312,6 +321,12 @@ static void nm_worker_publish(struct nm_worker *w)
 {
 	const struct nm_decode_stats *s = nm_decoder_stats(w->dec);
 	struct nm_dec_pub *p = &w->dec_pub;
+	/* Sequence count: odd while writing. The release fence keeps the
+	 * stores below after the odd count (pairs with the reader's acquire
+	 * fence in nm_worker_snapshot). */
+	uint32_t seq = atomic_load_explicit(&w->snap_seq, memory_order_relaxed);
+	atomic_store_explicit(&w->snap_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 #define NM_X_(name, help) atomic_store_explicit(&p->name, s->name, memory_order_relaxed);
 	NM_DECODE_TOTALS(NM_X_)
 #undef NM_X_
@@ -319,6 +334,54 @@ static void nm_worker_publish(struct nm_worker *w)
 		atomic_store_explicit(&p->err[i], s->err[i], memory_order_relaxed);
 	for (unsigned i = 0; i < NM_EV__COUNT; i++)
 		atomic_store_explicit(&p->ev[i], s->ev[i], memory_order_relaxed);
+	for (unsigned i = 0; i < NM_WC__COUNT; i++)
+		atomic_store_explicit(&w->snap[i], nm_wc_get(w, (enum nm_wc)i), memory_order_relaxed);
+	atomic_store_explicit(&w->snap_held, w->fb.n, memory_order_relaxed);
+	atomic_store_explicit(&w->snap_cheld, w->cb.n, memory_order_relaxed);
+	/* release: the snapshot is complete before the even count (pairs with
+	 * the reader's acquire load of snap_seq) */
+	atomic_store_explicit(&w->snap_seq, seq + 2, memory_order_release);
+	if (w->etab)
+		nm_exptab_sync(w->etab, w->dec);
+}
+
+void nm_worker_snapshot(struct nm_worker *w, uint64_t *ctr, struct nm_decode_stats *d,
+			uint64_t *held, uint64_t *cheld)
+{
+	for (;;) {
+		/* acquire pairs with the release store of the even count */
+		uint32_t s1 = atomic_load_explicit(&w->snap_seq, memory_order_acquire);
+		if (s1 & 1) {
+			struct timespec ts = {0, 10000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		nm_worker_dec_stats(w, d);
+		for (unsigned i = 0; i < NM_WC__COUNT; i++)
+			ctr[i] = atomic_load_explicit(&w->snap[i], memory_order_relaxed);
+		*held = atomic_load_explicit(&w->snap_held, memory_order_relaxed);
+		*cheld = atomic_load_explicit(&w->snap_cheld, memory_order_relaxed);
+		/* acquire fence: the loads above happen before the re-read
+		 * (pairs with the writer's release fence after the odd count) */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&w->snap_seq, memory_order_relaxed) == s1)
+			return;
+	}
+}
+
+/* A reload published another configuration: run with it from now on. The
+ * decoder's static sampling rates are replaced, for known exporters too. */
+static void nm_worker_cfg_switch(struct nm_worker *w, const struct nm_config *c)
+{
+	w->cfg = c;
+	nm_decoder_clear_static_rates(w->dec);
+	for (uint32_t i = 0; i < c->nrates; i++)
+		nm_decoder_set_static_rate(w->dec, &c->rates[i].exporter, c->rates[i].rate,
+					   c->rates[i].override);
+	nm_decoder_refresh_static_rates(w->dec);
+	/* release pairs with the reloader's acquire load: the old config is
+	 * no longer read once it sees this */
+	atomic_store_explicit(&w->cfg_ack, c, memory_order_release);
 }
 
 void nm_worker_dec_stats(struct nm_worker *w, struct nm_decode_stats *out)
@@ -343,6 +406,13 @@ void nm_workers_dec_stats(struct nm_worker *w, uint32_t n, struct nm_decode_stat
 
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
 {
+	if (w->live) {
+		/* acquire pairs with the reloader's release store */
+		const struct nm_config *c = atomic_load_explicit(&w->live->cur, memory_order_acquire);
+		if (c != w->cfg)
+			nm_worker_cfg_switch(w, c);
+	}
+	atomic_store_explicit(&w->alive_ns, now_ns, memory_order_relaxed);
 	/* A batch came back while writing into the spill buffer: move there. */
 	if (w->cur == NULL)
 		nm_worker_attach_flows(w);

@@ -18,6 +18,7 @@
 #include "batch.h" /* export/: struct nm_batch */
 #include "config.h"
 #include "decode.h"
+#include "exptab.h"
 #include "ring.h"  /* export/: the SPSC ring to the sink */
 #include "util.h"
 
@@ -86,9 +87,15 @@ struct nm_dec_pub {
 	_Atomic uint64_t ev[NM_EV__COUNT];
 };
 
+/* The configuration the workers run with, replaced by a reload (SIGHUP):
+ * each worker moves to a new one at its next tick and says so in cfg_ack. */
+struct nm_cfg_live {
+	_Atomic(const struct nm_config *) cur; /* release by the reloader, acquire by workers */
+};
+
 struct nm_worker {
 	uint32_t id;
-	const struct nm_config *cfg;
+	const struct nm_config *cfg; /* the worker's view: switched at a tick (nm_cfg_live) */
 	const uint8_t *port_kind; /* 65536 entries: enum nm_proto_kind + 1, 0 = not listened */
 	struct nm_decoder *dec;
 	void *dec_mem;
@@ -110,6 +117,17 @@ struct nm_worker {
 	_Alignas(64) _Atomic uint64_t ctr[NM_WC__COUNT];
 	/* the decoder's counters, published by the worker for other threads */
 	struct nm_dec_pub dec_pub;
+	/* Metrics: a consistent snapshot of ctr[], dec_pub and the records
+	 * still in the worker's batches, under a sequence count (odd while
+	 * the worker writes it; nm_worker_snapshot retries). */
+	_Atomic uint32_t snap_seq;
+	_Atomic uint64_t snap[NM_WC__COUNT];
+	_Atomic uint64_t snap_held;  /* flow records decoded, not yet sent or dropped */
+	_Atomic uint64_t snap_cheld; /* counter records likewise */
+	struct nm_exptab *etab;       /* per-exporter series, NULL = off (set before start) */
+	const struct nm_cfg_live *live; /* NULL: the configuration never changes */
+	_Atomic(const struct nm_config *) cfg_ack; /* the config this worker runs with */
+	_Atomic uint64_t alive_ns;  /* time of the worker's last tick (watchdog, readiness) */
 };
 
 /* Relaxed single-writer add. */
@@ -170,6 +188,13 @@ void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);
  * the sink it may stop once every worker returned from here (the backends
  * return after joining their workers; main then calls nm_sink_stop). */
 void nm_worker_finish(struct nm_worker *w);
+
+/* A consistent snapshot of worker w's counters as last published (any
+ * thread): ctr[NM_WC__COUNT], the decoder's, and the records decoded but
+ * still held in the worker's batches (held: flows, cheld: counters), so
+ * that records = RECORDS_SENT + RING_FULL + NO_BATCH + held. */
+void nm_worker_snapshot(struct nm_worker *w, uint64_t *ctr, struct nm_decode_stats *d,
+			uint64_t *held, uint64_t *cheld);
 
 /* The decoder's counters as last published by worker w (any thread). */
 void nm_worker_dec_stats(struct nm_worker *w, struct nm_decode_stats *out);

@@ -105,6 +105,14 @@ enum nm_flow_type nm_decode_sniff(const uint8_t *p, size_t len);
 int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr, uint64_t rate,
 			       bool override);
 
+/* Forgets every static sampling rate (a reload replaces them): the table
+ * and what known exporters took from it. */
+void nm_decoder_clear_static_rates(struct nm_decoder *d);
+
+/* Looks the static rates up again for every known exporter (after a
+ * reload changed them); new exporters look them up anyway. */
+void nm_decoder_refresh_static_rates(struct nm_decoder *d);
+
 const struct nm_decode_stats *nm_decoder_stats(const struct nm_decoder *d);
 
 /* One exporter's state, for metrics (per-exporter loss counters). */

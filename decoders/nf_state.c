@@ -182,6 +182,28 @@ int nm_decoder_set_static_rate(struct nm_decoder *d, const struct nm_addr *addr,
 	return 0;
 }
 
+void nm_decoder_clear_static_rates(struct nm_decoder *d)
+{
+	d->nstatic = 0;
+	for (uint32_t i = 0; i < d->exp_fresh; i++)
+		d->exp[i].static_rate = (struct nm_rate_rule){0, false};
+}
+
+void nm_decoder_refresh_static_rates(struct nm_decoder *d)
+{
+	for (uint32_t i = 0; i < d->exp_fresh; i++) {
+		struct nm_exporter *e = &d->exp[i];
+		if (!e->in_use)
+			continue;
+		e->static_rate = (struct nm_rate_rule){0, false};
+		for (uint32_t k = 0; k < d->nstatic; k++)
+			if (memcmp(d->static_rates[k].addr.b, e->addr.b, 16) == 0) {
+				e->static_rate = d->static_rates[k].rule;
+				break;
+			}
+	}
+}
+
 void nm_decoder_set_ctr_batch(struct nm_decoder *d, struct nm_ctr_batch *cb)
 {
 	d->ctr_batch = cb;

@@ -13,6 +13,7 @@
 #include "flow_json.h"
 #include "kafka.h"
 #include "spool.h"
+#include "util.h"
 
 /* ---- JSON lines: a file, or stdout for path "-" ---- */
 
@@ -309,6 +310,74 @@ static void nm_reason_fn(void *ctx, const char *name, const char *help, uint64_t
 		(int)strlen(rp->prefix) - 1, rp->prefix, help, name);
 }
 
+/* One counter into the live table (sink thread, the only writer). */
+static void nm_live_fn(void *ctx, const char *name, const char *help, uint64_t v)
+{
+	struct nm_sink *s = ctx;
+	uint32_t n = atomic_load_explicit(&s->nlive, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(s->live[i].name, name) == 0) {
+			atomic_store_explicit(&s->live[i].v, v, memory_order_relaxed);
+			return;
+		}
+	if (n == NM_SINK_MAX_LIVE)
+		return; /* still in the final counters */
+	snprintf(s->live[n].name, sizeof(s->live[n].name), "%s", name);
+	s->live[n].help = help;
+	atomic_store_explicit(&s->live[n].v, v, memory_order_relaxed);
+	/* release: name and help are complete before a reader counts the slot */
+	atomic_store_explicit(&s->nlive, n + 1, memory_order_release);
+}
+
+static void nm_sink_publish_live(struct nm_sink *s, bool force)
+{
+	uint64_t now = nm_clock_ns(CLOCK_MONOTONIC);
+	if (!force && now - s->live_last_ns < NM_SINK_LIVE_NS)
+		return;
+	s->live_last_ns = now;
+	uint32_t seq = atomic_load_explicit(&s->live_seq, memory_order_relaxed);
+	atomic_store_explicit(&s->live_seq, seq + 1, memory_order_relaxed);
+	/* release fence: the values below come after the odd count (pairs
+	 * with the acquire fence in nm_sink_live) */
+	atomic_thread_fence(memory_order_release);
+	nm_sink_counters(s, nm_live_fn, s);
+	/* release pairs with the acquire load in nm_sink_live */
+	atomic_store_explicit(&s->live_seq, seq + 2, memory_order_release);
+}
+
+void nm_sink_live(const struct nm_sink *s, nm_counter_fn *fn, void *ctx)
+{
+	static _Thread_local uint64_t v[NM_SINK_MAX_LIVE];
+	uint32_t n;
+	for (;;) {
+		/* acquire pairs with the release store of the even count */
+		uint32_t s1 = atomic_load_explicit(&s->live_seq, memory_order_acquire);
+		if (s1 & 1) {
+			struct timespec ts = {0, 10000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		/* acquire pairs with the release store in nm_live_fn */
+		n = atomic_load_explicit(&s->nlive, memory_order_acquire);
+		for (uint32_t i = 0; i < n; i++)
+			v[i] = atomic_load_explicit(&s->live[i].v, memory_order_relaxed);
+		/* the loads above happen before the re-read (pairs with the
+		 * writer's release fence) */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->live_seq, memory_order_relaxed) == s1)
+			break;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		fn(ctx, s->live[i].name, s->live[i].help, v[i]);
+}
+
+bool nm_sink_accepting(const struct nm_sink *s)
+{
+	/* acquire pairs with the release store in nm_sink_run */
+	return atomic_load_explicit(&s->ready, memory_order_acquire) && !s->open_failed &&
+	       !atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
 /* Acknowledged deliveries and losses, published for the stats thread. */
 static void nm_sink_publish(struct nm_sink *s)
 {
@@ -330,6 +399,7 @@ static void nm_sink_publish(struct nm_sink *s)
 		}
 	}
 	atomic_store_explicit(&s->delivered, delivered, memory_order_relaxed);
+	nm_sink_publish_live(s, false);
 }
 
 static void nm_sink_idle(struct nm_sink *s)
@@ -393,6 +463,7 @@ void *nm_sink_run(void *arg)
 	}
 	nm_sink_close_all(s);
 	nm_sink_publish(s);
+	nm_sink_publish_live(s, true);
 	return NULL;
 }
 

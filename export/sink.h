@@ -68,6 +68,19 @@ struct nm_output_pub {
 	uint64_t reasons_at; /* sink thread only: dropped when the reasons were last walked */
 };
 
+/* Every counter of the sink and its outputs (nm_sink_counters), published
+ * by the sink thread at most every NM_SINK_LIVE_NS and when it stops, for
+ * the metrics endpoint. A slot's name and help are written once, before
+ * nlive counts it (release); values under live_seq (odd while written). */
+#define NM_SINK_MAX_LIVE 192
+#define NM_SINK_LIVE_NS 50000000ull
+
+struct nm_live_slot {
+	char name[96]; /* kafka0_delivered */
+	const char *help;
+	_Atomic uint64_t v;
+};
+
 struct nm_sink {
 	const struct nm_cfg_sink *cfg;
 	uint32_t ncfg;
@@ -82,6 +95,10 @@ struct nm_sink {
 	_Atomic uint64_t ctr[NM_SINK_CTR__COUNT]; /* written by the sink thread */
 	_Atomic uint64_t delivered; /* Σ ops->delivered, published for the stats thread */
 	struct nm_output_pub pub[NM_CFG_MAX_SINKS]; /* by output, for the stats thread */
+	_Atomic uint32_t live_seq;
+	_Atomic uint32_t nlive;
+	uint64_t live_last_ns; /* sink thread only */
+	struct nm_live_slot live[NM_SINK_MAX_LIVE];
 };
 
 /*
@@ -141,6 +158,14 @@ void nm_sink_counters(const struct nm_sink *s, nm_counter_fn *fn, void *ctx);
 /* The counters as "name value" lines, then each output's status lines
  * (kafka0_identity ok). After nm_sink_run returned. */
 void nm_sink_print(const struct nm_sink *s, FILE *o);
+
+/* Every counter nm_sink_counters gives, as the sink thread last published
+ * them (at most NM_SINK_LIVE_NS old while it runs, final once it stopped):
+ * one consistent snapshot, so identities between them hold. Any thread. */
+void nm_sink_live(const struct nm_sink *s, nm_counter_fn *fn, void *ctx);
+
+/* The outputs are open and the sink takes batches (not stopping). */
+bool nm_sink_accepting(const struct nm_sink *s);
 
 /* Frees the outputs (closed by nm_sink_run). */
 void nm_sink_free(struct nm_sink *s);

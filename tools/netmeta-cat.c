@@ -16,6 +16,7 @@
  * an input could not be read at all.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,27 +229,59 @@ static int nm_cat_kafka(struct nm_cat *c, const char *brokers, const char *topic
 	return eof < np ? 2 : 0;
 }
 
+static void nm_cat_usage(FILE *o)
+{
+	fprintf(o, "usage: netmeta-cat [--counters] FILE...\n"
+		   "       netmeta-cat [--counters] --kafka BROKERS --topic TOPIC\n"
+		   "       netmeta-cat -h | --help | -V | --version\n"
+		   "Prints file-sink files (.pb.zst), spool segments (.nms), raw length-delimited\n"
+		   "streams or a Kafka topic as JSON lines; --counters reads InterfaceCounters.\n"
+		   "Exit 0: read cleanly, 1: some input damaged, 2: an input unreadable.\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct nm_cat c = {0, 0, 0, 0};
 	const char *brokers = NULL, *topic = NULL;
-	int first = argc, rc = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--counters") == 0)
+	int rc = 0;
+	static const struct option opts[] = {
+		{"counters", no_argument, NULL, 'c'},
+		{"kafka", required_argument, NULL, 'k'},
+		{"topic", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	opterr = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
 			c.counters = 1;
-		else if (strcmp(argv[i], "--kafka") == 0 && i + 1 < argc)
-			brokers = argv[++i];
-		else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
-			topic = argv[++i];
-		else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: netmeta-cat [--counters] FILE...\n"
-					"       netmeta-cat [--counters] --kafka BROKERS --topic TOPIC\n");
-			return 1;
-		} else {
-			first = i;
 			break;
+		case 'k':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'h':
+			nm_cat_usage(stdout);
+			return 0;
+		case 'V':
+			printf("netmeta-cat %s\n", NM_VERSION);
+			return 0;
+		case ':':
+			fprintf(stderr, "netmeta-cat: %s needs a value\n", argv[optind - 1]);
+			nm_cat_usage(stderr);
+			return 1;
+		default:
+			fprintf(stderr, "netmeta-cat: unknown option %s\n", argv[optind - 1]);
+			nm_cat_usage(stderr);
+			return 1;
 		}
 	}
+	int first = optind;
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	if (brokers) {

@@ -15,6 +15,7 @@
  * from it).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -150,9 +151,9 @@ static void nm_print_stats(const struct nm_tool *t, const struct nm_decoder *d)
 		nm_decoder_template_count(d));
 }
 
-static void nm_usage(void)
+static void nm_usage(FILE *o)
 {
-	fprintf(stderr,
+	fprintf(o,
 		"usage: netmeta-decode [--json | --pb [--counters]] [--template-lifetime SECONDS] FILE...\n"
 		"  Decodes sFlow v5, NetFlow v5/v9 and IPFIX exports found in pcap/pcapng files.\n"
 		"  --json      one JSON object per flow record (default); sFlow interface\n"
@@ -161,7 +162,9 @@ static void nm_usage(void)
 		"  --counters  with --pb: InterfaceCounters messages in the stream too\n"
 		"  Link types: Ethernet (802.1Q/QinQ), Linux cooked v1/v2, BSD loopback, raw IP.\n"
 		"  Counters go to stderr. Exit 0 = read, 2 = a file could not be read,\n"
-		"  3 = a capture's link type is not supported (nothing decoded from it).\n");
+		"  3 = a capture's link type is not supported (nothing decoded from it).\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  the version\n");
 }
 
 int main(int argc, char **argv)
@@ -170,38 +173,59 @@ int main(int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	struct nm_decode_cfg cfg;
 	nm_decode_cfg_default(&cfg);
-	int first = argc;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"pb", no_argument, NULL, 'p'},
+		{"counters", no_argument, NULL, 'c'},
+		{"template-lifetime", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	opterr = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j':
 			t.out = NM_OUT_JSON;
-		} else if (strcmp(argv[i], "--pb") == 0) {
+			break;
+		case 'p':
 			t.out = NM_OUT_PB;
-		} else if (strcmp(argv[i], "--counters") == 0) {
+			break;
+		case 'c':
 			t.counters_pb = 1;
-		} else if (strcmp(argv[i], "--template-lifetime") == 0 && i + 1 < argc) {
+			break;
+		case 't': {
 			char *end;
 			errno = 0;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (errno || *end || v > UINT32_MAX) {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == 0 || v > UINT32_MAX) {
 				fprintf(stderr, "netmeta-decode: --template-lifetime: not a number of seconds: %s\n",
-					argv[i]);
+					optarg);
 				return 1;
 			}
 			cfg.template_lifetime_s = (uint32_t)v;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			nm_usage();
-			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1] != 0) {
-			fprintf(stderr, "netmeta-decode: unknown option %s\n", argv[i]);
-			nm_usage();
-			return 1;
-		} else {
-			first = i;
 			break;
 		}
+		case 'h':
+			nm_usage(stdout);
+			return 0;
+		case 'V':
+			printf("netmeta-decode %s\n", NM_VERSION);
+			return 0;
+		case ':':
+			fprintf(stderr, "netmeta-decode: %s needs a value\n", argv[optind - 1]);
+			nm_usage(stderr);
+			return 1;
+		default:
+			fprintf(stderr, "netmeta-decode: unknown option %s\n", argv[optind - 1]);
+			nm_usage(stderr);
+			return 1;
+		}
 	}
+	int first = optind;
 	if (first >= argc) {
-		nm_usage();
+		nm_usage(stderr);
 		return 1;
 	}
 	size_t msz = nm_decoder_mem_size(&cfg);

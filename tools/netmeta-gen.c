@@ -42,6 +42,7 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -71,16 +72,19 @@ static int nm_num(const char *opt, const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static void nm_usage(void)
+static void nm_usage(FILE *o)
 {
-	fprintf(stderr,
+	fprintf(o,
 		"usage: netmeta-gen [--proto sflow|v5|v9|ipfix|all] [--datagrams N | --seconds S]\n"
 		"                   [--records N] [--exporters N] [--rate N] [--seed N]\n"
 		"                   [--cardinality N] [--v6-percent P] [--header-size N]\n"
 		"                   [--template-every N]\n"
 		"                   (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]\n"
 		"                    [--cpu N] [--burst N] [--pool N]\n"
-		"                    | --dpdk DEVICE [--eal \"EAL ARGS\"] [--pps N])\n");
+		"                    | --dpdk DEVICE [--eal \"EAL ARGS\"] [--pps N])\n"
+		"       netmeta-gen -h | --help | -V | --version\n"
+		"Generates sFlow v5, NetFlow v5/v9 and IPFIX exports into a pcap, as paced\n"
+		"UDP, or out of a DPDK port (see netmeta-gen(1)).\n");
 }
 
 static double nm_now(void)
@@ -130,19 +134,48 @@ int main(int argc, char **argv)
 	uint32_t card = 0, v6pct = 101, hsize = 0, tmpl_every = UINT32_MAX, port = 0, burst = 16;
 	uint32_t pool_max = 16384, cpu = UINT32_MAX;
 	double seconds = 0;
-	/* Every option but -h takes a value: options come in pairs. */
-	for (int i = 1; i < argc; i += 2) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+	/* Every option but --help and --version takes a value. */
+	static const struct option opts[] = {
+		{"udp", required_argument, NULL, 0}, {"dpdk", required_argument, NULL, 0},
+		{"eal", required_argument, NULL, 0}, {"port-offset", required_argument, NULL, 0},
+		{"port", required_argument, NULL, 0}, {"pps", required_argument, NULL, 0},
+		{"proto", required_argument, NULL, 0}, {"datagrams", required_argument, NULL, 0},
+		{"seconds", required_argument, NULL, 0}, {"records", required_argument, NULL, 0},
+		{"exporters", required_argument, NULL, 0}, {"rate", required_argument, NULL, 0},
+		{"seed", required_argument, NULL, 0}, {"cardinality", required_argument, NULL, 0},
+		{"v6-percent", required_argument, NULL, 0}, {"header-size", required_argument, NULL, 0},
+		{"template-every", required_argument, NULL, 0}, {"cpu", required_argument, NULL, 0},
+		{"burst", required_argument, NULL, 0}, {"pool", required_argument, NULL, 0},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	opterr = 0;
+	int opt, li = 0;
+	while ((opt = getopt_long(argc, argv, ":o:hV", opts, &li)) != -1) {
+		char aname[40];
+		const char *a = aname, *v = optarg;
 		int rc = 0;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			nm_usage();
+		if (opt == 'h') {
+			nm_usage(stdout);
 			return 0;
 		}
-		if (v == NULL) {
-			fprintf(stderr, "netmeta-gen: %s needs a value\n", a);
+		if (opt == 'V') {
+			printf("netmeta-gen %s\n", NM_VERSION);
+			return 0;
+		}
+		if (opt == ':') {
+			fprintf(stderr, "netmeta-gen: %s needs a value\n", argv[optind - 1]);
 			return 1;
 		}
+		if (opt == '?') {
+			fprintf(stderr, "netmeta-gen: unknown option %s\n", argv[optind - 1]);
+			nm_usage(stderr);
+			return 1;
+		}
+		if (opt == 'o')
+			snprintf(aname, sizeof(aname), "-o");
+		else
+			snprintf(aname, sizeof(aname), "--%s", opts[li].name);
 		if (strcmp(a, "-o") == 0)
 			out = v;
 		else if (strcmp(a, "--udp") == 0)
@@ -200,11 +233,16 @@ int main(int argc, char **argv)
 				pool_max = 1;
 		} else {
 			fprintf(stderr, "netmeta-gen: unknown option %s\n", a);
-			nm_usage();
+			nm_usage(stderr);
 			return 1;
 		}
 		if (rc)
 			return 1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netmeta-gen: unknown argument %s\n", argv[optind]);
+		nm_usage(stderr);
+		return 1;
 	}
 	enum nm_flow_type types[4];
 	int ntypes = 0;

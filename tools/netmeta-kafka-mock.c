@@ -17,6 +17,7 @@
  * Each mock partition keeps about 5 MiB (librdkafka prunes older data).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,20 +61,56 @@ int main(int argc, char **argv)
 	const char *topics[16];
 	int ntopics = 0;
 	const char *port_file = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
-			nbrokers = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc)
-			partitions = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc && ntopics < 16)
-			topics[ntopics++] = argv[++i];
-		else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
-			port_file = argv[++i];
-		else {
-			fprintf(stderr, "usage: netmeta-kafka-mock [--brokers N] [--partitions N] "
-					"[--topic T]... [--port-file F]\n");
+	static const struct option opts[] = {
+		{"brokers", required_argument, NULL, 'b'},
+		{"partitions", required_argument, NULL, 'p'},
+		{"topic", required_argument, NULL, 't'},
+		{"port-file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char usage[] =
+		"usage: netmeta-kafka-mock [--brokers N] [--partitions N] [--topic T]... [--port-file F]\n"
+		"       netmeta-kafka-mock -h | --help | -V | --version\n"
+		"librdkafka's mock Kafka cluster as a process: prints \"bootstrap HOST:PORT\",\n"
+		"then takes commands on stdin: down N|all, up N|all, reject COUNT CODE, quit.\n";
+	opterr = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'b':
+			nbrokers = atoi(optarg);
+			break;
+		case 'p':
+			partitions = atoi(optarg);
+			break;
+		case 't':
+			if (ntopics == 16) {
+				fprintf(stderr, "netmeta-kafka-mock: at most 16 topics\n");
+				return 1;
+			}
+			topics[ntopics++] = optarg;
+			break;
+		case 'f':
+			port_file = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("netmeta-kafka-mock %s\n", NM_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "netmeta-kafka-mock: %s: %s\n", argv[optind - 1],
+				o == ':' ? "needs a value" : "unknown option");
+			fputs(usage, stderr);
 			return 1;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netmeta-kafka-mock: unknown argument %s\n%s", argv[optind], usage);
+		return 1;
 	}
 	if (nbrokers < 1 || nbrokers > 16 || partitions < 1 || partitions > 256) {
 		fprintf(stderr, "netmeta-kafka-mock: --brokers 1..16, --partitions 1..256\n");

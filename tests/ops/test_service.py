@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""
+netmeta as a systemd service.
+
+  notify NETMETA
+      NOTIFY_SOCKET and WATCHDOG_USEC set as systemd sets them: netmeta says
+      READY=1 once its workers run, WATCHDOG=1 at least every half period,
+      RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 at SIGTERM.
+  unit UNIT.in NETMETA MANDIR
+      The hardened unit passes `systemd-analyze verify` (ExecStart pointed at
+      the built netmeta, man pages from the build: Documentation=man:
+      netmeta(8) is checked too) and every man page renders without a
+      warning. Skips when systemd-analyze or man is absent.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from opslib import Checks, Netmeta, free_udp_offset, listen_for, skip, wait_for, workdir  # noqa: E402
+
+
+def test_notify(exe):
+    ck = Checks()
+    wd = workdir('notify')
+    path = os.path.join(wd, 'notify.sock')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(path)
+    srv.settimeout(0.2)
+    got = []
+
+    def drain():
+        try:
+            while True:
+                got.append((time.time(), srv.recv(4096).decode()))
+        except socket.timeout:
+            pass
+        return got
+
+    os.environ['NOTIFY_SOCKET'] = path
+    os.environ['WATCHDOG_USEC'] = '4000000'
+    off = free_udp_offset()
+    nm = Netmeta(exe, wd, {'workers': 2, 'listen': listen_for(off), 'sinks': [{'type': 'discard'}],
+                           'stats_interval': 0}).start()
+    del os.environ['NOTIFY_SOCKET'], os.environ['WATCHDOG_USEC']
+    ck.check(wait_for(lambda: any(m.startswith('READY=1') for t, m in drain()), 60), 'READY=1')
+    ck.check(wait_for(lambda: sum(m == 'WATCHDOG=1' for t, m in drain()) >= 3, 60), 'WATCHDOG=1, again and again')
+    w = [t for t, m in got if m == 'WATCHDOG=1']
+    gaps = [b - a for a, b in zip(w, w[1:])]
+    # the period is 4 s and netmeta pings every 2 s: pings further apart than
+    # the period would have systemd kill a healthy service (the contract)
+    ck.check(gaps and max(gaps) < 4.0, 'pings within the 4 s watchdog period (largest gap %.2f s)' % max(gaps or [0]))
+    n = len(got)
+    nm.signal(signal.SIGHUP)
+    ck.check(wait_for(lambda: any(m == 'READY=1' for t, m in drain()[n:]), 60), 'SIGHUP: RELOADING=1 then READY=1')
+    after = [m for t, m in got[n:] if m != 'WATCHDOG=1']
+    ck.eq(after[:2], ['RELOADING=1', 'READY=1'], 'reload notifications in order')
+    nm.stop()
+    drain()
+    ck.check(any(m == 'STOPPING=1' for t, m in got), 'STOPPING=1 at SIGTERM')
+    ck.eq(nm.rc, 0, 'exit status')
+    srv.close()
+    return ck.finish()
+
+
+def test_unit(unit_in, exe, mandir):
+    ck = Checks()
+    sa = shutil.which('systemd-analyze')
+    if sa is None:
+        skip('systemd-analyze is not installed (package systemd)')
+    if shutil.which('man') is None:
+        skip('man is not installed (package man-db)')
+    if not os.path.isdir(mandir) or not os.path.exists(os.path.join(mandir, 'netmeta.8')):
+        skip('no man pages in %s (scdoc missing at build time)' % mandir)
+    wd = tempfile.mkdtemp(prefix='nmops-unit-')
+    for sec in ('1', '8'):
+        os.makedirs(os.path.join(wd, 'man', 'man' + sec))
+    for f in os.listdir(mandir):
+        if f[-1] in '18':
+            shutil.copy(os.path.join(mandir, f), os.path.join(wd, 'man', 'man' + f[-1], f))
+    with open(unit_in) as f:
+        text = f.read()
+    bindir = os.path.dirname(os.path.abspath(exe))
+    unit = os.path.join(wd, 'netmeta.service')
+    with open(unit, 'w') as f:
+        f.write(text.replace('@BINDIR@', bindir))
+    env = dict(os.environ, MANPATH=os.path.join(wd, 'man'))
+    r = subprocess.run([sa, 'verify', unit], capture_output=True, text=True, env=env, timeout=120)
+    ck.check(r.returncode == 0 and r.stderr.strip() == '', 'systemd-analyze verify netmeta.service: clean',
+             r.stdout + r.stderr)
+    for key in ('CapabilityBoundingSet=', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'StateDirectory=',
+                'Type=notify', 'WatchdogSec=', 'ExecReload='):
+        ck.check(key in text, 'the unit sets %s' % key)
+    for f in sorted(os.listdir(mandir)):
+        if f[-1] not in '18':
+            continue
+        r = subprocess.run(['man', '--warnings', '-l', os.path.join(mandir, f)], capture_output=True, text=True,
+                           env=dict(env, MANWIDTH='80', MAN_KEEP_FORMATTING=''), timeout=60)
+        ck.check(r.returncode == 0 and r.stderr.strip() == '' and 'SYNOPSIS' in r.stdout,
+                 'man page %s renders without a warning' % f, r.stderr[:400])
+    return ck.finish()
+
+
+def main():
+    if sys.argv[1] == 'notify':
+        return test_notify(sys.argv[2])
+    if sys.argv[1] == 'unit':
+        return test_unit(sys.argv[2], sys.argv[3], sys.argv[4])
+    skip('unknown mode')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
