@@ -493,6 +493,17 @@ def sh(*a, check=True, ns=None):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=60)
 
 
+def free_net():
+    """A 10.X.Y.0/24 no address or route of this host touches (other work
+    on the machine makes namespaces too): 'X.Y' as '10.X.Y'."""
+    used = sh('ip', '-4', 'addr').stdout + sh('ip', '-4', 'route').stdout
+    for k in range(1000):
+        net = '10.%d.%d' % (100 + (os.getpid() + k) % 150, (os.getpid() // 150 + 7 * k) % 250)
+        if net + '.' not in used and ' %s.0/' % net not in used:
+            return net
+    raise RuntimeError('no free 10.x.y.0/24')
+
+
 def main_veth(netmeta, decode, shared, work, ck):
     if os.geteuid() != 0:
         skip('needs root (network namespace, veth)')
@@ -502,6 +513,7 @@ def main_veth(netmeta, decode, shared, work, ck):
     ns, host, peer = tag, 'spl%dh' % (os.getpid() % 10000), 'spl%dp' % (os.getpid() % 10000)
     tcpd = nm = None
     try:
+        net = free_net()
         sh('ip', 'netns', 'add', ns)
         sh('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', peer)
         sh('ip', 'link', 'set', peer, 'netns', ns)
@@ -514,15 +526,15 @@ def main_veth(netmeta, decode, shared, work, ck):
                check=False, ns=n)
             if shutil.which('ethtool'):
                 sh('ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', check=False, ns=n)
-        sh('ip', 'addr', 'add', '10.77.0.1/24', 'dev', host)
+        sh('ip', 'addr', 'add', net + '.1/24', 'dev', host)
         sh('ip', 'link', 'set', host, 'up')
-        sh('ip', 'addr', 'add', '10.77.0.2/24', 'dev', peer, ns=ns)
+        sh('ip', 'addr', 'add', net + '.2/24', 'dev', peer, ns=ns)
         sh('ip', 'link', 'set', peer, 'up', ns=ns)
         sh('ip', 'link', 'set', 'lo', 'up', ns=ns)
         hmac = open('/sys/class/net/%s/address' % host).read().strip()
         pmac = sh('cat', '/sys/class/net/%s/address' % peer, ns=ns).stdout.strip()
-        sh('ip', 'neigh', 'replace', '10.77.0.1', 'lladdr', hmac, 'dev', peer, 'nud', 'permanent', ns=ns)
-        sh('ip', 'neigh', 'replace', '10.77.0.2', 'lladdr', pmac, 'dev', host, 'nud', 'permanent')
+        sh('ip', 'neigh', 'replace', net + '.1', 'lladdr', hmac, 'dev', peer, 'nud', 'permanent', ns=ns)
+        sh('ip', 'neigh', 'replace', net + '.2', 'lladdr', pmac, 'dev', host, 'nud', 'permanent')
         cfg = sampler_cfg('net_af_packet0,iface=%s,framecnt=4096' % host, 1)
         nm = Netmeta(netmeta, work, cfg, eal=eal_args('0-1'), tag='veth').start()
         if not nm.wait_ready('mirror', 60):
@@ -532,7 +544,7 @@ def main_veth(netmeta, decode, shared, work, ck):
         # bytes, left out of the comparison) until the first record is out
         end = time.time() + 60
         while time.time() < end and not (os.path.exists(nm.out) and os.path.getsize(nm.out) > 0):
-            sh('ping', '-c', '1', '-W', '1', '10.77.0.1', check=False, ns=ns)
+            sh('ping', '-c', '1', '-W', '1', net + '.1', check=False, ns=ns)
             time.sleep(0.2)
         cap = os.path.join(work, 'veth-tcpdump.pcap')
         tcpd = subprocess.Popen(['tcpdump', '-i', host, '-n', '-U', '-w', cap],
@@ -546,7 +558,7 @@ def main_veth(netmeta, decode, shared, work, ck):
         # traffic from the namespace: ping, a TCP transfer, UDP datagrams
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(('10.77.0.1', 0))
+        srv.bind((net + '.1', 0))
         srv.listen(1)
         port = srv.getsockname()[1]
         got = []
@@ -561,11 +573,12 @@ def main_veth(netmeta, decode, shared, work, ck):
             c.close()
         th = threading.Thread(target=serve, daemon=True)
         th.start()
-        sh('ping', '-c', '10', '-i', '0.05', '-s', '300', '10.77.0.1', ns=ns)
-        code = ('import socket\ns=socket.create_connection(("10.77.0.1",%d))\n'
+        sh('ping', '-c', '10', '-i', '0.05', '-s', '300', net + '.1', ns=ns)
+        code = ('import socket\ns=socket.create_connection(("@NET@.1",%d))\n'
                 's.sendall(bytes(200000))\ns.close()\n'
                 'u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n'
-                'for i in range(50): u.sendto(bytes(100+i),("10.77.0.1",9))\n') % port
+                'for i in range(50): u.sendto(bytes(100+i),("@NET@.1",9))\n') % port
+        code = code.replace("@NET@", net)
         sh('/usr/bin/python3', '-c', code, ns=ns)
         th.join(30)
         srv.close()
@@ -584,7 +597,7 @@ def main_veth(netmeta, decode, shared, work, ck):
         # only the test network: af_packet's socket sees every interface's
         # frames between its socket() and bind() (loopback noise seen here)
         def ours(a):
-            return str(a).startswith('10.77.0.')
+            return str(a).startswith(net + '.')
         warm = (98,)  # the warm-up pings' frames (56-byte payload)
         want = collections.Counter({k: v for k, v in want.items() if not (k[3] == 1 and k[0] in warm)})
         nm.records = [r for r in nm.records if not (r.get('Proto') == 1 and r['Bytes'] in warm)]
