@@ -13,6 +13,8 @@
 #include "util.h"
 
 #define NM_KAFKA_REASONS 16
+/* Receive-to-delivery latency buckets: [2^(i-1), 2^i) ms, the last open. */
+#define NM_LAT_BUCKETS 18
 #define NM_REPLAY_PER_IDLE 32
 #define NM_REPLAY_MAX_OUTQ 200
 
@@ -21,6 +23,7 @@ struct nm_kmsg {
 	uint32_t records;
 	uint8_t from_spool; /* a replay (token names its entry), else a direct message */
 	uint64_t token;     /* direct: its number, in the order messages were made */
+	uint64_t recv_ns;   /* direct: receive time of its first record (0: unknown) */
 };
 
 struct nm_kafka {
@@ -50,6 +53,8 @@ struct nm_kafka {
 	NM_KAFKA_COUNTERS(NM_X_)
 #undef NM_X_
 	struct { rd_kafka_resp_err_t err; uint64_t records; } reasons[NM_KAFKA_REASONS];
+	uint64_t flows_recv_ns; /* receive time of the first record of the flows message */
+	uint64_t lat[NM_LAT_BUCKETS]; /* records delivered, by receive-to-delivery latency */
 	char fatal[512];
 };
 
@@ -127,6 +132,20 @@ static void nm_kafka_spool_or_fail(struct nm_kafka *k, const void *p, size_t len
 	nm_kafka_fail(k, err, records);
 }
 
+/* A delivered message: its records' time from receive (the first record's
+ * TimeReceivedNs, wall clock as the records carry it) to the report. */
+static void nm_kafka_latency(struct nm_kafka *k, uint64_t recv_ns, uint32_t records)
+{
+	uint64_t now = nm_clock_ns(CLOCK_REALTIME);
+	uint64_t ms = now > recv_ns ? (now - recv_ns) / 1000000u : 0;
+	int i = 0;
+	while (ms && i < NM_LAT_BUCKETS - 1) {
+		ms >>= 1;
+		i++;
+	}
+	k->lat[i] += records;
+}
+
 static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
@@ -144,6 +163,8 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		k->delivered += km->records;
 		k->last_ok_ns = nm_ns();
+		if (km->recv_ns)
+			nm_kafka_latency(k, km->recv_ns, km->records);
 		if (km->from_spool)
 			nm_spool_done(&k->spool, km->token);
 		else if (k->failed_seq && km->token > k->failed_seq)
@@ -378,7 +399,7 @@ static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errl
  */
 static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p, size_t len,
 			     uint32_t records, const struct nm_addr *key, int from_spool,
-			     uint64_t token)
+			     uint64_t token, uint64_t recv_ns)
 {
 	struct nm_kmsg *km = malloc(sizeof(*km));
 	if (km == NULL) {
@@ -389,6 +410,7 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 	km->records = records;
 	km->from_spool = (uint8_t)from_spool;
 	km->token = token;
+	km->recv_ns = recv_ns;
 	for (int tries = 0;; tries++) {
 		if (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, p, len, key,
 				     key ? 16 : 0, km) == 0) {
@@ -462,7 +484,8 @@ static void nm_kafka_send(struct nm_kafka *k, struct nm_msgbuf *m, rd_kafka_topi
 		free(p);
 		return;
 	}
-	nm_kafka_produce(k, t, p, len, records, kp, 0, ++k->direct_seq);
+	nm_kafka_produce(k, t, p, len, records, kp, 0, ++k->direct_seq,
+			 t == k->topic ? k->flows_recv_ns : 0);
 }
 
 static void nm_kafka_write(void *o, const struct nm_batch *b)
@@ -488,8 +511,12 @@ static void nm_kafka_write(void *o, const struct nm_batch *b)
 			nm_kafka_fail(k, RD_KAFKA_RESP_ERR__FAIL, 1);
 			continue;
 		}
-		if (m->records == 0)
+		if (m->records == 0) {
 			m->key = *exp;
+			if (flows)
+				k->flows_recv_ns =
+					((const struct nm_flow *)b->recs)[i].time_received_ns;
+		}
 		if (k->cfg.json) {
 			/* JSONEachRow: one object per line (old ClickHouse) */
 			size_t n = flows ? nm_flow_json(&((const struct nm_flow *)b->recs)[i],
@@ -562,7 +589,7 @@ static void nm_kafka_poll(void *o)
 			break;
 		k->replayed += records;
 		nm_kafka_produce(k, k->topic, msg, len, records,
-				 has_key ? (const struct nm_addr *)(const void *)keyb : NULL, 1, token);
+				 has_key ? (const struct nm_addr *)(const void *)keyb : NULL, 1, token, 0);
 		if (k->replay_failed)
 			break;
 	}
@@ -655,6 +682,17 @@ static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 		char name[96];
 		snprintf(name, sizeof(name), "failed_%s", rd_kafka_err2name(k->reasons[i].err));
 		fn(ctx, name, "records dropped for this librdkafka error", k->reasons[i].records);
+	}
+	for (int i = 0; i < NM_LAT_BUCKETS; i++) {
+		char name[48];
+		if (k->lat[i] == 0)
+			continue;
+		if (i == NM_LAT_BUCKETS - 1)
+			snprintf(name, sizeof(name), "latency_over_%ums", 1u << (i - 1));
+		else
+			snprintf(name, sizeof(name), "latency_under_%ums", 1u << i);
+		fn(ctx, name, "records delivered this long after they were received (from the "
+			   "previous bucket's bound)", k->lat[i]);
 	}
 	if (k->has_spool) {
 #define NM_X_(name, help) fn(ctx, "spool_" #name, help, k->spool.name);

@@ -46,6 +46,12 @@ def run_variant(t, ck, w, mock, pcap, want_f, want_c, gen_total, tag, topic, cto
     ck.eq(c.get('kafka0_delivered'), c.get('kafka0_handed'), '%s: kafka0_delivered = handed' % tag)
     ck.eq((c.get('kafka0_failed'), c.get('kafka0_spooled'), c.get('kafka0_in_flight')), (0, 0, 0),
           '%s: failed, spooled, in_flight' % tag)
+    lat = {k: v for k, v in c.items() if k.startswith('kafka0_latency_')}
+    flows_delivered = c.get('kafka0_delivered', 0) - (len(want_c) if ctopic else 0)
+    ck.eq(sum(lat.values()), flows_delivered, '%s: the latency buckets count every flow record '
+          'delivered (%s)' % (tag, ', '.join('%s=%d' % (k[15:], v) for k, v in sorted(lat.items()))))
+    ck.check(not any(k.startswith('kafka0_latency_over') for k in lat), '%s: no record took over '
+             '65 s from receive to delivery' % tag)
 
     # kcat: an independent consumer; values split here
     msgs = kcat_consume(mock.bootstrap, topic)
