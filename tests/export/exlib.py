@@ -141,6 +141,15 @@ def dpdk_usable(tools):
     return True, ''
 
 
+def kill_all(procs):
+    """SIGKILL each child process still running (a test's finally: none of
+    them outlives it), and reap it."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def free_port_offset(tries=200):
     """A port offset N with UDP 6343+N, 2055+N and 4739+N all free."""
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))

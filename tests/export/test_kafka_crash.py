@@ -133,10 +133,7 @@ def main():
             log('%-12s %8d %9d %6d %10d %12d B %9d' % f)
         rc = ck.finish()
     finally:
-        for p in CHILDREN:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(CHILDREN)
         if mock:
             mock.stop()
         cleanup(w, rc)

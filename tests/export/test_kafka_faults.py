@@ -427,10 +427,7 @@ def main():
                 f['replayed'], f['recovery'], f['note']))
         rc = ck.finish()
     finally:
-        for p in CHILDREN:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(CHILDREN)
         if c:
             c.stop()
         cleanup(w, rc)

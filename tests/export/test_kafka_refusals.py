@@ -247,10 +247,7 @@ def main():
             log('%-20s %6d %9d %6d %-36s %7d %8d  %s' % f)
         rc = ck.finish()
     finally:
-        for p in CHILDREN:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(CHILDREN)
         if c:
             c.stop()
         cleanup(w, rc)
