@@ -42,8 +42,8 @@ struct nm_kafka {
 	int spooling, replay_failed, purge_queue;
 	uint64_t direct_out, replay_out;
 	/* direct messages made (their numbers), the oldest that failed while
-	 * spooling (0: none) */
-	uint64_t direct_seq, failed_seq;
+	 * spooling (0: none), the youngest delivered */
+	uint64_t direct_seq, failed_seq, ok_seq;
 	/* write_ahead: spool writes not yet on stable storage, last sync */
 	int unsynced;
 	uint64_t sync_ns;
@@ -169,6 +169,8 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 			nm_spool_done(&k->spool, km->token);
 		else if (k->failed_seq && km->token > k->failed_seq)
 			k->overtook += km->records; /* ahead of an older one, now spooled */
+		if (!km->from_spool && !counters && km->token > k->ok_seq)
+			k->ok_seq = km->token;
 	} else if (km->from_spool && !nm_permanent(m->err)) {
 		/* It stays in the spool, in its place: the replay starts
 		 * again from it once every replay in flight has reported. */
@@ -185,6 +187,8 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 			nm_kafka_spool_mode(k, 1, rd_kafka_err2name(m->err));
 			if (k->failed_seq == 0 || km->token < k->failed_seq)
 				k->failed_seq = km->token;
+			if (km->token < k->ok_seq)
+				k->overtaken += km->records; /* a younger one is in the topic */
 		}
 		/* lane 2: purged from the queue, newer than every message that
 		 * was in flight (lane 1) */

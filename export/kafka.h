@@ -44,7 +44,8 @@
 	X(spool_direct, "records written to the spool's tail while it held older ones")       \
 	X(syncs, "write_ahead: fdatasync calls on the spool")                                 \
 	X(maybe_duplicated, "records failed that a broker may have written: a replay may duplicate") \
-	X(overtook, "records delivered ahead of an older message that failed (now in the spool)")
+	X(overtook, "records delivered ahead of an older message that failed (now in the spool)") \
+	X(overtaken, "records that failed after a younger message was delivered (they follow it)")
 
 /*
  * The Kafka output (see output.h). open creates the producer from the sink
