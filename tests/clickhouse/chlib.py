@@ -678,3 +678,30 @@ def addr_bytes(text):
     if ip.version == 4:
         ip = ipaddress.IPv6Address('::ffff:' + text)
     return ip.packed
+
+
+def _serve(argv):
+    """chlib.py serve DIR: a private 18.16 server under DIR (the tests'
+    config: a free port, the Kafka engine's default_profile), its URL on
+    stdout, until SIGINT or SIGTERM, which stop it."""
+    if len(argv) != 3 or argv[1] != 'serve':
+        print('usage: /usr/bin/python3 tests/clickhouse/chlib.py serve DIR', file=sys.stderr)
+        return 2
+    why = old_server_missing()
+    if why:
+        print('chlib.py: ' + why, file=sys.stderr)
+        return 1
+    ch = ClickHouse(os.path.abspath(argv[2])).start()
+    print('ClickHouse %s at %s (data in %s; Ctrl-C or SIGTERM stops it)' % (ch.version, ch.url, ch.dir))
+    sys.stdout.flush()
+    stop = []
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: stop.append(1))
+    while not stop and ch.proc.poll() is None:
+        signal.pause() if hasattr(signal, 'pause') else time.sleep(1)
+    ch.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(_serve(sys.argv))
