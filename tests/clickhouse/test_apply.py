@@ -130,8 +130,12 @@ def main(argv):
                 chlib.wait_rows(ch, late, n2)
                 got = chlib.wait_rows(ch, 'SELECT count() FROM netmeta.flows_raw', n1 + n2)
                 runs = (got - int(ch.scalar(late)), int(ch.scalar(late)))
-                ck.eq(runs, (n1, n2), 'records before and after the upgrade (rows per run): each landed '
-                      'exactly once (the consumer group kept its offsets)')
+                ck.check(runs == (n1, n2), 'records before and after the upgrade (rows per run): '
+                         'each landed exactly once (the consumer group kept its offsets): %s (want %s)'
+                         % (runs, (n1, n2)), 'rollup Records %s; the server\'s log:\n%s' % (
+                             ch.scalar('SELECT sum(Records) FROM netmeta.flows_1m_proto'),
+                             '\n'.join(l for l in ch.errors().splitlines()
+                                       if 'Kafka' in l or '<Error>' in l)[-3000:]))
                 got = int(ch.scalar('SELECT sum(Records) FROM netmeta.flows_1m_proto'))
                 ck.eq(got, n1 + n2, 'the rollup too')
 
