@@ -34,7 +34,6 @@ Traps of chDB 4.4 (engine 26.9.2), found here:
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,16 +44,20 @@ import chlib
 REGISTRY_ERROR = 'Shutdown was called'
 
 
-def with_chdb():
-    """Returns once `import chdb` works in this interpreter; otherwise
-    re-executes this script with a python3 on PATH that has it, or skips."""
+def with_chdb(optional=False):
+    """Returns '' once `import chdb` works in this interpreter; otherwise
+    re-executes this script with a python3 on PATH that has it. Where none
+    has it: skips, or with optional returns why."""
     try:
         import chdb  # noqa: F401
-        return
+        return ''
     except ImportError:
         pass
     if os.environ.get('NM_CHDB_REEXEC'):
-        chlib.skip('chdb is not importable by %s either' % sys.executable)
+        why = 'chdb is not importable by %s either' % sys.executable
+        if optional:
+            return why
+        chlib.skip(why)
     cands = []
     for d in os.environ.get('PATH', '').split(os.pathsep):
         p = os.path.join(d, 'python3')
@@ -65,7 +68,10 @@ def with_chdb():
         if r.returncode == 0:
             env = dict(os.environ, NM_CHDB_REEXEC='1')
             os.execve(p, [p] + sys.argv, env)
-    chlib.skip('chdb is not installed for any python3 on PATH (python3 -m pip install chdb)')
+    why = 'chdb is not installed for any python3 on PATH (python3 -m pip install chdb==4.4.0)'
+    if optional:
+        return why
+    chlib.skip(why)
 
 
 class Chdb:
@@ -131,38 +137,6 @@ def table_engine(ch, db, table):
     rows = ch.query("SELECT engine FROM system.tables WHERE database = '%s' AND name = '%s'"
                     % (db, table))
     return rows[0]['engine'] if rows else None
-
-
-def run_netmeta_pb(exe, workdir, pcap, bootstrap, tag, topic, counters_topic):
-    """Replays pcap through a DPDK net_pcap vdev into the Kafka sink in
-    Protobuf (the collector's default format), every UDP port of the capture
-    listened to as 'auto'. -> (exit status, stderr, counters)."""
-    ports = chlib.udp_dst_ports(pcap)[:16]
-    cfg = {'backend': 'dpdk', 'workers': 1,
-           'ports': [{'device': 'net_pcap0,rx_pcap=' + pcap, 'accept_any_destination': True}],
-           'mbuf_size': 9216,
-           'listen': {'auto': ports or [6343]},
-           'stats_interval': 0,
-           'sinks': [{'type': 'kafka', 'brokers': bootstrap, 'topic': topic,
-                      'counters_topic': counters_topic, 'format': 'protobuf'}]}
-    path = os.path.join(workdir, tag + '.yaml')
-    with open(path, 'w') as f:
-        json.dump(cfg, f)   # JSON is YAML
-    prefix = 'nmchdb%d_%s' % (os.getpid(), tag)
-    args = [exe, '--no-huge', '-m', '512', '--no-pci', '--file-prefix=' + prefix, '-l', '0-1',
-            '--no-telemetry', '--log-level=lib.eal:warning', '--', '--config', path, '--exit-idle', '1']
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=180)
-    finally:
-        shutil.rmtree(os.path.join('/var/run/dpdk', prefix), ignore_errors=True)
-    counters = {}
-    for line in p.stderr.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and re.match(r'^-?\d+$', parts[1]):
-            counters[parts[0]] = int(parts[1])
-        elif len(parts) == 2:
-            counters[parts[0]] = parts[1]
-    return p.returncode, p.stderr, counters
 
 
 def produce(bootstrap, topic, payloads):

@@ -2,9 +2,9 @@
 """
 Shared helpers of the 'clickhouse' test suite (Python standard library only):
 installing and starting a private ClickHouse server (Debian's 18.16) as a
-child process, the mock Kafka broker, the collector replaying a capture
-into Kafka, netmeta-decode, and the expected values the checks compare
-with (computed from netmeta-decode's records, never from ClickHouse).
+child process, the collector replaying a capture into Kafka, netmeta-decode,
+and the expected values the checks compare with (computed from
+netmeta-decode's records, never from ClickHouse).
 """
 
 import collections
@@ -92,6 +92,14 @@ def ensure_installed(need=('server',)):
     """Installs Debian's ClickHouse packages when missing (root only; one
     installer at a time across parallel tests). Skips the test when that
     is not possible."""
+    why = old_server_missing(need)
+    if why:
+        skip(why)
+
+
+def old_server_missing(need=('server',)):
+    """'' when Debian's ClickHouse can run here (installed now with apt-get
+    when missing and root), else why not."""
     def have():
         ok = True
         if 'server' in need:
@@ -101,14 +109,14 @@ def ensure_installed(need=('server',)):
         return ok
 
     if have():
-        return
+        return ''
     if os.geteuid() != 0:
-        skip('ClickHouse is not installed and this is not root: apt-get install %s'
-             % ' '.join(PACKAGES))
+        return ('ClickHouse is not installed and this is not root: apt-get install %s'
+                % ' '.join(PACKAGES))
     with open(os.path.join(tempfile.gettempdir(), 'netmeta-clickhouse-install.lock'), 'w') as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         if have():
-            return
+            return ''
         env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
         log('installing %s with apt-get' % ' '.join(PACKAGES))
         cmd = ['apt-get', 'install', '-y', '-qq', '--no-install-recommends'] + PACKAGES
@@ -117,7 +125,8 @@ def ensure_installed(need=('server',)):
             subprocess.run(['apt-get', 'update', '-qq'], env=env, capture_output=True, timeout=600)
             p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         if p.returncode != 0 or not have():
-            skip('could not install %s: %s' % (' '.join(PACKAGES), p.stderr.strip()[-400:]))
+            return 'could not install %s: %s' % (' '.join(PACKAGES), p.stderr.strip()[-400:])
+    return ''
 
 
 def free_tcp_port():
@@ -144,7 +153,7 @@ CONFIG = '''<?xml version="1.0"?>
     <user_files_path>{dir}/user_files/</user_files_path>
     <format_schema_path>{dir}/format_schemas/</format_schema_path>
     <users_config>{dir}/users.xml</users_config>
-    <default_profile>default</default_profile>
+    <default_profile>kafka</default_profile>
     <default_database>default</default_database>
     <timezone>UTC</timezone>
     <mark_cache_size>67108864</mark_cache_size>
@@ -162,12 +171,22 @@ CONFIG = '''<?xml version="1.0"?>
 # went away without leaving the group (18.16 does not close the consumer of
 # a dropped Kafka table) is replaced after 6 s instead of 45 s. Tests wait
 # less; production keeps the defaults.
+# Profile `kafka` is the server's default_profile, the settings background
+# work runs with, the Kafka engine's included: input_format_allow_errors_ratio
+# 1 lets 18.16's Kafka engine skip a line that is not JSON (a message of
+# another producer) instead of failing the block again and again
+# (clickhouse/README.md). The user's own profile keeps inserts strict.
 USERS = '''<?xml version="1.0"?>
 <yandex>
     <profiles>
         <default>
             <stream_flush_interval_ms>1000</stream_flush_interval_ms>
+            <input_format_allow_errors_ratio>0</input_format_allow_errors_ratio>
         </default>
+        <kafka>
+            <stream_flush_interval_ms>1000</stream_flush_interval_ms>
+            <input_format_allow_errors_ratio>1</input_format_allow_errors_ratio>
+        </kafka>
     </profiles>
     <users>
         <default>
@@ -276,41 +295,23 @@ def run_apply(args, timeout=120):
 
 
 # ---------------------------------------------------------------------------
-# Kafka mock and the collector
+# the collector
 # ---------------------------------------------------------------------------
-
-class Mock:
-    def __init__(self, exe, topics=('flows', 'counters')):
-        args = [exe]
-        for t in topics:
-            args += ['--topic', t]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        line = self.proc.stdout.readline().strip()
-        m = re.match(r'bootstrap (\S+)', line)
-        if not m:
-            self.stop()
-            raise RuntimeError('netmeta-kafka-mock said %r' % line)
-        self.bootstrap = m.group(1)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write('quit\n')
-                self.proc.stdin.close()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-
 
 _eal_seq = [0]
 
 
-def run_netmeta(exe, workdir, pcap, bootstrap, tag, topic='flows', counters_topic='counters'):
-    """Replays pcap through a DPDK net_pcap vdev into the Kafka sink (JSON
-    lines, what 18.16 reads), every UDP port of the capture listened to as
-    'auto'. -> (exit status, stderr, counters)."""
+def kafka_sink(bootstrap, topic, counters_topic, fmt):
+    return {'type': 'kafka', 'brokers': bootstrap, 'topic': topic,
+            'counters_topic': counters_topic, 'format': fmt}
+
+
+def run_netmeta(exe, workdir, pcap, bootstrap, tag, topic='flows', counters_topic='counters',
+                sinks=None):
+    """Replays pcap through a DPDK net_pcap vdev into the sinks (default:
+    one Kafka sink in JSON lines, what 18.16 reads), every UDP port of the
+    capture listened to as 'auto'. -> (exit status, stderr, counters; a
+    counter that is not a number, like kafka0_identity, as its text)."""
     _eal_seq[0] += 1
     ports = udp_dst_ports(pcap)[:16]
     cfg = {'backend': 'dpdk', 'workers': 1,
@@ -318,20 +319,22 @@ def run_netmeta(exe, workdir, pcap, bootstrap, tag, topic='flows', counters_topi
            'mbuf_size': 9216,
            'listen': {'auto': ports or [6343]},
            'stats_interval': 0,
-           'sinks': [{'type': 'kafka', 'brokers': bootstrap, 'topic': topic,
-                      'counters_topic': counters_topic, 'format': 'json'}]}
+           'sinks': sinks or [kafka_sink(bootstrap, topic, counters_topic, 'json')]}
     path = os.path.join(workdir, tag + '.yaml')
     with open(path, 'w') as f:
         json.dump(cfg, f)   # JSON is YAML
     prefix = 'nmch%d_%d' % (os.getpid(), _eal_seq[0])
     args = [exe, '--no-huge', '-m', '512', '--no-pci', '--file-prefix=' + prefix, '-l', '0-1',
             '--no-telemetry', '--log-level=lib.eal:warning', '--', '--config', path, '--exit-idle', '1']
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    finally:
+        shutil.rmtree(os.path.join('/var/run/dpdk', prefix), ignore_errors=True)
     counters = {}
     for line in p.stderr.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counters[parts[0]] = int(parts[1])
+        if len(parts) == 2 and re.match(r'^[A-Za-z][A-Za-z0-9_]*$', parts[0]):
+            counters[parts[0]] = int(parts[1]) if re.match(r'^-?\d+$', parts[1]) else parts[1]
     return p.returncode, p.stderr, counters
 
 
@@ -675,3 +678,30 @@ def addr_bytes(text):
     if ip.version == 4:
         ip = ipaddress.IPv6Address('::ffff:' + text)
     return ip.packed
+
+
+def _serve(argv):
+    """chlib.py serve DIR: a private 18.16 server under DIR (the tests'
+    config: a free port, the Kafka engine's default_profile), its URL on
+    stdout, until SIGINT or SIGTERM, which stop it."""
+    if len(argv) != 3 or argv[1] != 'serve':
+        print('usage: /usr/bin/python3 tests/clickhouse/chlib.py serve DIR', file=sys.stderr)
+        return 2
+    why = old_server_missing()
+    if why:
+        print('chlib.py: ' + why, file=sys.stderr)
+        return 1
+    ch = ClickHouse(os.path.abspath(argv[2])).start()
+    print('ClickHouse %s at %s (data in %s; Ctrl-C or SIGTERM stops it)' % (ch.version, ch.url, ch.dir))
+    sys.stdout.flush()
+    stop = []
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda *_: stop.append(1))
+    while not stop and ch.proc.poll() is None:
+        signal.pause() if hasattr(signal, 'pause') else time.sleep(1)
+    ch.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(_serve(sys.argv))

@@ -13,7 +13,7 @@ sink uses) is then read field by field into those columns the way
 ClickHouse's Protobuf format does (by name; an absent field is the column
 default; an address must be exactly 16 bytes) and inserted as RowBinary.
 So the current schema's views, rollups and the operator queries run on
-real records, and the checks of test_pipeline.py apply:
+real records, and the checks of chcheck.py apply:
   flows_raw = netmeta-decode's records, per-protocol sampling sums, the
   rollups against flows_raw and netmeta-decode, every operator query.
 What this cannot show: ClickHouse's own Protobuf reader, the IPv6 type,
@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chexpect  # noqa: E402
 import chlib  # noqa: E402
-import test_pipeline  # noqa: E402
+import chcheck  # noqa: E402
 from chlib import log  # noqa: E402
 
 DB = 'nm_current'
@@ -104,7 +104,7 @@ def main(argv):
     ck = chlib.Checks()
     msgs, enums = chlib.read_proto(os.path.join(chlib.ROOT, 'proto', 'flow.proto'))
     with tempfile.TemporaryDirectory(prefix='nm-chc-') as work:
-        pcaps = [test_pipeline.build_gen(gen, work)]
+        pcaps = [chcheck.build_gen(gen, work)]
         caps = chlib.corpus_captures(shared)
         if caps:
             pcaps.append(os.path.join(work, 'corpus.pcap'))
@@ -156,12 +156,12 @@ def main(argv):
                       '%s: per Proto: records, sum(Bytes*SamplingRate), sum(Packets*SamplingRate)' % label)
                 addr = {'SrcAddr', 'DstAddr', 'SamplerAddress', 'NextHop', 'SrcAddrEncap', 'DstAddrEncap',
                         'BgpNextHop', 'PostNatSrcAddr', 'PostNatDstAddr', 'AgentAddress'}
-                test_pipeline.compare_rows(ck, '%s: flows_raw' % label, flows,
-                                           test_pipeline.select_raw(ch, 'flows_raw', DB), addr)
-                test_pipeline.compare_rows(ck, '%s: interface_counters' % label, ctrs,
-                                           test_pipeline.select_raw(ch, 'interface_counters', DB), addr)
-                test_pipeline.check_rollups(ck, ch, flows, DB)
-                test_pipeline.check_queries(ck, ch, flows, DB)
+                chcheck.compare_rows(ck, '%s: flows_raw' % label, flows,
+                                     chcheck.select_raw(ch, 'flows_raw', DB), addr)
+                chcheck.compare_rows(ck, '%s: interface_counters' % label, ctrs,
+                                     chcheck.select_raw(ch, 'interface_counters', DB), addr)
+                chcheck.check_rollups(ck, ch, flows, DB)
+                chcheck.check_queries(ck, ch, flows, DB)
         finally:
             ch.stop()
     return ck.finish()

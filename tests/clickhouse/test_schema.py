@@ -241,7 +241,7 @@ def main(argv):
             bad.append('%s: %s' % (f, err))
     ck.check(not bad, 'every operator query parses with clickhouse-format (%d)'
              % len(chexpect.query_files()), '\n'.join(bad))
-    log('  note  not checked here: the current schema on a current ClickHouse (test_chdb.py, chDB), '
+    log('  note  not checked here: the current schema on a current ClickHouse (test_pipeline.py, chDB), '
         'its views on 18.16 (test_current.py)')
     return ck.finish()
 
