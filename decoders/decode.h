@@ -35,7 +35,22 @@ struct nm_decode_cfg {
 	uint32_t max_fields_per_template;    /* default 128, at most NM_TMPL_FIELDS_MAX */
 	uint32_t template_lifetime_s;        /* 0 = never expire; default 0 */
 	uint64_t hash_seed;                  /* seed for exporter/template hashing */
+	/*
+	 * Admission (DESIGN-NOTES.md, "Template floods"): a new v9/IPFIX
+	 * exporter entry, and a new template of an exporter none of whose
+	 * templates has decoded data yet, each take one token from the
+	 * bucket of its source address (hashed into NM_ADMIT_SOURCES) and one
+	 * from the decoder's. Rates are per second (0 = unlimited), bursts
+	 * the tokens a bucket holds (at least 1 when its rate is set).
+	 */
+	uint32_t admit_source_rate;  /* default 64 */
+	uint32_t admit_source_burst; /* default 256 */
+	uint32_t admit_global_rate;  /* default 1024 */
+	uint32_t admit_global_burst; /* default 4096 */
 };
+
+/* Token buckets of source addresses (a seeded hash picks one). */
+#define NM_ADMIT_SOURCES 4096
 
 /* Fills the defaults above. */
 void nm_decode_cfg_default(struct nm_decode_cfg *c);
@@ -123,6 +138,7 @@ struct nm_exporter_info {
 	uint16_t port;         /* UDP source port (0 for sFlow) */
 	uint8_t kind;          /* 5, 9, 10; sFlow 0x50 datagrams, 0x51 flow, 0x52 counter, 0x53 drop samples */
 	uint32_t templates;
+	bool proven;           /* v9/IPFIX: one of its templates decoded data; others: always */
 	uint64_t seq_gaps;
 	uint64_t seq_lost;
 	uint64_t seq_resets;
