@@ -38,14 +38,16 @@ struct nm_decode_cfg {
 	/*
 	 * Admission (DESIGN-NOTES.md, "Template floods"): a new v9/IPFIX
 	 * exporter entry, and a new template of an exporter none of whose
-	 * templates has decoded data yet, each take one token from the
-	 * bucket of its source address (hashed into NM_ADMIT_SOURCES) and one
-	 * from the decoder's. Rates are per second (0 = unlimited), bursts
-	 * the tokens a bucket holds (at least 1 when its rate is set).
+	 * templates has decoded data yet, each take one token from a bucket
+	 * of its source address (the fuller of two picked by seeded hashes
+	 * among NM_ADMIT_SOURCES) and one from the decoder's. Rates are per
+	 * second (0 = unlimited), bursts the tokens a bucket holds (at least 1
+	 * when its rate is set). An address alone on its two buckets can draw
+	 * up to twice the source rate.
 	 */
-	uint32_t admit_source_rate;  /* default 64 */
-	uint32_t admit_source_burst; /* default 256 */
-	uint32_t admit_global_rate;  /* default 1024 */
+	uint32_t admit_source_rate;  /* default 16 */
+	uint32_t admit_source_burst; /* default 64 */
+	uint32_t admit_global_rate;  /* default 2048 */
 	uint32_t admit_global_burst; /* default 4096 */
 };
 

@@ -106,9 +106,9 @@ void nm_decode_cfg_default(struct nm_decode_cfg *c)
 	c->max_fields_per_template = 128;
 	c->template_lifetime_s = 0;
 	c->hash_seed = 0x6e65746d657461ull;
-	c->admit_source_rate = 64;
-	c->admit_source_burst = 256;
-	c->admit_global_rate = 1024;
+	c->admit_source_rate = 16;
+	c->admit_source_burst = 64;
+	c->admit_global_rate = 2048;
 	c->admit_global_burst = 4096;
 }
 
@@ -279,8 +279,16 @@ static bool nm_admit(struct nm_decoder *d, const struct nm_addr *addr, uint64_t 
 		     enum nm_err src_err, enum nm_err glob_err)
 {
 	const struct nm_decode_cfg *c = &d->cfg;
-	uint64_t *src = &d->admit_src[nm_hash64(d->cfg.hash_seed ^ 0xad, addr->b, 16) &
-				       (NM_ADMIT_SOURCES - 1)];
+	/* Two buckets per address (two seeded hashes), the fuller one used: an
+	 * address that shares a bucket with a flooding one still has the
+	 * other, unless both are shared (for 16 flooding addresses among 4096
+	 * buckets, 1 chance in ~16,000). */
+	uint64_t h = nm_hash64(d->cfg.hash_seed ^ 0xad, addr->b, 16);
+	uint32_t i1 = (uint32_t)h & (NM_ADMIT_SOURCES - 1);
+	uint32_t i2 = (uint32_t)(h >> 32) & (NM_ADMIT_SOURCES - 1);
+	if (i2 == i1)
+		i2 ^= 1;
+	uint64_t *src = &d->admit_src[d->admit_src[i2] < d->admit_src[i1] ? i2 : i1];
 	if (!nm_gcra(src, now, c->admit_source_rate, c->admit_source_burst, false)) {
 		nm_err_inc(d, src_err);
 		return false;

@@ -560,112 +560,118 @@ static uint32_t adm_msg(struct nm_t *t, uint32_t dom, uint32_t first, unsigned n
 }
 
 /*
- * Source rate 10/s, burst 5: one address opening 8 observation domains at
- * once gets 5; a tenth of a second later one more; another address has a
- * bucket of its own. Refused datagrams learn nothing and their data is
- * counted as lost records.
+ * Source rate 10/s, burst 5, two buckets per address: one address opening
+ * 14 observation domains at once gets 10; a tenth of a second later one
+ * more per bucket; another address has buckets of its own. Refused
+ * datagrams learn nothing and their data is counted as lost records.
  */
 static void test_admit_exporter_source(void **state)
 {
 	struct nm_t *t = adm_new(state, 10, 5, 0, 1);
 	cache_from(t, 1);
-	for (uint32_t dom = 0; dom < 8; dom++)
+	for (uint32_t dom = 0; dom < 14; dom++)
 		adm_msg(t, dom, 0, 0, 0, 0);
-	assert_int_equal(nm_decoder_exporter_count(t->d), 5);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 3);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 10);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 4);
 	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 0);
 	/* A refused exporter's data: one set, 3 records of 4 bytes lost; no
 	 * template of its own is known, none decoded data yet: 1 record. */
 	assert_int_equal(adm_msg(t, 99, 256, 0, 256, 3), 0);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 4);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 5);
 	assert_int_equal(nm_t_err(t, NM_ERR_DATA_NO_TEMPLATE), 1);
 	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 1);
-	/* 100 ms: one token. */
+	/* 100 ms: one token in each bucket. */
 	t->m.time_ns += 100 * NM_T_MS;
 	adm_msg(t, 50, 0, 0, 0, 0);
 	adm_msg(t, 51, 0, 0, 0, 0);
-	assert_int_equal(nm_decoder_exporter_count(t->d), 6);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 5);
-	/* Another address, the same instant: its own bucket. */
+	adm_msg(t, 52, 0, 0, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 12);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 6);
+	/* Another address, the same instant: buckets of its own. */
 	cache_from(t, 2);
 	adm_msg(t, 0, 256, 1, 256, 2);
-	assert_int_equal(nm_decoder_exporter_count(t->d), 7);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 13);
 	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 1);
-	/* Known exporters are never refused, whatever their bucket holds. */
+	/* Known exporters are never refused, whatever their buckets hold. */
 	cache_from(t, 1);
 	adm_msg(t, 0, 0, 0, 0, 0);
 	adm_msg(t, 50, 0, 0, 0, 0);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 5);
-	assert_int_equal(nm_decoder_exporter_count(t->d), 7);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 6);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 13);
 	cache_assert_consistent(t);
 	assert_identity(t);
 }
 
 /*
- * Global rate 10/s, burst 4: six addresses at once get 4. A refusal by the
- * source bucket takes nothing from the global one.
+ * Global rate 10/s, burst 4; source 1/s, burst 1 (two buckets: 2 at once
+ * per address). A refusal by the source takes nothing from the global
+ * bucket: address 0's third domain is refused by its source, and the two
+ * tokens left go to addresses 1 and 2.
  */
 static void test_admit_exporter_global(void **state)
 {
 	struct nm_t *t = adm_new(state, 1, 1, 10, 4);
-	for (uint32_t a = 0; a < 6; a++) {
+	cache_from(t, 0);
+	for (uint32_t dom = 1; dom <= 3; dom++)
+		adm_msg(t, dom, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	for (uint32_t a = 1; a <= 4; a++) {
 		cache_from(t, a);
 		adm_msg(t, 7, 0, 0, 0, 0);
 	}
 	assert_int_equal(nm_decoder_exporter_count(t->d), 4);
 	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 2);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 0);
-	/* 100 ms later: one global token. Address 0 asks for a second domain
-	 * (its source bucket, 1/s, is empty): refused by the source, so the
-	 * token is still there for address 10. */
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	/* 100 ms later: one global token. Address 0 (source buckets still
+	 * empty) is refused by its source; the token goes to address 5. */
 	t->m.time_ns += 100 * NM_T_MS;
 	cache_from(t, 0);
-	adm_msg(t, 8, 0, 0, 0, 0);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
-	cache_from(t, 10);
-	adm_msg(t, 8, 0, 0, 0, 0);
+	adm_msg(t, 3, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 2);
+	cache_from(t, 5);
+	adm_msg(t, 7, 0, 0, 0, 0);
 	assert_int_equal(nm_decoder_exporter_count(t->d), 5);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 2);
-	cache_from(t, 11);
-	adm_msg(t, 8, 0, 0, 0, 0);
+	cache_from(t, 6);
+	adm_msg(t, 7, 0, 0, 0, 0);
 	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 3);
 	assert_identity(t);
 }
 
 /*
  * New templates of an exporter that has decoded nothing take tokens too
- * (source burst 5: the entry took 1, so 4 of 10 templates get in); a
- * re-sent template costs nothing; once its data decodes the exporter is
- * proven and its new templates are no longer rate-limited.
+ * (source burst 5 in each of two buckets: the entry took 1, so 9 of 15
+ * templates get in); a re-sent template costs nothing; once its data
+ * decodes the exporter is proven and its new templates are no longer
+ * rate-limited.
  */
 static void test_admit_templates(void **state)
 {
 	struct nm_t *t = adm_new(state, 10, 5, 0, 1);
 	cache_from(t, 1);
-	adm_msg(t, 1, 256, 10, 0, 0);
+	adm_msg(t, 1, 256, 15, 0, 0);
 	assert_int_equal(nm_decoder_exporter_count(t->d), 1);
-	assert_int_equal(nm_decoder_template_count(t->d), 4);
+	assert_int_equal(nm_decoder_template_count(t->d), 9);
 	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 6);
-	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_ADDED), 4);
-	/* Re-sent: 4 refreshes (free), 6 refused again. */
-	adm_msg(t, 1, 256, 10, 0, 0);
-	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_REFRESHED), 4);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_ADDED), 9);
+	/* Re-sent: 9 refreshes (free), 6 refused again. */
+	adm_msg(t, 1, 256, 15, 0, 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_REFRESHED), 9);
 	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 12);
-	/* Data for a refused template: 3 records of the exporter's smallest
-	 * record (4 bytes) lost. */
-	assert_int_equal(adm_msg(t, 1, 0, 0, 260, 3), 0);
+	/* Data for a refused template (265..270): 3 records of the exporter's
+	 * smallest record (4 bytes) lost. */
+	assert_int_equal(adm_msg(t, 1, 0, 0, 266, 3), 0);
 	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 3);
 	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 0);
-	/* Data for an admitted one: proven, and then 10 new templates at once. */
+	/* Data for an admitted one: proven, and then 15 templates at once. */
 	assert_int_equal(adm_msg(t, 1, 0, 0, 257, 2), 2);
 	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 1);
-	adm_msg(t, 1, 256, 10, 265, 1);
-	assert_int_equal(nm_decoder_template_count(t->d), 10);
+	adm_msg(t, 1, 256, 15, 270, 1);
+	assert_int_equal(nm_decoder_template_count(t->d), 15);
 	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 12);
 	assert_int_equal(t->b.n, 3);
 	struct cache_sum s = {0, 0, 0};
 	nm_decoder_exporter_foreach(t->d, cache_sum_cb, &s);
-	assert_int_equal(s.templates, 10);
+	assert_int_equal(s.templates, 15);
 	assert_identity(t);
 }
 
@@ -692,16 +698,16 @@ static void test_admit_clock_back(void **state)
 {
 	struct nm_t *t = adm_new(state, 1, 2, 1, 2);
 	cache_from(t, 1);
-	adm_msg(t, 1, 256, 1, 0, 0); /* entry + template: both buckets empty */
+	adm_msg(t, 1, 256, 1, 0, 0); /* entry + template: the global bucket is empty */
 	adm_msg(t, 2, 256, 1, 0, 0);
 	assert_int_equal(nm_decoder_exporter_count(t->d), 1);
 	assert_int_equal(nm_decoder_template_count(t->d), 1);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 1);
 	t->m.time_ns -= 3600 * NM_T_NS;
 	adm_msg(t, 3, 256, 1, 0, 0);
 	assert_int_equal(nm_decoder_exporter_count(t->d), 2);
 	assert_int_equal(nm_decoder_template_count(t->d), 2);
-	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 1);
 	assert_identity(t);
 }
 
@@ -888,9 +894,9 @@ static void test_admit_config(void **state)
 	(void)state;
 	struct nm_decode_cfg c;
 	nm_decode_cfg_default(&c);
-	assert_int_equal(c.admit_source_rate, 64);
-	assert_int_equal(c.admit_source_burst, 256);
-	assert_int_equal(c.admit_global_rate, 1024);
+	assert_int_equal(c.admit_source_rate, 16);
+	assert_int_equal(c.admit_source_burst, 64);
+	assert_int_equal(c.admit_global_rate, 2048);
 	assert_int_equal(c.admit_global_burst, 4096);
 	struct nm_decode_cfg b = c;
 	b.admit_source_burst = 0;
