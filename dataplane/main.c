@@ -191,10 +191,11 @@ static void nm_stats_final(const struct nm_stats_ctx *x)
 			struct nm_decode_stats wd;
 			nm_worker_dec_stats(&w[i], &wd);
 			fprintf(o, "worker%" PRIu32 " rx %" PRIu64 " datagrams %" PRIu64
-				   " records %" PRIu64 " exporters %" PRIu32 "\n",
+				   " records %" PRIu64 " exporters %" PRIu32 " templates %" PRIu32 "\n",
 				i, nm_wc_get(&w[i], NM_WC_RX_PACKETS),
 				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), wd.records,
-				nm_decoder_exporter_count(w[i].dec));
+				nm_decoder_exporter_count(w[i].dec),
+				nm_decoder_template_count(w[i].dec));
 		}
 	nm_sink_print(x->sink, o);
 }
