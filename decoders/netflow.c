@@ -324,6 +324,61 @@ static uint16_t nm_compiled_etype(const struct nm_compiled *c)
 	return v4 && v6 ? NM_ETYPE_MIXED : v4 ? 0x0800 : v6 ? 0x86dd : 0;
 }
 
+uint16_t nm_tmpl_ops_etype(const struct nm_tmpl *t)
+{
+	struct nm_compiled c;
+	c.nops = t->nops;
+	memcpy(c.ops, t->ops, (size_t)t->nops * sizeof(t->ops[0]));
+	return nm_compiled_etype(&c);
+}
+
+static bool nm_map_has(const struct nm_ie_map *m, size_t n, uint8_t kind, uint8_t arg,
+		       uint16_t dst)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].kind == kind && m[i].arg == arg && m[i].dst == dst)
+			return true;
+	return false;
+}
+
+bool nm_tmpl_op_valid(const struct nm_tmpl_op *o)
+{
+	uint8_t kind = o->kind, arg = o->arg;
+	/* The width-specialised kinds come from NM_OP_UINT (nm_compile_field). */
+	static const struct {
+		uint8_t kind, arg;
+		uint16_t len;
+	} spec[] = {{NM_OP_U8_32, 4, 1}, {NM_OP_U16_32, 4, 2}, {NM_OP_U32_32, 4, 4},
+		    {NM_OP_U32_64, 8, 4}, {NM_OP_U64_64, 8, 8}};
+	for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+		if (kind == spec[i].kind) {
+			if (arg != spec[i].arg || o->len != spec[i].len)
+				return false;
+			kind = NM_OP_UINT;
+		}
+	if (kind == NM_OP_SKIP)
+		return arg == 0 && o->dst == 0 && o->len > 0;
+	if (kind == NM_OP_END || kind > NM_OP_U64_64)
+		return false;
+	if (o->len == NM_VARLEN ? kind != NM_OP_SECTION : !nm_len_fits(kind, o->len))
+		return false;
+	return nm_map_has(nm_ie_map, NM_IE_MAP_N, kind, arg, o->dst) ||
+	       nm_map_has(nm_nsel_map, 4, kind, arg, o->dst);
+}
+
+/* Bump when the meaning of a compiled op changes without the tables or
+ * sizes below changing. */
+#define NM_TMPL_LAYOUT_VERSION 1
+
+uint64_t nm_tmpl_layout_fp(void)
+{
+	uint64_t h = nm_hash64(NM_TMPL_LAYOUT_VERSION, nm_ie_map, sizeof(nm_ie_map));
+	h = nm_hash64(h, nm_nsel_map, sizeof(nm_nsel_map));
+	const uint64_t sizes[] = {sizeof(struct nm_flow), sizeof(struct nm_tmpl_op), NM_OP_U64_64,
+				  NM_W__COUNT, NM_SAMPLERS_MAX};
+	return nm_hash64(h, sizes, sizeof(sizes));
+}
+
 /*
  * Installs a compiled template for (e, id). fp is the fingerprint of the
  * template record as sent, so a re-sent identical template is a refresh.

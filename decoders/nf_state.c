@@ -315,7 +315,7 @@ static void nm_unused_link(struct nm_decoder *d, uint32_t ti)
 	d->unused_tail = ti;
 }
 
-static void nm_unused_unlink(struct nm_decoder *d, uint32_t ti)
+void nm_unused_unlink(struct nm_decoder *d, uint32_t ti)
 {
 	struct nm_tmpl *t = nm_tmpl_at(d, ti);
 	if (t->uprev != NM_NIL)
@@ -329,7 +329,7 @@ static void nm_unused_unlink(struct nm_decoder *d, uint32_t ti)
 	t->uprev = t->unext = NM_NIL;
 }
 
-static void nm_unproven_link(struct nm_decoder *d, uint32_t ei)
+void nm_unproven_link(struct nm_decoder *d, uint32_t ei)
 {
 	struct nm_exporter *e = &d->exp[ei];
 	e->pnext = NM_NIL;
@@ -478,6 +478,12 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 	if (!e->proven && !nm_admit(d, &e->addr, e->last_ns, NM_ERR_TMPL_REFUSED_SOURCE,
 				    NM_ERR_TMPL_REFUSED_GLOBAL))
 		return NULL;
+	return nm_tmpl_take(d, e, id);
+}
+
+struct nm_tmpl *nm_tmpl_take(struct nm_decoder *d, struct nm_exporter *e, uint16_t id)
+{
+	struct nm_tmpl *t;
 	if (e->ntmpl >= d->cfg.max_templates_per_exporter) {
 		/* Evict this exporter's least recently defined template. */
 		struct nm_tmpl *old = NULL;
@@ -577,7 +583,7 @@ static void nm_exporter_evict(struct nm_decoder *d, struct nm_exporter *e)
 }
 
 /* Finds (admit: or admits) the exporter; NULL only when admission refuses. */
-static struct nm_exporter *nm_exporter_lookup(struct nm_decoder *d, const struct nm_addr *addr,
+struct nm_exporter *nm_exporter_lookup(struct nm_decoder *d, const struct nm_addr *addr,
 					      uint16_t port, uint8_t version, uint32_t domain,
 					      uint32_t sub, uint64_t now_ns, bool admit)
 {

@@ -271,6 +271,29 @@ struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16
 struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
 			     bool *existed);
 
+/* A new slot for (e, id), which must not be in the cache: no admission,
+ * evicting if needed (counted), on the never-used list. Never NULL. */
+struct nm_tmpl *nm_tmpl_take(struct nm_decoder *d, struct nm_exporter *e, uint16_t id);
+
+/* nm_exporter_get() / nm_exporter_admit() in one: admit = false creates a
+ * proven entry without admission (never NULL). */
+struct nm_exporter *nm_exporter_lookup(struct nm_decoder *d, const struct nm_addr *addr,
+				       uint16_t port, uint8_t version, uint32_t domain,
+				       uint32_t sub, uint64_t now_ns, bool admit);
+
+/* Unproven list (nm_state_load restores an entry's place on it). */
+void nm_unproven_link(struct nm_decoder *d, uint32_t ei);
+void nm_unused_unlink(struct nm_decoder *d, uint32_t ti);
+
+/* Whether a compiled op is one nm_compile_field() can produce with this
+ * build's IE map (state files), and the fingerprint of that map, the flow
+ * record layout and the op set: a state file made by a build where any of
+ * them differ is refused. */
+bool nm_tmpl_op_valid(const struct nm_tmpl_op *o);
+uint64_t nm_tmpl_layout_fp(void);
+/* Etype implied by the address ops of t (as compiled). */
+uint16_t nm_tmpl_ops_etype(const struct nm_tmpl *t);
+
 void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl *t);
 
 /* Withdraws every template (options = -1), or only data (0) / options (1). */
