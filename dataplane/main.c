@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "sink.h"
 #include "sock.h"
+#include "state_file.h"
 #include "worker.h"
 
 static atomic_bool nm_stop;
@@ -610,6 +611,8 @@ int main(int argc, char **argv)
 		workers[i].live = &live;
 		workers[i].etab = etabs ? &etabs[i] : NULL;
 		prod[i] = (struct nm_sink_producer){workers[i].full, workers[i].free};
+		if (cfg.state_path[0] && i < cfg.workers) /* the backend's workers decode exports */
+			nm_state_file_load(&workers[i], &cfg);
 	}
 	/* The sink sees rings and its own outputs' configuration, nothing else. */
 	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, nw);
@@ -674,6 +677,9 @@ int main(int argc, char **argv)
 	       nm_sum(workers, nw, NM_WC_COUNTERS_SENT));
 	nm_stats_final(&sx);
 	nm_linux_print(lx, stderr);
+	/* The workers have stopped: their decoders can be read. */
+	for (uint32_t i = 0; cfg.state_path[0] && i < cfg.workers; i++)
+		nm_state_file_save(&workers[i], &cfg);
 	nm_sink_free(&sink);
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_port_stats(stderr);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Decoder state across restarts (config `state`): each worker's decoder
+ * state (decoders/decode.h, nm_decoder_state_*) in the file PATH.<worker>,
+ * loaded at start-up and written at shutdown, atomically.
+ */
+#ifndef NM_STATE_FILE_H
+#define NM_STATE_FILE_H
+
+#include "config.h"
+#include "worker.h"
+
+/*
+ * Loads worker w's state from cfg->state_path.<id> into its fresh decoder.
+ * One line on stderr says what happened: loaded (exporters, templates, age),
+ * no file, or refused with its reason ("starting clean"). Never fails the
+ * start: without a usable file the decoder starts empty.
+ */
+void nm_state_file_load(struct nm_worker *w, const struct nm_config *cfg);
+
+/*
+ * Writes worker w's decoder state to cfg->state_path.<id>: PATH.<id>.tmp,
+ * fsync, rename over PATH.<id>, fsync of the directory; a crash at any
+ * point leaves the old file or the new one, never a mix. Call it when the
+ * worker no longer runs. Returns 0, or -1 with the reason on stderr.
+ */
+int nm_state_file_save(const struct nm_worker *w, const struct nm_config *cfg);
+
+#endif
