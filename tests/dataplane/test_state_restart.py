@@ -151,6 +151,15 @@ def main(argv):
     # nothing known about the exporters' record sizes: one record per set, a lower bound
     ck.eq((c.get('decode_records', 0), c.get('ev_RECORDS_NO_TEMPLATE', 0)), (0, nsets),
           'run 3: nothing decoded; records lost counted (one per set: no record size known)')
+    # the keys are checked like every other
+    for body, msg in (('state:\n  pathh: x\n', 'state.pathh: unknown key (expected path, max_age)'),
+                      ('state:\n  max_age: -1\n', "state.max_age: '-1' is out of range")):
+        path = os.path.join(work, 'bad.yaml')
+        with open(path, 'w') as f:
+            f.write(body)
+        p = subprocess.run([netmeta, '--config', path, '--check'], capture_output=True, text=True,
+                           timeout=60)
+        ck.check(p.returncode == 1 and msg in p.stderr, '--check refuses: %s' % msg, p.stderr)
     rc = ck.finish()
     if rc:
         log('work files kept in ' + work)
