@@ -425,9 +425,19 @@ static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 		return nm_get_u32(x, path, v, 1, NM_TMPL_FIELDS_MAX, &d->max_fields_per_template);
 	if (strcmp(key, "lifetime") == 0)
 		return nm_get_u32(x, path, v, 0, 86400 * 365, &d->template_lifetime_s);
+	/* admission of new exporters and templates (DESIGN-NOTES.md, "Template floods") */
+	if (strcmp(key, "admit_source_rate") == 0)
+		return nm_get_u32(x, path, v, 0, 1000000, &d->admit_source_rate);
+	if (strcmp(key, "admit_source_burst") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &d->admit_source_burst);
+	if (strcmp(key, "admit_global_rate") == 0)
+		return nm_get_u32(x, path, v, 0, 1000000, &d->admit_global_rate);
+	if (strcmp(key, "admit_global_burst") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &d->admit_global_burst);
 	return nm_fail(x, path,
 		       "unknown key (expected max_exporters, max_templates, "
-		       "max_templates_per_exporter, max_fields, lifetime)");
+		       "max_templates_per_exporter, max_fields, lifetime, admit_source_rate, "
+		       "admit_source_burst, admit_global_rate, admit_global_burst)");
 }
 
 static int nm_prop_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
@@ -1037,6 +1047,12 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.max_exporters, c->decode.max_templates,
 		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
 		c->decode.template_lifetime_s);
+	fprintf(o,
+		"netmeta: new exporters and templates of exporters without decoded data: %" PRIu32
+		"/s per source address (burst %" PRIu32 "), %" PRIu32 "/s per worker (burst %" PRIu32
+		"); 0/s = unlimited\n",
+		c->decode.admit_source_rate, c->decode.admit_source_burst,
+		c->decode.admit_global_rate, c->decode.admit_global_burst);
 	if (c->state_path[0])
 		fprintf(o, "netmeta: decoder state: %s.<worker>, loaded if at most %" PRIu32
 			   " s old, saved at shutdown\n", c->state_path, c->state_max_age);

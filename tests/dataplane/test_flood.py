@@ -70,6 +70,19 @@ def main(argv):
     netmeta, gen = dplib.args_or_usage(argv, ['NETMETA', 'NETMETA_GEN'])
     work = tempfile.mkdtemp(prefix='nm-flood-')
     ck = dplib.Checks()
+    # the admission keys: checked, and said at start
+    for body, want, msg in (
+            ('templates:\n  admit_source_burst: 0\n', 1,
+             "templates.admit_source_burst: '0' is out of range"),
+            ('templates:\n  admit_source_rate: 5\n  admit_global_rate: 0\n', 0,
+             'new exporters and templates of exporters without decoded data: 5/s per source '
+             'address (burst 64), 0/s per worker (burst 4096)')):
+        path = os.path.join(work, 'check.yaml')
+        with open(path, 'w') as f:
+            f.write(body)
+        p = subprocess.run([netmeta, '--config', path, '--check'], capture_output=True, text=True,
+                           timeout=60)
+        ck.check(p.returncode == want and msg in p.stderr, '--check: %s' % msg, p.stderr[-800:])
     while True:
         off = dplib.free_udp_ports(1)[0] - 2055
         ports = [2055 + off, 4739 + off]
