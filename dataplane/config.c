@@ -47,6 +47,7 @@ void nm_config_default(struct nm_config *c)
 	c->metrics_max_exporters = 1024;
 	c->log_level = 2; /* NM_LOG_INFO */
 	c->state_max_age = 3600;
+	c->state_interval = 60;
 }
 
 int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len)
@@ -408,7 +409,9 @@ static int nm_state_pair(struct nm_cfg_ctx *x, const char *path, const char *key
 		return nm_get_str(x, path, v, c->state_path, sizeof(c->state_path) - 16);
 	if (strcmp(key, "max_age") == 0)
 		return nm_get_u32(x, path, v, 0, 86400 * 365, &c->state_max_age);
-	return nm_fail(x, path, "unknown key (expected path, max_age)");
+	if (strcmp(key, "interval") == 0)
+		return nm_get_u32(x, path, v, 0, 86400, &c->state_interval);
+	return nm_fail(x, path, "unknown key (expected path, max_age, interval)");
 }
 
 static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
@@ -1055,7 +1058,8 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.admit_global_rate, c->decode.admit_global_burst);
 	if (c->state_path[0])
 		fprintf(o, "netmeta: decoder state: %s.<worker>, loaded if at most %" PRIu32
-			   " s old, saved at shutdown\n", c->state_path, c->state_max_age);
+			   " s old, saved at shutdown and every %" PRIu32 " s (0: only then)\n",
+			c->state_path, c->state_max_age, c->state_interval);
 	for (uint32_t i = 0; i < c->nrates; i++)
 		fprintf(o, "netmeta: sampling rate of %s: %" PRIu32 " (%s)\n",
 			nm_addr_format(&c->rates[i].exporter, a, sizeof(a)), c->rates[i].rate,
@@ -1262,6 +1266,7 @@ int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *
 	NM_DIFF_(conntrack, "conntrack")
 	NM_DIFF_(state_path, "state.path")
 	NM_DIFF_(state_max_age, "state.max_age")
+	NM_DIFF_(state_interval, "state.interval")
 #undef NM_DIFF_
 	return n;
 }

@@ -118,6 +118,7 @@ struct nm_config {
 	uint32_t log_format;            /* enum nm_log_format: bare, plain, json */
 	char state_path[256];    /* decoder state across restarts: PATH.<worker>; "" = off */
 	uint32_t state_max_age;  /* seconds; an older state file is refused (0 = any age) */
+	uint32_t state_interval; /* seconds between saves while running; 0 = at shutdown only */
 };
 
 /* Default metrics address when `metrics:` is given without `listen`. */

@@ -371,6 +371,9 @@ static void *nm_stats_run(void *arg)
 				NM_EXIT_IDLE_GRACE_S);
 			atomic_store(&nm_stop, true);
 		}
+		/* decoder state snapshots the workers made (state.interval) */
+		for (uint32_t i = 0; x->cfg->state_path[0] && i < x->cfg->workers; i++)
+			nm_state_file_flush(&x->workers[i], x->cfg);
 		if (lc->stats_interval && now - last >= (uint64_t)lc->stats_interval * 1000000000ull) {
 			nm_stats_line(x);
 			last = now;

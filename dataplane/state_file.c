@@ -15,10 +15,12 @@
 /* A state file larger than this is not one of ours (the largest decoder
  * configuration writes far less). */
 #define NM_STATE_FILE_MAX (1ull << 32)
+/* PATH.<worker> (config.h keeps 16 bytes of state_path for the suffixes) */
+#define NM_STATE_PATH_MAX (sizeof(((struct nm_config *)0)->state_path) + 16)
 
 void nm_state_file_load(struct nm_worker *w, const struct nm_config *cfg)
 {
-	char path[sizeof(cfg->state_path) + 16];
+	char path[NM_STATE_PATH_MAX];
 	snprintf(path, sizeof(path), "%s.%" PRIu32, cfg->state_path, w->id);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -71,63 +73,82 @@ void nm_state_file_load(struct nm_worker *w, const struct nm_config *cfg)
 	free(buf);
 }
 
-int nm_state_file_save(const struct nm_worker *w, const struct nm_config *cfg)
+/* Writes len bytes to PATH.<id>.tmp, fsync, rename over PATH.<id>, fsync
+ * of the directory. NULL, or the reason it failed. */
+static const char *nm_state_file_write(const char *path, const uint8_t *buf, size_t len)
 {
-	char path[sizeof(cfg->state_path) + 16], tmp[sizeof(path) + 8];
-	snprintf(path, sizeof(path), "%s.%" PRIu32, cfg->state_path, w->id);
+	char tmp[NM_STATE_PATH_MAX + 8];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	size_t len = nm_decoder_state_size(w->dec);
-	uint8_t *buf = malloc(len);
 	const char *why = NULL;
-	int fd = -1;
-	if (buf == NULL || nm_decoder_state_save(w->dec, nm_now_ns(), buf, len) != len) {
-		why = "out of memory";
-		goto done;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		why = strerror(errno);
-		goto done;
-	}
-	for (size_t put = 0; put < len;) {
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return strerror(errno);
+	for (size_t put = 0; put < len && why == NULL;) {
 		ssize_t r = write(fd, buf + put, len - put);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
+		if (r <= 0)
 			why = strerror(r < 0 ? errno : EIO);
-			goto done;
-		}
-		put += (size_t)r;
+		else
+			put += (size_t)r;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (why == NULL && fsync(fd) != 0)
 		why = strerror(errno);
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
+	if (close(fd) != 0 && why == NULL)
 		why = strerror(errno);
-		goto done;
+	if (why == NULL && rename(tmp, path) != 0)
+		why = strerror(errno);
+	if (why) {
+		unlink(tmp);
+		return why;
 	}
 	/* the rename itself reaches the disk with its directory */
-	char dir[sizeof(path)];
+	char dir[NM_STATE_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
 	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
-done:
-	if (fd >= 0)
-		close(fd);
+	return NULL;
+}
+
+int nm_state_file_save(const struct nm_worker *w, const struct nm_config *cfg)
+{
+	char path[NM_STATE_PATH_MAX];
+	snprintf(path, sizeof(path), "%s.%" PRIu32, cfg->state_path, w->id);
+	size_t len = nm_decoder_state_size(w->dec);
+	uint8_t *buf = malloc(len);
+	const char *why = "out of memory";
+	if (buf && nm_decoder_state_save(w->dec, nm_now_ns(), buf, len) == len)
+		why = nm_state_file_write(path, buf, len);
+	free(buf);
 	if (why) {
-		unlink(tmp);
 		fprintf(stderr, "netmeta: worker %" PRIu32 ": decoder state not saved to %s: %s\n",
 			w->id, path, why);
-	} else {
-		fprintf(stderr, "netmeta: worker %" PRIu32 ": decoder state saved to %s (%zu bytes)\n",
-			w->id, path, len);
+		return -1;
 	}
-	free(buf);
-	return why ? -1 : 0;
+	fprintf(stderr, "netmeta: worker %" PRIu32 ": decoder state saved to %s (%zu bytes)\n", w->id,
+		path, len);
+	return 0;
+}
+
+void nm_state_file_flush(struct nm_worker *w, const struct nm_config *cfg)
+{
+	/* Acquire: pairs with the worker's release store of the length
+	 * (nm_worker_state_snapshot): the bytes are there. */
+	size_t len = atomic_load_explicit(&w->state_len, memory_order_acquire);
+	if (len == 0)
+		return;
+	char path[NM_STATE_PATH_MAX];
+	snprintf(path, sizeof(path), "%s.%" PRIu32, cfg->state_path, w->id);
+	const char *why = nm_state_file_write(path, w->state_buf, len);
+	if (why) {
+		w->state_errors++;
+		if (w->state_errors == 1)
+			fprintf(stderr, "netmeta: worker %" PRIu32 ": decoder state not saved to %s: %s "
+					"(said once; the shutdown save says again)\n", w->id, path, why);
+	}
+	/* Release: the worker may reuse the buffer once it sees 0. */
+	atomic_store_explicit(&w->state_len, 0, memory_order_release);
 }

@@ -26,4 +26,12 @@ void nm_state_file_load(struct nm_worker *w, const struct nm_config *cfg);
  */
 int nm_state_file_save(const struct nm_worker *w, const struct nm_config *cfg);
 
+/*
+ * Writes out the snapshot worker w made while running (state.interval;
+ * nm_worker_state_snapshot), if there is one, the same way, and hands the
+ * buffer back. Called by the stats thread, so that a worker never waits on
+ * the disk. A failure is said once; the shutdown save reports again.
+ */
+void nm_state_file_flush(struct nm_worker *w, const struct nm_config *cfg);
+
 #endif

@@ -19,6 +19,10 @@ half could not be decoded at all (no template); with it:
 Then the state file is damaged (one byte) and the collector restarted: it
 says why it refuses the file, starts clean, and the same second half is
 counted as data without templates, as records (RECORDS_NO_TEMPLATE).
+Last, a crash: with state.interval 1 the collector is killed (SIGKILL) once
+a snapshot taken after the first half is on disk (its header's time says
+so); restarted, it decodes the second half as after a clean shutdown.
+The state keys' errors are --check errors with their path.
 
 Exit: 0 pass, 1 failure, 77 skipped.
 """
@@ -30,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dplib  # noqa: E402
@@ -68,9 +73,11 @@ def to_pcap_view(rec):
     return r
 
 
-def run(netmeta, work, cfg, tag, sends, sport):
+def run(netmeta, work, cfg, tag, sends, sport, crash_after_save=None):
     """Starts the collector, sends [(payload, dport)] from 127.0.0.1:sport,
-    waits for them, stops it (SIGTERM)."""
+    waits for them, stops it (SIGTERM). crash_after_save=FILE: waits until
+    FILE holds a snapshot taken after the last datagram arrived, then
+    SIGKILL."""
     nm = dplib.Netmeta(netmeta, work, cfg, tag=tag).start()
     ports = sorted({d for _, d in sends})
     if not dplib.wait_bound(nm, ports, 1):
@@ -83,6 +90,21 @@ def run(netmeta, work, cfg, tag, sends, sport):
         s.sendto(pl, ('127.0.0.1', dport))
     s.close()
     dplib.wait_rx(nm, len(sends), timeout=60, settle=0.2)
+    if crash_after_save:
+        t_rx = time.time_ns()
+        end = time.time() + 60
+        while time.time() < end:
+            # the snapshot's own time (header bytes 16-23, ns since the
+            # epoch) says it was taken after the last datagram was decoded
+            try:
+                with open(crash_after_save, 'rb') as f:
+                    hdr = f.read(24)
+                if len(hdr) == 24 and int.from_bytes(hdr[16:24], 'big') > t_rx:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        nm.proc.kill()
     nm.stop()
     return nm
 
@@ -151,8 +173,26 @@ def main(argv):
     # nothing known about the exporters' record sizes: one record per set, a lower bound
     ck.eq((c.get('decode_records', 0), c.get('ev_RECORDS_NO_TEMPLATE', 0)), (0, nsets),
           'run 3: nothing decoded; records lost counted (one per set: no record size known)')
+    # a crash (SIGKILL) after a periodic save (state.interval 1 s): nothing
+    # saved at shutdown, the snapshot taken while running is loaded
+    st2 = os.path.join(work, 'crash')
+    cfg2 = dict(cfg, state={'path': st2, 'max_age': 600, 'interval': 1})
+    k = run(netmeta, work, cfg2, 'crash', first, sport, crash_after_save=st2 + '.0')
+    log('run 4 (SIGKILL after a periodic save): exit %s' % k.rc)
+    ck.eq(k.rc, -9, 'run 4 was killed')
+    ck.check('decoder state saved' not in k.err and os.path.exists(st2 + '.0'),
+             'run 4: no shutdown save, the periodic snapshot is on disk')
+    r = run(netmeta, work, cfg2, 'after-crash', second, sport)
+    c = r.counters
+    ck.check(re.search(r'worker 0: decoder state loaded from \S+crash\.0: 2 exporters, 6 templates',
+                       r.err) is not None, 'run 5: the snapshot loads after the crash', r.err[-600:])
+    ck.eq((c.get('err_DATA_NO_TEMPLATE', 0), c.get('ev_SEQ_GAP', 0), c.get('ev_SEQ_RESET', 0)), (0, 0, 0),
+          'run 5: every data set had its template, sequence numbers continue')
+    ok, diff = dplib.compare(b.records, r.records, drop=('ExporterPort',))
+    ck.check(ok, 'run 5: the second half decodes as after a clean shutdown (run 2)', diff)
+
     # the keys are checked like every other
-    for body, msg in (('state:\n  pathh: x\n', 'state.pathh: unknown key (expected path, max_age)'),
+    for body, msg in (('state:\n  pathh: x\n', 'state.pathh: unknown key (expected path, max_age, interval)'),
                       ('state:\n  max_age: -1\n', "state.max_age: '-1' is out of range")):
         path = os.path.join(work, 'bad.yaml')
         with open(path, 'w') as f:
