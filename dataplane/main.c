@@ -427,6 +427,8 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 	}
 	if (nm_linux_check(cfg, err, errlen) != 0)
 		return -1;
+	if (nm_state_file_check(cfg, err, errlen) != 0)
+		return -1;
 	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
 }
 

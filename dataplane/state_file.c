@@ -18,6 +18,23 @@
 /* PATH.<worker> (config.h keeps 16 bytes of state_path for the suffixes) */
 #define NM_STATE_PATH_MAX (sizeof(((struct nm_config *)0)->state_path) + 16)
 
+int nm_state_file_check(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->state_path[0] == 0)
+		return 0;
+	char dir[NM_STATE_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", cfg->state_path);
+	const char *d = dirname(dir);
+	struct stat st;
+	if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode) || access(d, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "state.path: %s: the directory %s %s", cfg->state_path, d,
+			 stat(d, &st) != 0 ? "does not exist" : !S_ISDIR(st.st_mode) ? "is not a directory"
+										: "is not writable");
+		return -1;
+	}
+	return 0;
+}
+
 void nm_state_file_load(struct nm_worker *w, const struct nm_config *cfg)
 {
 	char path[NM_STATE_PATH_MAX];

@@ -11,6 +11,12 @@
 #include "worker.h"
 
 /*
+ * Preflight (start-up and --check): the directory of cfg->state_path exists
+ * and this process may create files in it. 0, or -1 with the reason in err.
+ */
+int nm_state_file_check(const struct nm_config *cfg, char *err, size_t errlen);
+
+/*
  * Loads worker w's state from cfg->state_path.<id> into its fresh decoder.
  * One line on stderr says what happened: loaded (exporters, templates, age),
  * no file, or refused with its reason ("starting clean"). Never fails the

@@ -193,7 +193,10 @@ def main(argv):
 
     # the keys are checked like every other
     for body, msg in (('state:\n  pathh: x\n', 'state.pathh: unknown key (expected path, max_age, interval)'),
-                      ('state:\n  max_age: -1\n', "state.max_age: '-1' is out of range")):
+                      ('state:\n  max_age: -1\n', "state.max_age: '-1' is out of range"),
+                      ('state:\n  path: %s/no/such/dir/s\n' % work,
+                       'state.path: %s/no/such/dir/s: the directory %s/no/such/dir does not exist'
+                       % (work, work))):
         path = os.path.join(work, 'bad.yaml')
         with open(path, 'w') as f:
             f.write(body)
