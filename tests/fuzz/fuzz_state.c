@@ -118,7 +118,6 @@ static size_t nm_fzs_baseline(uint8_t *out, size_t cap)
 		nm_fzs_be(&w, fo[i][1], 2);
 	}
 	w.p[at + 3] = (uint8_t)(w.n - at);
-	at = w.n;
 	nm_fzs_be(&w, 300, 2);
 	nm_fzs_be(&w, 4 + 16, 2);
 	nm_fzs_be(&w, 7, 4);
