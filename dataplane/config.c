@@ -46,6 +46,8 @@ void nm_config_default(struct nm_config *c)
 	nm_linux_cfg_default(c);
 	c->metrics_max_exporters = 1024;
 	c->log_level = 2; /* NM_LOG_INFO */
+	c->state_max_age = 3600;
+	c->state_interval = 60;
 }
 
 int nm_prefix_parse(const char *s, struct nm_prefix *p, bool allow_len)
@@ -399,6 +401,19 @@ static int nm_rate_item(struct nm_cfg_ctx *x, const char *path, yaml_node_t *n, 
 	return 0;
 }
 
+static int nm_state_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
+			 void *arg)
+{
+	struct nm_config *c = arg;
+	if (strcmp(key, "path") == 0)
+		return nm_get_str(x, path, v, c->state_path, sizeof(c->state_path) - 16);
+	if (strcmp(key, "max_age") == 0)
+		return nm_get_u32(x, path, v, 0, 86400 * 365, &c->state_max_age);
+	if (strcmp(key, "interval") == 0)
+		return nm_get_u32(x, path, v, 0, 86400, &c->state_interval);
+	return nm_fail(x, path, "unknown key (expected path, max_age, interval)");
+}
+
 static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
 			void *arg)
 {
@@ -413,9 +428,19 @@ static int nm_tmpl_pair(struct nm_cfg_ctx *x, const char *path, const char *key,
 		return nm_get_u32(x, path, v, 1, NM_TMPL_FIELDS_MAX, &d->max_fields_per_template);
 	if (strcmp(key, "lifetime") == 0)
 		return nm_get_u32(x, path, v, 0, 86400 * 365, &d->template_lifetime_s);
+	/* admission of new exporters and templates (DESIGN-NOTES.md, "Template floods") */
+	if (strcmp(key, "admit_source_rate") == 0)
+		return nm_get_u32(x, path, v, 0, 1000000, &d->admit_source_rate);
+	if (strcmp(key, "admit_source_burst") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &d->admit_source_burst);
+	if (strcmp(key, "admit_global_rate") == 0)
+		return nm_get_u32(x, path, v, 0, 1000000, &d->admit_global_rate);
+	if (strcmp(key, "admit_global_burst") == 0)
+		return nm_get_u32(x, path, v, 1, 1u << 24, &d->admit_global_burst);
 	return nm_fail(x, path,
 		       "unknown key (expected max_exporters, max_templates, "
-		       "max_templates_per_exporter, max_fields, lifetime)");
+		       "max_templates_per_exporter, max_fields, lifetime, admit_source_rate, "
+		       "admit_source_burst, admit_global_rate, admit_global_burst)");
 }
 
 static int nm_prop_pair(struct nm_cfg_ctx *x, const char *path, const char *key, yaml_node_t *v,
@@ -890,6 +915,8 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 	}
 	if (strcmp(key, "templates") == 0)
 		return nm_map(x, path, v, nm_tmpl_pair, &c->decode);
+	if (strcmp(key, "state") == 0)
+		return nm_map(x, path, v, nm_state_pair, c);
 	if (strcmp(key, "sampling_rates") == 0) {
 		c->nrates = 0;
 		return nm_each(x, path, v, nm_rate_item, c);
@@ -931,7 +958,8 @@ static int nm_top_pair(struct nm_cfg_ctx *x, const char *path, const char *key, 
 	return nm_fail(x, path,
 		       "unknown key (expected backend, workers, ports, listen, bind, rcvbuf, allow, "
 		       "templates, sampling_rates, sinks, stats_interval, ring_size, batch_records, batches, "
-		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler, nflog, conntrack, metrics, log, share_ports)");
+		       "flush_ms, mbufs, mbuf_size, rx_desc, sampler, nflog, conntrack, metrics, log, "
+		       "share_ports, state)");
 }
 
 int nm_config_parse(struct nm_config *c, const char *yaml, size_t len, char *err, size_t errlen)
@@ -1022,6 +1050,16 @@ void nm_config_print(const struct nm_config *c, void *file)
 		c->decode.max_exporters, c->decode.max_templates,
 		c->decode.max_templates_per_exporter, c->decode.max_fields_per_template,
 		c->decode.template_lifetime_s);
+	fprintf(o,
+		"netmeta: new exporters and templates of exporters without decoded data: %" PRIu32
+		"/s per source address (burst %" PRIu32 "), %" PRIu32 "/s per worker (burst %" PRIu32
+		"); 0/s = unlimited\n",
+		c->decode.admit_source_rate, c->decode.admit_source_burst,
+		c->decode.admit_global_rate, c->decode.admit_global_burst);
+	if (c->state_path[0])
+		fprintf(o, "netmeta: decoder state: %s.<worker>, loaded if at most %" PRIu32
+			   " s old, saved at shutdown and every %" PRIu32 " s (0: only then)\n",
+			c->state_path, c->state_max_age, c->state_interval);
 	for (uint32_t i = 0; i < c->nrates; i++)
 		fprintf(o, "netmeta: sampling rate of %s: %" PRIu32 " (%s)\n",
 			nm_addr_format(&c->rates[i].exporter, a, sizeof(a)), c->rates[i].rate,
@@ -1226,6 +1264,9 @@ int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *
 	NM_DIFF_(sampler, "sampler")
 	NM_DIFF_(nflog, "nflog")
 	NM_DIFF_(conntrack, "conntrack")
+	NM_DIFF_(state_path, "state.path")
+	NM_DIFF_(state_max_age, "state.max_age")
+	NM_DIFF_(state_interval, "state.interval")
 #undef NM_DIFF_
 	return n;
 }

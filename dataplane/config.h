@@ -116,6 +116,9 @@ struct nm_config {
 	bool share_ports;               /* join another process's ports on purpose (SO_REUSEPORT) */
 	uint32_t log_level;             /* enum nm_log_level */
 	uint32_t log_format;            /* enum nm_log_format: bare, plain, json */
+	char state_path[256];    /* decoder state across restarts: PATH.<worker>; "" = off */
+	uint32_t state_max_age;  /* seconds; an older state file is refused (0 = any age) */
+	uint32_t state_interval; /* seconds between saves while running; 0 = at shutdown only */
 };
 
 /* Default metrics address when `metrics:` is given without `listen`. */

@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "sink.h"
 #include "sock.h"
+#include "state_file.h"
 #include "worker.h"
 
 static atomic_bool nm_stop;
@@ -191,10 +192,11 @@ static void nm_stats_final(const struct nm_stats_ctx *x)
 			struct nm_decode_stats wd;
 			nm_worker_dec_stats(&w[i], &wd);
 			fprintf(o, "worker%" PRIu32 " rx %" PRIu64 " datagrams %" PRIu64
-				   " records %" PRIu64 " exporters %" PRIu32 "\n",
+				   " records %" PRIu64 " exporters %" PRIu32 " templates %" PRIu32 "\n",
 				i, nm_wc_get(&w[i], NM_WC_RX_PACKETS),
 				nm_wc_get(&w[i], NM_WC_UDP_DATAGRAMS), wd.records,
-				nm_decoder_exporter_count(w[i].dec));
+				nm_decoder_exporter_count(w[i].dec),
+				nm_decoder_template_count(w[i].dec));
 		}
 	nm_sink_print(x->sink, o);
 }
@@ -369,6 +371,9 @@ static void *nm_stats_run(void *arg)
 				NM_EXIT_IDLE_GRACE_S);
 			atomic_store(&nm_stop, true);
 		}
+		/* decoder state snapshots the workers made (state.interval) */
+		for (uint32_t i = 0; x->cfg->state_path[0] && i < x->cfg->workers; i++)
+			nm_state_file_flush(&x->workers[i], x->cfg);
 		if (lc->stats_interval && now - last >= (uint64_t)lc->stats_interval * 1000000000ull) {
 			nm_stats_line(x);
 			last = now;
@@ -421,6 +426,8 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (nm_linux_check(cfg, err, errlen) != 0)
+		return -1;
+	if (nm_state_file_check(cfg, err, errlen) != 0)
 		return -1;
 	return nm_sink_check(cfg->sinks, cfg->nsinks, err, errlen);
 }
@@ -609,6 +616,8 @@ int main(int argc, char **argv)
 		workers[i].live = &live;
 		workers[i].etab = etabs ? &etabs[i] : NULL;
 		prod[i] = (struct nm_sink_producer){workers[i].full, workers[i].free};
+		if (cfg.state_path[0] && i < cfg.workers) /* the backend's workers decode exports */
+			nm_state_file_load(&workers[i], &cfg);
 	}
 	/* The sink sees rings and its own outputs' configuration, nothing else. */
 	nm_sink_init(&sink, cfg.sinks, cfg.nsinks, prod, nw);
@@ -673,6 +682,9 @@ int main(int argc, char **argv)
 	       nm_sum(workers, nw, NM_WC_COUNTERS_SENT));
 	nm_stats_final(&sx);
 	nm_linux_print(lx, stderr);
+	/* The workers have stopped: their decoders can be read. */
+	for (uint32_t i = 0; cfg.state_path[0] && i < cfg.workers; i++)
+		nm_state_file_save(&workers[i], &cfg);
 	nm_sink_free(&sink);
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_port_stats(stderr);

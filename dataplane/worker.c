@@ -162,6 +162,7 @@ static void nm_worker_release(struct nm_worker *w)
 	free(w->cspill);
 	free(w->full);
 	free(w->free);
+	free(w->state_buf);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -193,6 +194,7 @@ int nm_worker_init(struct nm_worker *w, uint32_t id, const struct nm_config *cfg
 	if (msz == 0)
 		return -1; /* limits out of the decoder's range */
 	w->dec_mem = aligned_alloc(64, (msz + 63) & ~(size_t)63);
+	w->state_next_ns = nm_now_ns() + (uint64_t)cfg->state_interval * 1000000000ull;
 	if (w->dec_mem == NULL || (w->dec = nm_decoder_init(w->dec_mem, msz, &dc)) == NULL) {
 		nm_worker_release(w);
 		return -1;
@@ -429,6 +431,31 @@ void nm_worker_tick(struct nm_worker *w, uint64_t now_ns)
 		nm_worker_publish(w);
 		w->last_publish_ns = now_ns;
 	}
+	/* the backend's workers only: the Linux inputs' decoders hold no exporter */
+	if (w->cfg->state_path[0] && w->cfg->state_interval && w->id < w->cfg->workers &&
+	    now_ns >= w->state_next_ns)
+		nm_worker_state_snapshot(w, now_ns);
+}
+
+void nm_worker_state_snapshot(struct nm_worker *w, uint64_t now_ns)
+{
+	w->state_next_ns = now_ns + (uint64_t)w->cfg->state_interval * 1000000000ull;
+	/* Acquire: pairs with the release store of 0 by the thread that wrote
+	 * the previous snapshot out; until then the buffer is its. */
+	if (atomic_load_explicit(&w->state_len, memory_order_acquire) != 0)
+		return;
+	size_t n = nm_decoder_state_size(w->dec);
+	if (n > w->state_cap) {
+		/* a few times at most: the state grows to its caps and stays */
+		uint8_t *grown = realloc(w->state_buf, n + n / 4);
+		if (grown == NULL)
+			return;
+		w->state_buf = grown;
+		w->state_cap = n + n / 4;
+	}
+	if (nm_decoder_state_save(w->dec, now_ns, w->state_buf, w->state_cap) == n)
+		/* Release: the bytes are written before the length says so. */
+		atomic_store_explicit(&w->state_len, n, memory_order_release);
 }
 
 /* Pushes a batch at shutdown, waiting (bounded) for the sink to make room;

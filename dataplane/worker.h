@@ -128,6 +128,14 @@ struct nm_worker {
 	const struct nm_cfg_live *live; /* NULL: the configuration never changes */
 	_Atomic(const struct nm_config *) cfg_ack; /* the config this worker runs with */
 	_Atomic uint64_t alive_ns;  /* time of the worker's last tick (watchdog, readiness) */
+	/* Decoder state saved while running (config state.interval): the
+	 * worker serialises into state_buf and publishes its length; the stats
+	 * thread writes the file and sets the length back to 0. */
+	uint8_t *state_buf;
+	size_t state_cap;
+	_Atomic size_t state_len;
+	uint64_t state_next_ns;
+	uint64_t state_errors; /* failed periodic writes (stats thread only) */
 };
 
 /* Relaxed single-writer add. */
@@ -180,8 +188,13 @@ struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64
 struct nm_flow *nm_worker_record(struct nm_worker *w, uint64_t now_ns);
 void nm_worker_record_done(struct nm_worker *w);
 
-/* Periodic work: sends a batch older than flush_ms, publishes counters. */
+/* Periodic work: sends a batch older than flush_ms, publishes counters,
+ * snapshots the decoder state every state.interval. */
 void nm_worker_tick(struct nm_worker *w, uint64_t now_ns);
+
+/* Serialises the decoder's state into w->state_buf for the stats thread
+ * (skipped while the previous snapshot is not written out yet). */
+void nm_worker_state_snapshot(struct nm_worker *w, uint64_t now_ns);
 
 /* Shutdown: sends what is in the batches, waiting for ring room (the sink
  * is still draining), and publishes the final counters. The caller tells

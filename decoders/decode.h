@@ -35,7 +35,24 @@ struct nm_decode_cfg {
 	uint32_t max_fields_per_template;    /* default 128, at most NM_TMPL_FIELDS_MAX */
 	uint32_t template_lifetime_s;        /* 0 = never expire; default 0 */
 	uint64_t hash_seed;                  /* seed for exporter/template hashing */
+	/*
+	 * Admission (DESIGN-NOTES.md, "Template floods"): a new v9/IPFIX
+	 * exporter entry, and a new template of an exporter none of whose
+	 * templates has decoded data yet, each take one token from a bucket
+	 * of its source address (the fuller of two picked by seeded hashes
+	 * among NM_ADMIT_SOURCES) and one from the decoder's. Rates are per
+	 * second (0 = unlimited), bursts the tokens a bucket holds (at least 1
+	 * when its rate is set). An address alone on its two buckets can draw
+	 * up to twice the source rate.
+	 */
+	uint32_t admit_source_rate;  /* default 16 */
+	uint32_t admit_source_burst; /* default 64 */
+	uint32_t admit_global_rate;  /* default 2048 */
+	uint32_t admit_global_burst; /* default 4096 */
 };
+
+/* Token buckets of source addresses (a seeded hash picks one). */
+#define NM_ADMIT_SOURCES 4096
 
 /* Fills the defaults above. */
 void nm_decode_cfg_default(struct nm_decode_cfg *c);
@@ -123,10 +140,64 @@ struct nm_exporter_info {
 	uint16_t port;         /* UDP source port (0 for sFlow) */
 	uint8_t kind;          /* 5, 9, 10; sFlow 0x50 datagrams, 0x51 flow, 0x52 counter, 0x53 drop samples */
 	uint32_t templates;
+	bool proven;           /* v9/IPFIX: one of its templates decoded data; others: always */
 	uint64_t seq_gaps;
 	uint64_t seq_lost;
 	uint64_t seq_resets;
 };
+
+/*
+ * State that survives a restart (DESIGN-NOTES.md, "State across restarts"):
+ * exporters (sequence state, sampling rates from options data, loss
+ * counters) and their templates as compiled. The caller writes the bytes
+ * to a file (atomically: write, fsync, rename) and reads them back.
+ */
+#define NM_STATE_ERRORS(X)                                                                   \
+	X(OK, "state loaded")                                                                \
+	X(SHORT, "state file shorter than its header or than the length it states")         \
+	X(MAGIC, "not a NetMeta decoder state file")                                         \
+	X(VERSION, "state file of another format or another build (template layout differs)") \
+	X(CHECKSUM, "state file damaged: checksum mismatch")                                 \
+	X(FUTURE, "state file saved more than a minute ahead of this clock")                 \
+	X(TOO_OLD, "state file older than the age limit")                                    \
+	X(CORRUPT, "state file inconsistent (counts, lengths or a template op)")             \
+	X(NOT_EMPTY, "decoder already holds exporters: state loads into a fresh decoder only")
+
+enum nm_state_err {
+#define NM_X_(name, msg) NM_STATE_##name,
+	NM_STATE_ERRORS(NM_X_)
+#undef NM_X_
+	NM_STATE__COUNT
+};
+
+const char *nm_state_err_message(enum nm_state_err e);
+
+/* Bytes nm_decoder_state_save() writes for d as it is now. */
+size_t nm_decoder_state_size(const struct nm_decoder *d);
+
+/* Writes d's state, stamped now_ns (receive clock), into buf. Returns the
+ * bytes written, or 0 when cap < nm_decoder_state_size(d). Read-only on d:
+ * call it from the thread that owns d. */
+size_t nm_decoder_state_save(const struct nm_decoder *d, uint64_t now_ns, void *buf, size_t cap);
+
+/* What a load brought in, and what did not fit this decoder's caps. */
+struct nm_state_info {
+	uint64_t saved_ns;
+	uint32_t exporters, templates;
+	uint32_t exporters_skipped, templates_skipped;
+};
+
+/*
+ * Loads a state written by nm_decoder_state_save() into d, freshly made by
+ * nm_decoder_init() (static rates set before, so loaded exporters get
+ * theirs). A file older than max_age_ns (0: no limit), damaged, or of
+ * another format or build is refused with its reason and d stays empty;
+ * entries beyond d's caps are skipped (counted in info, which may be NULL).
+ * The decode counters are not changed.
+ */
+enum nm_state_err nm_decoder_state_load(struct nm_decoder *d, const void *buf, size_t len,
+					uint64_t now_ns, uint64_t max_age_ns,
+					struct nm_state_info *info);
 
 /* Calls fn for every live exporter entry; stops early when fn returns non-zero. */
 void nm_decoder_exporter_foreach(const struct nm_decoder *d,

@@ -38,6 +38,14 @@
 	X(TMPL_WITHDRAW_UNKNOWN, 0, "withdrawal of a template that is not known")            \
 	X(DATA_NO_TEMPLATE, 0, "data set for a template that is not known; set skipped")     \
 	X(DATA_TMPL_EXPIRED, 0, "data set for a template past its lifetime; set skipped")    \
+	X(EXPORTER_REFUSED_SOURCE, 0,                                                        \
+	  "new v9/IPFIX exporter refused: its address is over its rate of new entries")      \
+	X(EXPORTER_REFUSED_GLOBAL, 0,                                                        \
+	  "new v9/IPFIX exporter refused: the decoder is over its rate of new entries")      \
+	X(TMPL_REFUSED_SOURCE, 0,                                                            \
+	  "new template of an exporter without decoded data refused: address over its rate") \
+	X(TMPL_REFUSED_GLOBAL, 0,                                                            \
+	  "new template of an exporter without decoded data refused: decoder over its rate") \
 	X(RECORD_TRUNCATED, 0, "data record cut short (variable-length field beyond set)")   \
 	X(BATCH_FULL, 0, "record dropped: output batch full and no flush callback")          \
 	X(SFLOW_BAD_AGENT_TYPE, 1, "sFlow agent address type is neither IPv4 nor IPv6")      \
@@ -57,10 +65,17 @@
 	X(TMPL_REPLACED, "template re-defined with different fields")                        \
 	X(TMPL_WITHDRAWN, "template withdrawn by the exporter")                              \
 	X(TMPL_EVICTED_POOL, "template evicted: template pool full")                         \
+	X(TMPL_EVICTED_POOL_USED,                                                            \
+	  "of TMPL_EVICTED_POOL: templates that had decoded data (no unused one was left)")   \
 	X(TMPL_EVICTED_EXPORTER, "template evicted: per-exporter template cap reached")      \
 	X(TMPL_EXPIRED, "template expired (lifetime passed)")                                \
 	X(EXPORTER_ADDED, "exporter (address, port, version, domain) first seen")           \
 	X(EXPORTER_EVICTED, "exporter evicted: exporter cache full")                         \
+	X(EXPORTER_EVICTED_ACTIVE,                                                           \
+	  "of EXPORTER_EVICTED: exporters that had decoded data (no other one was left)")    \
+	X(EXPORTER_PROVEN, "v9/IPFIX exporter decoded its first data: admitted for good")    \
+	X(RECORDS_NO_TEMPLATE,                                                               \
+	  "records lost for want of a template (set length / smallest known record size)")   \
 	X(OPTIONS_RECORDS, "options data records decoded")                                   \
 	X(SAMPLER_LEARNED, "sampling rate learned from options data")                        \
 	X(SAMPLER_EVICTED, "sampler entry replaced: per-exporter sampler table full")        \

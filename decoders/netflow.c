@@ -324,6 +324,61 @@ static uint16_t nm_compiled_etype(const struct nm_compiled *c)
 	return v4 && v6 ? NM_ETYPE_MIXED : v4 ? 0x0800 : v6 ? 0x86dd : 0;
 }
 
+uint16_t nm_tmpl_ops_etype(const struct nm_tmpl *t)
+{
+	struct nm_compiled c;
+	c.nops = t->nops;
+	memcpy(c.ops, t->ops, (size_t)t->nops * sizeof(t->ops[0]));
+	return nm_compiled_etype(&c);
+}
+
+static bool nm_map_has(const struct nm_ie_map *m, size_t n, uint8_t kind, uint8_t arg,
+		       uint16_t dst)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].kind == kind && m[i].arg == arg && m[i].dst == dst)
+			return true;
+	return false;
+}
+
+bool nm_tmpl_op_valid(const struct nm_tmpl_op *o)
+{
+	uint8_t kind = o->kind, arg = o->arg;
+	/* The width-specialised kinds come from NM_OP_UINT (nm_compile_field). */
+	static const struct {
+		uint8_t kind, arg;
+		uint16_t len;
+	} spec[] = {{NM_OP_U8_32, 4, 1}, {NM_OP_U16_32, 4, 2}, {NM_OP_U32_32, 4, 4},
+		    {NM_OP_U32_64, 8, 4}, {NM_OP_U64_64, 8, 8}};
+	for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+		if (kind == spec[i].kind) {
+			if (arg != spec[i].arg || o->len != spec[i].len)
+				return false;
+			kind = NM_OP_UINT;
+		}
+	if (kind == NM_OP_SKIP)
+		return arg == 0 && o->dst == 0 && o->len > 0;
+	if (kind == NM_OP_END || kind > NM_OP_U64_64)
+		return false;
+	if (o->len == NM_VARLEN ? kind != NM_OP_SECTION : !nm_len_fits(kind, o->len))
+		return false;
+	return nm_map_has(nm_ie_map, NM_IE_MAP_N, kind, arg, o->dst) ||
+	       nm_map_has(nm_nsel_map, 4, kind, arg, o->dst);
+}
+
+/* Bump when the meaning of a compiled op changes without the tables or
+ * sizes below changing. */
+#define NM_TMPL_LAYOUT_VERSION 1
+
+uint64_t nm_tmpl_layout_fp(void)
+{
+	uint64_t h = nm_hash64(NM_TMPL_LAYOUT_VERSION, nm_ie_map, sizeof(nm_ie_map));
+	h = nm_hash64(h, nm_nsel_map, sizeof(nm_nsel_map));
+	const uint64_t sizes[] = {sizeof(struct nm_flow), sizeof(struct nm_tmpl_op), NM_OP_U64_64,
+				  NM_W__COUNT, NM_SAMPLERS_MAX};
+	return nm_hash64(h, sizes, sizeof(sizes));
+}
+
 /*
  * Installs a compiled template for (e, id). fp is the fingerprint of the
  * template record as sent, so a re-sent identical template is a refresh.
@@ -341,7 +396,13 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 			nm_tmpl_remove(d, e, old);
 		return;
 	}
+	/* The smallest record this exporter defines: what a data set without
+	 * its template is divided by to count the records lost. */
+	if (!options && (e->rec_min == 0 || c->min_len < e->rec_min))
+		e->rec_min = (uint16_t)c->min_len;
 	struct nm_tmpl *t = nm_tmpl_slot(d, e, id, &existed);
+	if (t == NULL)
+		return; /* refused by admission (counted) */
 	t->last_ns = e->last_ns;
 	if (existed && t->fp == fp && t->options == options) {
 		nm_ev_inc(d, NM_EV_TMPL_REFRESHED);
@@ -726,6 +787,7 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	const struct nm_tmpl *t = nm_tmpl_find(d, e, set_id, e->last_ns, &expired);
 	if (t == NULL) {
 		nm_err_inc(d, expired ? NM_ERR_DATA_TMPL_EXPIRED : NM_ERR_DATA_NO_TEMPLATE);
+		nm_records_unknown(d, e, s->left);
 		/* Its records were not lost, only not understood: the IPFIX
 		 * record count of this message is unknown. */
 		e->seq_uncounted = 1;
@@ -1010,7 +1072,17 @@ static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, boo
 		}
 		nm_rd_skip(r, 4);
 		struct nm_reader s = nm_rd_sub(r, slen - 4u);
-		if (id == tmpl_id) {
+		if (e == NULL) {
+			/* Exporter refused by admission (counted once for the
+			 * datagram): its templates are not learned, its data
+			 * cannot be decoded. */
+			if (id >= 256) {
+				nm_err_inc(d, NM_ERR_DATA_NO_TEMPLATE);
+				nm_records_unknown(d, NULL, s.left);
+			} else if (id != tmpl_id && id != opt_id) {
+				nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
+			}
+		} else if (id == tmpl_id) {
 			if (ipfix)
 				nm_ipfix_templates(d, e, &s, false);
 			else
@@ -1023,7 +1095,12 @@ static enum nm_err nm_sets_walk(struct nm_decoder *d, struct nm_exporter *e, boo
 		} else if (id < 256) {
 			nm_err_inc(d, NM_ERR_SET_RESERVED_ID);
 		} else {
-			*ndata += nm_data_set(d, e, id, &s, base, ht, b);
+			uint32_t n = nm_data_set(d, e, id, &s, base, ht, b);
+			/* nm_data_set found its template through e->last_tmpl:
+			 * it moves to the back of the eviction order. */
+			if (n)
+				nm_tmpl_used(d, e, e->last_tmpl, e->last_ns);
+			*ndata += n;
 		}
 	}
 	return NM_ERR_OK;
@@ -1045,9 +1122,10 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 	if (version != 9)
 		return nm_reject(d, NM_ERR_BAD_VERSION);
 	struct nm_exporter *e =
-		nm_exporter_get(d, &m->exporter, m->src_port, 9, source_id, 0, m->time_ns);
+		nm_exporter_admit(d, &m->exporter, m->src_port, 9, source_id, m->time_ns);
 	/* RFC 3954 5.1: the sequence counts export packets. */
-	nm_seq_track(d, e, seq, 1);
+	if (e)
+		nm_seq_track(d, e, seq, 1);
 	struct nm_flow base;
 	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V9, seq, source_id);
 	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, uptime, true};
@@ -1078,18 +1156,23 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 	if (mlen < len)
 		nm_ev_inc(d, NM_EV_PADDING);
 	r.left = mlen - 16u; /* the message ends where its header says */
-	struct nm_exporter *e = nm_exporter_get(d, &m->exporter, m->src_port, 10, domain, 0, m->time_ns);
+	struct nm_exporter *e =
+		nm_exporter_admit(d, &m->exporter, m->src_port, 10, domain, m->time_ns);
 	/* RFC 7011 3.1: the sequence counts data records sent before this one. */
-	nm_seq_track(d, e, seq, 0);
+	if (e)
+		nm_seq_track(d, e, seq, 0);
 	struct nm_flow base;
 	nm_base_init(&base, m, NM_FLOW_TYPE_IPFIX, seq, domain);
 	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, 0, false};
 	uint32_t ndata = 0;
-	e->seq_uncounted = 0;
+	if (e)
+		e->seq_uncounted = 0;
 	enum nm_err err = nm_sets_walk(d, e, true, &r, &base, &ht, b, &ndata);
-	e->seq_next += ndata;
-	if (e->seq_uncounted)
-		e->seq_valid = 0; /* the next message starts the count afresh */
+	if (e) {
+		e->seq_next += ndata;
+		if (e->seq_uncounted)
+			e->seq_valid = 0; /* the next message starts the count afresh */
+	}
 	if (err)
 		return nm_reject(d, err);
 	d->stats.datagrams_ok++;

@@ -3,9 +3,14 @@
  * Decoder state: exporter table, template pool, samplers, sequence numbers.
  *
  * Everything is preallocated in the caller's block and capped by the
- * configuration. When a table is full the least recently seen entry among a
- * few candidates is evicted (an O(1) approximation of LRU, so a flood of new
- * exporters or template IDs costs constant work per datagram) and counted.
+ * configuration. When a table is full, entries that never decoded data go
+ * first, oldest first (an intrusive list, O(1)); only when none is left does
+ * the least recently used of a few candidates go (an O(1) approximation of
+ * LRU). New v9/IPFIX exporters, and new templates of exporters that have not
+ * decoded data yet, are admitted under a per-source and a global rate
+ * (GCRA). So a flood of spoofed exporters or template IDs costs constant
+ * work per datagram, churns only what never decoded data, and every refusal
+ * and eviction is counted by reason (DESIGN-NOTES.md, "Template floods").
  */
 #include "nf_state.h"
 
@@ -101,10 +106,14 @@ void nm_decode_cfg_default(struct nm_decode_cfg *c)
 	c->max_fields_per_template = 128;
 	c->template_lifetime_s = 0;
 	c->hash_seed = 0x6e65746d657461ull;
+	c->admit_source_rate = 16;
+	c->admit_source_burst = 64;
+	c->admit_global_rate = 2048;
+	c->admit_global_burst = 4096;
 }
 
 struct nm_layout {
-	size_t exp_off, expb_off, tmplb_off, tmpl_off, stride, total;
+	size_t exp_off, expb_off, tmplb_off, admit_off, tmpl_off, stride, total;
 	uint32_t expb, tmplb;
 };
 
@@ -112,7 +121,10 @@ static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
 {
 	if (c->max_exporters < 1 || c->max_exporters > (1u << 22) || c->max_templates < 1 ||
 	    c->max_templates > (1u << 24) || c->max_templates_per_exporter < 1 ||
-	    c->max_fields_per_template < 1 || c->max_fields_per_template > NM_TMPL_FIELDS_MAX)
+	    c->max_fields_per_template < 1 || c->max_fields_per_template > NM_TMPL_FIELDS_MAX ||
+	    c->admit_source_rate > 1000000000u || c->admit_global_rate > 1000000000u ||
+	    (c->admit_source_rate && c->admit_source_burst < 1) ||
+	    (c->admit_global_rate && c->admit_global_burst < 1))
 		return -1;
 	/* at most 2^23 and 2^25 buckets: the caps above keep them in 32 bits */
 	l->expb = (uint32_t)nm_pow2_ceil(2ull * c->max_exporters);
@@ -126,6 +138,8 @@ static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
 	off += (size_t)l->expb * sizeof(struct nm_htab_bucket);
 	l->tmplb_off = off;
 	off += (size_t)l->tmplb * sizeof(struct nm_htab_bucket);
+	l->admit_off = off;
+	off += NM_ADMIT_SOURCES * sizeof(uint64_t);
 	l->tmpl_off = off;
 	off += (size_t)c->max_templates * l->stride;
 	l->total = off;
@@ -156,7 +170,10 @@ struct nm_decoder *nm_decoder_init(void *mem, size_t len, const struct nm_decode
 	d->tmpl_idx.mask = l.tmplb - 1;
 	d->tmpl_mem = m + l.tmpl_off;
 	d->tmpl_stride = l.stride;
+	d->admit_src = (uint64_t *)(void *)(m + l.admit_off);
 	d->tmpl_freelist = NM_NIL;
+	d->unused_head = d->unused_tail = NM_NIL;
+	d->unproven_head = d->unproven_tail = NM_NIL;
 	return d;
 }
 
@@ -216,8 +233,10 @@ void nm_decoder_exporter_foreach(const struct nm_decoder *d,
 		const struct nm_exporter *e = &d->exp[i];
 		if (!e->in_use)
 			continue;
-		struct nm_exporter_info x = {e->addr, e->domain, e->sub, e->port, e->version,
-					     e->ntmpl, e->seq_gaps, e->seq_lost, e->seq_resets};
+		struct nm_exporter_info x = {e->addr,       e->domain,   e->sub,
+					     e->port,       e->version,  e->ntmpl,
+					     e->proven != 0, e->seq_gaps, e->seq_lost,
+					     e->seq_resets};
 		if (fn(&x, ctx))
 			return;
 	}
@@ -226,6 +245,114 @@ void nm_decoder_exporter_foreach(const struct nm_decoder *d,
 uint32_t nm_decoder_template_count(const struct nm_decoder *d)
 {
 	return d->ntmpl;
+}
+
+/* ---- admission ---- */
+
+/*
+ * Generic cell rate algorithm: *tat is the theoretical arrival time of the
+ * next admission; one is admitted when it is due no more than burst - 1
+ * intervals ahead. Returns whether it would be (take: and takes it).
+ * A tat further ahead than a full bucket allows means the clock went back
+ * (a replayed capture): the bucket starts afresh instead of refusing until
+ * the clock catches up.
+ */
+static bool nm_gcra(uint64_t *tat, uint64_t now, uint32_t rate, uint32_t burst, bool take)
+{
+	if (rate == 0)
+		return true;
+	uint64_t iv = 1000000000ull / rate;
+	uint64_t span = (uint64_t)burst * iv;
+	uint64_t t = *tat;
+	if (t < now || t - now > span)
+		t = now;
+	if (t - now + iv > span)
+		return false;
+	if (take)
+		*tat = t + iv;
+	return true;
+}
+
+/* One admission for source addr: true (a token taken from both buckets),
+ * or false with the refusing bucket's reason counted (source checked first). */
+static bool nm_admit(struct nm_decoder *d, const struct nm_addr *addr, uint64_t now,
+		     enum nm_err src_err, enum nm_err glob_err)
+{
+	const struct nm_decode_cfg *c = &d->cfg;
+	/* Two buckets per address (two seeded hashes), the fuller one used: an
+	 * address that shares a bucket with a flooding one still has the
+	 * other, unless both are shared (for 16 flooding addresses among 4096
+	 * buckets, 1 chance in ~16,000). */
+	uint64_t h = nm_hash64(d->cfg.hash_seed ^ 0xad, addr->b, 16);
+	uint32_t i1 = (uint32_t)h & (NM_ADMIT_SOURCES - 1);
+	uint32_t i2 = (uint32_t)(h >> 32) & (NM_ADMIT_SOURCES - 1);
+	if (i2 == i1)
+		i2 ^= 1;
+	uint64_t *src = &d->admit_src[d->admit_src[i2] < d->admit_src[i1] ? i2 : i1];
+	if (!nm_gcra(src, now, c->admit_source_rate, c->admit_source_burst, false)) {
+		nm_err_inc(d, src_err);
+		return false;
+	}
+	if (!nm_gcra(&d->admit_tat, now, c->admit_global_rate, c->admit_global_burst, true)) {
+		nm_err_inc(d, glob_err);
+		return false;
+	}
+	nm_gcra(src, now, c->admit_source_rate, c->admit_source_burst, true);
+	return true;
+}
+
+/* ---- eviction-order lists ---- */
+
+static void nm_unused_link(struct nm_decoder *d, uint32_t ti)
+{
+	struct nm_tmpl *t = nm_tmpl_at(d, ti);
+	t->unext = NM_NIL;
+	t->uprev = d->unused_tail;
+	if (d->unused_tail != NM_NIL)
+		nm_tmpl_at(d, d->unused_tail)->unext = ti;
+	else
+		d->unused_head = ti;
+	d->unused_tail = ti;
+}
+
+void nm_unused_unlink(struct nm_decoder *d, uint32_t ti)
+{
+	struct nm_tmpl *t = nm_tmpl_at(d, ti);
+	if (t->uprev != NM_NIL)
+		nm_tmpl_at(d, t->uprev)->unext = t->unext;
+	else
+		d->unused_head = t->unext;
+	if (t->unext != NM_NIL)
+		nm_tmpl_at(d, t->unext)->uprev = t->uprev;
+	else
+		d->unused_tail = t->uprev;
+	t->uprev = t->unext = NM_NIL;
+}
+
+void nm_unproven_link(struct nm_decoder *d, uint32_t ei)
+{
+	struct nm_exporter *e = &d->exp[ei];
+	e->pnext = NM_NIL;
+	e->pprev = d->unproven_tail;
+	if (d->unproven_tail != NM_NIL)
+		d->exp[d->unproven_tail].pnext = ei;
+	else
+		d->unproven_head = ei;
+	d->unproven_tail = ei;
+}
+
+static void nm_unproven_unlink(struct nm_decoder *d, uint32_t ei)
+{
+	struct nm_exporter *e = &d->exp[ei];
+	if (e->pprev != NM_NIL)
+		d->exp[e->pprev].pnext = e->pnext;
+	else
+		d->unproven_head = e->pnext;
+	if (e->pnext != NM_NIL)
+		d->exp[e->pnext].pprev = e->pprev;
+	else
+		d->unproven_tail = e->pprev;
+	e->pprev = e->pnext = NM_NIL;
 }
 
 /* ---- templates ---- */
@@ -250,6 +377,8 @@ void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl 
 	if (*link == ti)
 		*link = t->next;
 	nm_htab_remove(&d->tmpl_idx, t->hash, ti);
+	if (!t->used)
+		nm_unused_unlink(d, ti);
 	t->in_use = 0;
 	t->next = d->tmpl_freelist;
 	d->tmpl_freelist = ti;
@@ -306,9 +435,13 @@ struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16
 	return t;
 }
 
-/* Oldest in-use template among a few candidates from a rotating cursor. */
+/* The pool's victim: the oldest template that never decoded data, else the
+ * least recently used among a few candidates from a rotating cursor (then
+ * every template in the pool has decoded data). */
 static struct nm_tmpl *nm_tmpl_victim(struct nm_decoder *d)
 {
+	if (d->unused_head != NM_NIL)
+		return nm_tmpl_at(d, d->unused_head);
 	struct nm_tmpl *best = NULL;
 	uint32_t n = d->cfg.max_templates;
 	for (uint32_t k = 0, seen = 0; k < n && seen < NM_EVICT_CANDIDATES; k++) {
@@ -317,10 +450,19 @@ static struct nm_tmpl *nm_tmpl_victim(struct nm_decoder *d)
 		if (!t->in_use)
 			continue;
 		seen++;
-		if (best == NULL || t->last_ns < best->last_ns)
+		if (best == NULL || t->used_ns < best->used_ns)
 			best = t;
 	}
 	return best;
+}
+
+/* Whether a goes before b when an exporter is at its own cap: never used
+ * before used, then the older (defined or re-sent; last data for used). */
+static bool nm_tmpl_older(const struct nm_tmpl *a, const struct nm_tmpl *b)
+{
+	if (a->used != b->used)
+		return !a->used;
+	return (a->used ? a->used_ns : a->last_ns) <= (b->used ? b->used_ns : b->last_ns);
 }
 
 struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
@@ -331,6 +473,17 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 	*existed = t != NULL;
 	if (t)
 		return t;
+	/* An exporter that has not decoded data earns new templates only at
+	 * the admission rates: a flood of IDs cannot churn the pool faster. */
+	if (!e->proven && !nm_admit(d, &e->addr, e->last_ns, NM_ERR_TMPL_REFUSED_SOURCE,
+				    NM_ERR_TMPL_REFUSED_GLOBAL))
+		return NULL;
+	return nm_tmpl_take(d, e, id);
+}
+
+struct nm_tmpl *nm_tmpl_take(struct nm_decoder *d, struct nm_exporter *e, uint16_t id)
+{
+	struct nm_tmpl *t;
 	if (e->ntmpl >= d->cfg.max_templates_per_exporter) {
 		/* Evict this exporter's least recently defined template. */
 		struct nm_tmpl *old = NULL;
@@ -338,7 +491,7 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 			struct nm_tmpl *c = nm_tmpl_at(d, ti);
 			/* The chain runs newest first: on a tie keep looking, so
 			 * the earliest defined of equally old templates goes. */
-			if (old == NULL || c->last_ns <= old->last_ns)
+			if (old == NULL || nm_tmpl_older(c, old))
 				old = c;
 			ti = c->next;
 		}
@@ -356,6 +509,8 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 	} else {
 		struct nm_tmpl *v = nm_tmpl_victim(d);
 		/* The pool is full, so a victim always exists. */
+		if (v->used)
+			nm_ev_inc(d, NM_EV_TMPL_EVICTED_POOL_USED);
 		nm_tmpl_remove(d, &d->exp[v->exp], v);
 		nm_ev_inc(d, NM_EV_TMPL_EVICTED_POOL);
 		ti = d->tmpl_freelist;
@@ -369,11 +524,38 @@ struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16
 	t->in_use = 1;
 	t->hash = nm_tmpl_hash(d, ei, id);
 	t->next = e->tmpl_head;
+	t->uprev = t->unext = NM_NIL;
 	e->tmpl_head = ti;
 	e->ntmpl++;
 	d->ntmpl++;
 	nm_htab_insert(&d->tmpl_idx, t->hash, ti);
+	nm_unused_link(d, ti);
 	return t;
+}
+
+void nm_tmpl_used(struct nm_decoder *d, struct nm_exporter *e, uint32_t ti, uint64_t now_ns)
+{
+	struct nm_tmpl *t = nm_tmpl_at(d, ti);
+	assert(t->in_use && t->exp == (uint32_t)(e - d->exp));
+	t->used_ns = now_ns;
+	if (t->used)
+		return;
+	t->used = 1;
+	nm_unused_unlink(d, ti);
+	if (!t->options && (d->rec_min_used == 0 || t->min_len < d->rec_min_used))
+		d->rec_min_used = t->min_len;
+	if (!e->proven) {
+		e->proven = 1;
+		nm_unproven_unlink(d, (uint32_t)(e - d->exp));
+		nm_ev_inc(d, NM_EV_EXPORTER_PROVEN);
+	}
+}
+
+void nm_records_unknown(struct nm_decoder *d, const struct nm_exporter *e, size_t len)
+{
+	uint32_t m = e && e->rec_min ? e->rec_min : d->rec_min_used;
+	uint64_t n = m ? len / m : (len > 0 ? 1u : 0u);
+	d->stats.ev[NM_EV_RECORDS_NO_TEMPLATE] += n;
 }
 
 /* ---- exporters ---- */
@@ -391,14 +573,19 @@ static void nm_exporter_evict(struct nm_decoder *d, struct nm_exporter *e)
 {
 	nm_tmpl_remove_all(d, e, -1);
 	nm_htab_remove(&d->exp_idx, e->hash, (uint32_t)(e - d->exp));
+	if (e->proven)
+		nm_ev_inc(d, NM_EV_EXPORTER_EVICTED_ACTIVE);
+	else
+		nm_unproven_unlink(d, (uint32_t)(e - d->exp));
 	e->in_use = 0;
 	d->nexp--;
 	nm_ev_inc(d, NM_EV_EXPORTER_EVICTED);
 }
 
-struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
-				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
-				    uint64_t now_ns)
+/* Finds (admit: or admits) the exporter; NULL only when admission refuses. */
+struct nm_exporter *nm_exporter_lookup(struct nm_decoder *d, const struct nm_addr *addr,
+					      uint16_t port, uint8_t version, uint32_t domain,
+					      uint32_t sub, uint64_t now_ns, bool admit)
 {
 	struct nm_exp_key k;
 	memset(&k, 0, sizeof(k));
@@ -418,9 +605,16 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 			return e;
 		}
 	}
+	if (admit && !nm_admit(d, addr, now_ns, NM_ERR_EXPORTER_REFUSED_SOURCE,
+			       NM_ERR_EXPORTER_REFUSED_GLOBAL))
+		return NULL;
 	struct nm_exporter *e = NULL;
 	if (d->exp_fresh < d->cfg.max_exporters) {
 		e = &d->exp[d->exp_fresh++];
+	} else if (d->unproven_head != NM_NIL) {
+		/* The oldest exporter that never decoded data goes first. */
+		e = &d->exp[d->unproven_head];
+		nm_exporter_evict(d, e);
 	} else {
 		/* A free slot, or the least recently seen of a few: max_exporters
 		 * >= 1 (nm_layout_of), so the first candidate already yields one
@@ -451,6 +645,10 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->in_use = 1;
 	e->tmpl_head = NM_NIL;
 	e->last_tmpl = NM_NIL;
+	e->pprev = e->pnext = NM_NIL;
+	/* v9/IPFIX entries prove themselves with data (nm_tmpl_used); v5 and
+	 * sFlow datagrams are data themselves. */
+	e->proven = !admit;
 	/* Once per new exporter: its static sampling rate, if configured. */
 	for (uint32_t i = 0; i < d->nstatic; i++)
 		if (memcmp(d->static_rates[i].addr.b, addr->b, 16) == 0) {
@@ -462,8 +660,26 @@ struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *
 	e->last_ns = now_ns;
 	d->nexp++;
 	nm_htab_insert(&d->exp_idx, h, (uint32_t)(e - d->exp));
+	if (!e->proven)
+		nm_unproven_link(d, (uint32_t)(e - d->exp));
 	nm_ev_inc(d, NM_EV_EXPORTER_ADDED);
 	return e;
+}
+
+struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
+				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
+				    uint64_t now_ns)
+{
+	struct nm_exporter *e = nm_exporter_lookup(d, addr, port, version, domain, sub, now_ns, false);
+	assert(e != NULL);
+	return e;
+}
+
+struct nm_exporter *nm_exporter_admit(struct nm_decoder *d, const struct nm_addr *addr,
+				      uint16_t port, uint8_t version, uint32_t domain,
+				      uint64_t now_ns)
+{
+	return nm_exporter_lookup(d, addr, port, version, domain, 0, now_ns, true);
 }
 
 /* ---- samplers ---- */

@@ -77,6 +77,7 @@ struct nm_tmpl_op {
 struct nm_tmpl {
 	uint64_t fp;      /* fingerprint of the template record's field list */
 	uint64_t last_ns; /* last time it was defined or re-sent */
+	uint64_t used_ns; /* last time it decoded data (valid when used) */
 	uint32_t exp;     /* owning exporter slot */
 	uint32_t next;    /* next template of the same exporter, NM_NIL ends */
 	uint32_t hash;
@@ -88,7 +89,10 @@ struct nm_tmpl {
 	uint16_t etype;   /* Etype implied by the address fields, 0 = none */
 	uint8_t options;
 	uint8_t in_use;
-	uint8_t pad_[4];
+	uint8_t used;     /* has decoded data: off the unused list */
+	uint8_t pad_[3];
+	uint32_t uprev;   /* unused list (oldest first), NM_NIL ends */
+	uint32_t unext;
 	struct nm_tmpl_op ops[];
 };
 
@@ -129,7 +133,11 @@ struct nm_exporter {
 	uint8_t seq_uncounted; /* a data set of this IPFIX message could not be decoded */
 	uint8_t nsamplers;
 	uint8_t sampler_rr;
-	uint8_t pad_[4];
+	uint8_t proven;        /* decoded data (v9/IPFIX), or carries data itself (v5, sFlow) */
+	uint8_t pad_;
+	uint16_t rec_min;      /* smallest flow record length it ever defined; 0 = none */
+	uint32_t pprev;        /* unproven list (oldest first), NM_NIL ends */
+	uint32_t pnext;
 	struct nm_sampler samplers[NM_SAMPLERS_MAX];
 };
 
@@ -148,6 +156,14 @@ struct nm_decoder {
 	uint32_t tmpl_fresh;    /* template slots never used so far */
 	uint32_t tmpl_freelist; /* freed template slots, chained through next */
 	uint32_t exp_fresh;     /* exporter slots never used so far */
+	/* Eviction order (DESIGN-NOTES.md, "Template floods"): templates that
+	 * never decoded data go first, oldest first; then exporters that never
+	 * did. Both lists are intrusive (O(1) link and unlink). */
+	uint32_t unused_head, unused_tail;
+	uint32_t unproven_head, unproven_tail;
+	uint16_t rec_min_used;  /* smallest record length of a template that decoded data */
+	uint64_t admit_tat;     /* global bucket: theoretical arrival time (GCRA) */
+	uint64_t *admit_src;    /* NM_ADMIT_SOURCES source buckets, the same */
 	struct nm_ctr_batch *ctr_batch; /* where sFlow counter records go */
 	struct nm_static_rate { struct nm_addr addr; struct nm_rate_rule rule; }
 		static_rates[NM_STATIC_RATES_MAX];
@@ -213,11 +229,28 @@ static inline uint64_t nm_rate_apply(const struct nm_rate_rule *r, uint64_t rate
 
 uint64_t nm_hash64(uint64_t seed, const void *p, size_t n);
 
-/* Finds or creates the exporter, evicting the least recently seen of a few
- * when the table is full (counted): never NULL. */
+/* Finds or creates the exporter (v5, sFlow: proven from the start),
+ * evicting when the table is full (counted): never NULL. */
 struct nm_exporter *nm_exporter_get(struct nm_decoder *d, const struct nm_addr *addr,
 				    uint16_t port, uint8_t version, uint32_t domain, uint32_t sub,
 				    uint64_t now_ns);
+
+/* The same for v9/IPFIX: a new entry starts unproven and must pass
+ * admission (source and global rates); NULL when refused (counted in
+ * EXPORTER_REFUSED_SOURCE or _GLOBAL). */
+struct nm_exporter *nm_exporter_admit(struct nm_decoder *d, const struct nm_addr *addr,
+				      uint16_t port, uint8_t version, uint32_t domain,
+				      uint64_t now_ns);
+
+/* Template slot ti of e has just decoded data at now_ns: it moves to the
+ * back of the eviction order, and e is proven (counted once). */
+void nm_tmpl_used(struct nm_decoder *d, struct nm_exporter *e, uint32_t ti, uint64_t now_ns);
+
+/* A data set of len bytes whose template is unknown or expired: counts the
+ * records it held (RECORDS_NO_TEMPLATE), estimated with the smallest record
+ * length e ever defined (e may be NULL), else the smallest of a template
+ * that decoded data, else one record. */
+void nm_records_unknown(struct nm_decoder *d, const struct nm_exporter *e, size_t len);
 
 /* Exporter table "versions" beside the export versions 5, 9 and 10: sFlow
  * keeps sequence state per (agent, sub-agent) and per (agent, sub-agent,
@@ -233,9 +266,33 @@ struct nm_tmpl *nm_tmpl_find(struct nm_decoder *d, struct nm_exporter *e, uint16
 			     uint64_t now_ns, bool *expired);
 
 /* Returns a template slot for (e, id) to be (re)filled: the existing one, or
- * a new one (evicting if needed). Never NULL once e is valid. */
+ * a new one (evicting if needed). NULL when e is unproven and the new
+ * template is refused by admission (counted in TMPL_REFUSED_*). */
 struct nm_tmpl *nm_tmpl_slot(struct nm_decoder *d, struct nm_exporter *e, uint16_t id,
 			     bool *existed);
+
+/* A new slot for (e, id), which must not be in the cache: no admission,
+ * evicting if needed (counted), on the never-used list. Never NULL. */
+struct nm_tmpl *nm_tmpl_take(struct nm_decoder *d, struct nm_exporter *e, uint16_t id);
+
+/* nm_exporter_get() / nm_exporter_admit() in one: admit = false creates a
+ * proven entry without admission (never NULL). */
+struct nm_exporter *nm_exporter_lookup(struct nm_decoder *d, const struct nm_addr *addr,
+				       uint16_t port, uint8_t version, uint32_t domain,
+				       uint32_t sub, uint64_t now_ns, bool admit);
+
+/* Unproven list (nm_state_load restores an entry's place on it). */
+void nm_unproven_link(struct nm_decoder *d, uint32_t ei);
+void nm_unused_unlink(struct nm_decoder *d, uint32_t ti);
+
+/* Whether a compiled op is one nm_compile_field() can produce with this
+ * build's IE map (state files), and the fingerprint of that map, the flow
+ * record layout and the op set: a state file made by a build where any of
+ * them differ is refused. */
+bool nm_tmpl_op_valid(const struct nm_tmpl_op *o);
+uint64_t nm_tmpl_layout_fp(void);
+/* Etype implied by the address ops of t (as compiled). */
+uint16_t nm_tmpl_ops_etype(const struct nm_tmpl *t);
 
 void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl *t);
 

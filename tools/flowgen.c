@@ -479,6 +479,33 @@ size_t nm_gen_datagram(struct nm_gen *g, uint8_t *buf, size_t cap)
 	return n <= cap ? n : 0;
 }
 
+size_t nm_gen_flood_datagram(struct nm_flood *f, bool ipfix, uint32_t domain, uint8_t *buf,
+			     size_t cap)
+{
+	struct nm_wr w = {buf, 0, cap};
+	w16(&w, ipfix ? 10 : 9);
+	w16(&w, ipfix ? 0 : f->tmpls_per_dgram); /* IPFIX: length, patched */
+	if (!ipfix)
+		w32(&w, f->dgrams * 10u); /* sysUptime */
+	w32(&w, f->secs + f->dgrams / 1000u);
+	w32(&w, ipfix ? 0 : f->dgrams); /* IPFIX: no data records sent, ever */
+	w32(&w, domain);
+	size_t at = w.n;
+	w16(&w, ipfix ? 2 : 0);
+	w16(&w, 0);
+	for (uint32_t i = 0; i < f->tmpls_per_dgram; i++) {
+		/* IDs cycle through 256..65535 */
+		nm_gen_tmpl(&w, ipfix, f->next_id, nm_gen_fields4);
+		f->next_id = f->next_id == 65535 ? 256 : (uint16_t)(f->next_id + 1);
+	}
+	wpatch16(&w, at + 2, w.n - at);
+	if (ipfix)
+		wpatch16(&w, 2, w.n);
+	f->dgrams++;
+	f->templates += f->tmpls_per_dgram;
+	return w.n <= cap ? w.n : 0;
+}
+
 static void nm_le32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;

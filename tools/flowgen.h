@@ -50,6 +50,24 @@ void nm_gen_init(struct nm_gen *g, const struct nm_gen_cfg *c);
 /* Builds the next datagram into buf (cap >= 1500). Returns its length. */
 size_t nm_gen_datagram(struct nm_gen *g, uint8_t *buf, size_t cap);
 
+/*
+ * A template flood (issue 17): template-only NetFlow v9 or IPFIX datagrams,
+ * each defining tmpls_per_dgram templates (the IPv4 record layout above)
+ * with IDs cycling through 256..65535, for an observation domain / source
+ * ID the caller picks; never any data.
+ */
+struct nm_flood {
+	uint32_t tmpls_per_dgram; /* templates per datagram (1..64) */
+	uint32_t secs;            /* export time of the first datagram */
+	uint16_t next_id;         /* next template ID (start at 256) */
+	uint32_t dgrams;          /* datagrams built */
+	uint64_t templates;       /* template records built */
+};
+
+/* Builds one flood datagram into buf; returns its length (0: cap too small). */
+size_t nm_gen_flood_datagram(struct nm_flood *f, bool ipfix, uint32_t domain, uint8_t *buf,
+			     size_t cap);
+
 /* Ethernet + IPv4 + UDP headers (42 bytes) for a payload of len bytes from
  * src:sport to dst:dport (IPv4 checksum set, UDP checksum 0). */
 #define NM_UDP_HDRS 42

@@ -8,6 +8,8 @@
  *               [--records N] [--exporters N] [--rate N] [--seed N]
  *               [--cardinality N] [--v6-percent P] [--header-size N]
  *               [--template-every N]
+ *               [--flood v9|ipfix|both [--flood-addresses N] [--flood-sockets N]
+ *                [--flood-domains N] [--flood-templates N] [--flood-first-address N]]
  *               (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]
  *                [--cpu N] [--burst N] [--pool N] | --dpdk DEVICE [--eal "ARGS"] [--pps N])
  *
@@ -30,6 +32,15 @@
  * Prints on stderr how many datagrams and flow records it wrote, per
  * protocol, so a test can check a collector's totals against it, then (UDP)
  * "netmeta-gen: sent N datagrams in S s (R/s)".
+ *
+ * --flood (with --udp to loopback, --pps and --seconds or --datagrams) sends
+ * a template flood instead (issue 17): template-only v9 and/or IPFIX
+ * datagrams, --flood-templates templates each (default 8) with IDs cycling
+ * through 256..65535, from --flood-sockets sockets (default 256) bound to
+ * --flood-addresses addresses (default 16: 127.0.0.F.. with F =
+ * --flood-first-address, default 101), each socket cycling through
+ * --flood-domains observation domains (default 4096). Prints
+ * "netmeta-gen: flood sent N datagrams (T templates) in S s (R/s)".
  *
  * DPDK: --dpdk sends the frames of the capture (same order, Ethernet/IPv4/
  * UDP to 192.0.2.254) out of one DPDK port: a PCI address or a vdev string
@@ -79,6 +90,8 @@ static void nm_usage(FILE *o)
 		"                   [--records N] [--exporters N] [--rate N] [--seed N]\n"
 		"                   [--cardinality N] [--v6-percent P] [--header-size N]\n"
 		"                   [--template-every N]\n"
+		"                   [--flood v9|ipfix|both [--flood-addresses N] [--flood-sockets N]\n"
+		"                    [--flood-domains N] [--flood-templates N] [--flood-first-address N]]\n"
 		"                   (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]\n"
 		"                    [--cpu N] [--burst N] [--pool N]\n"
 		"                    | --dpdk DEVICE [--eal \"EAL ARGS\"] [--pps N])\n"
@@ -127,6 +140,93 @@ struct nm_pool_ent {
 	uint32_t recs;  /* flow records in it */
 };
 
+struct nm_flood_opt {
+	const char *kind; /* v9, ipfix, both; NULL: no flood */
+	uint32_t addrs, socks, domains, tmpls, first;
+};
+
+static double nm_now(void);
+
+/* The template flood (--flood): see the comment at the top. */
+static int nm_flood_run(const struct nm_flood_opt *o, const struct sockaddr_in6 *to,
+			uint32_t port, uint32_t port_off, uint32_t pps, uint32_t dgrams)
+{
+	bool v9 = strcmp(o->kind, "ipfix") != 0, ipfix = strcmp(o->kind, "v9") != 0;
+	if (strcmp(o->kind, "v9") && strcmp(o->kind, "ipfix") && strcmp(o->kind, "both")) {
+		fprintf(stderr, "netmeta-gen: --flood: v9, ipfix or both\n");
+		return 1;
+	}
+	if (to->sin6_addr.s6_addr[10] != 0xff || to->sin6_addr.s6_addr[12] != 127 || pps == 0 ||
+	    o->first + o->addrs > 255) {
+		fprintf(stderr, "netmeta-gen: --flood needs --udp 127.x.y.z, --pps, and "
+				"--flood-first-address + --flood-addresses <= 255\n");
+		return 1;
+	}
+	int *socks = calloc(o->socks, sizeof(int));
+	if (socks == NULL)
+		return 2;
+	for (uint32_t i = 0; i < o->socks; i++) {
+		socks[i] = socket(AF_INET6, SOCK_DGRAM, 0);
+		int zero = 0;
+		struct sockaddr_in6 from = {0};
+		from.sin6_family = AF_INET6;
+		from.sin6_addr.s6_addr[10] = from.sin6_addr.s6_addr[11] = 0xff;
+		from.sin6_addr.s6_addr[12] = 127;
+		from.sin6_addr.s6_addr[15] = (uint8_t)(o->first + i % o->addrs);
+		if (socks[i] < 0 ||
+		    setsockopt(socks[i], IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+		    bind(socks[i], (struct sockaddr *)&from, sizeof(from))) {
+			fprintf(stderr, "netmeta-gen: flood socket %u: %s\n", i, strerror(errno));
+			return 2;
+		}
+	}
+	struct nm_flood fl = {o->tmpls, 1767225600u, 256, 0, 0};
+	uint8_t buf[NM_GEN_MAX_DGRAM];
+	uint64_t per[2] = {0, 0}, enobufs = 0;
+	double start = nm_now();
+	for (uint32_t k = 0; k < dgrams; k++) {
+		bool ip = v9 && ipfix ? (k & 1) : ipfix;
+		uint32_t idx = v9 && ipfix ? k >> 1 : k;
+		uint32_t sock = idx % o->socks;
+		uint32_t domain = 1 + (idx / o->socks) % o->domains;
+		size_t n = nm_gen_flood_datagram(&fl, ip, domain, buf, sizeof(buf));
+		if (n == 0) {
+			fprintf(stderr, "netmeta-gen: flood datagram too large\n");
+			return 2;
+		}
+		double due = (double)k / pps, el = nm_now() - start;
+		if (due - el > 200e-6) {
+			double w = due - el - 100e-6;
+			struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
+			nanosleep(&ts, NULL);
+		}
+		struct sockaddr_in6 dst = *to;
+		dst.sin6_port = htons(port ? (uint16_t)port : (uint16_t)((ip ? 4739 : 2055) + port_off));
+		while (sendto(socks[sock], buf, n, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+			if (errno == ENOBUFS || errno == EAGAIN) {
+				enobufs++;
+				sched_yield();
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "netmeta-gen: flood send: %s\n", strerror(errno));
+			return 2;
+		}
+		per[ip]++;
+	}
+	double el = nm_now() - start;
+	for (uint32_t i = 0; i < o->socks; i++)
+		close(socks[i]);
+	free(socks);
+	fprintf(stderr, "netmeta-gen: flood v9 datagrams %" PRIu64 " ipfix datagrams %" PRIu64
+			"\n", per[0], per[1]);
+	fprintf(stderr, "netmeta-gen: flood sent %" PRIu32 " datagrams (%" PRIu64
+			" templates) in %.3f s (%.0f/s), %" PRIu64 " ENOBUFS retries\n",
+		fl.dgrams, fl.templates, el, el > 0 ? (double)fl.dgrams / el : 0.0, enobufs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *out = NULL, *proto = "all", *udp = NULL, *dpdk = NULL, *eal = NULL;
@@ -134,6 +234,7 @@ int main(int argc, char **argv)
 	uint32_t card = 0, v6pct = 101, hsize = 0, tmpl_every = UINT32_MAX, port = 0, burst = 16;
 	uint32_t pool_max = 16384, cpu = UINT32_MAX;
 	double seconds = 0;
+	struct nm_flood_opt flood = {NULL, 16, 256, 4096, 8, 101};
 	/* Every option but --help and --version takes a value. */
 	static const struct option opts[] = {
 		{"udp", required_argument, NULL, 0}, {"dpdk", required_argument, NULL, 0},
@@ -146,6 +247,11 @@ int main(int argc, char **argv)
 		{"v6-percent", required_argument, NULL, 0}, {"header-size", required_argument, NULL, 0},
 		{"template-every", required_argument, NULL, 0}, {"cpu", required_argument, NULL, 0},
 		{"burst", required_argument, NULL, 0}, {"pool", required_argument, NULL, 0},
+		{"flood", required_argument, NULL, 0}, {"flood-addresses", required_argument, NULL, 0},
+		{"flood-sockets", required_argument, NULL, 0},
+		{"flood-domains", required_argument, NULL, 0},
+		{"flood-templates", required_argument, NULL, 0},
+		{"flood-first-address", required_argument, NULL, 0},
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -219,7 +325,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "netmeta-gen: --header-size: a multiple of 4, 64..1024\n");
 				rc = -1;
 			}
-		} else if (strcmp(a, "--template-every") == 0)
+		} else if (strcmp(a, "--flood") == 0)
+			flood.kind = v;
+		else if (strcmp(a, "--flood-addresses") == 0)
+			rc = nm_num(a, v, 254, &flood.addrs);
+		else if (strcmp(a, "--flood-sockets") == 0)
+			rc = nm_num(a, v, 4096, &flood.socks);
+		else if (strcmp(a, "--flood-domains") == 0)
+			rc = nm_num(a, v, 1u << 24, &flood.domains);
+		else if (strcmp(a, "--flood-templates") == 0)
+			rc = nm_num(a, v, 64, &flood.tmpls);
+		else if (strcmp(a, "--flood-first-address") == 0)
+			rc = nm_num(a, v, 254, &flood.first);
+		else if (strcmp(a, "--template-every") == 0)
 			rc = nm_num(a, v, UINT32_MAX - 1, &tmpl_every);
 		else if (strcmp(a, "--cpu") == 0)
 			rc = nm_num(a, v, 4095, &cpu);
@@ -275,6 +393,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "netmeta-gen: cannot pin to cpu %u: %s\n", cpu, strerror(errno));
 			return 1;
 		}
+	}
+	if (flood.kind) {
+		struct sockaddr_in6 fto = {0};
+		uint8_t v4[4];
+		fto.sin6_family = AF_INET6;
+		if (udp == NULL || inet_pton(AF_INET, udp, v4) != 1 || flood.addrs == 0 ||
+		    flood.socks == 0 || flood.domains == 0 || flood.tmpls == 0) {
+			fprintf(stderr, "netmeta-gen: --flood needs --udp with an IPv4 loopback "
+					"address and non-zero --flood-* counts\n");
+			return 1;
+		}
+		fto.sin6_addr.s6_addr[10] = fto.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&fto.sin6_addr.s6_addr[12], v4, 4);
+		return nm_flood_run(&flood, &fto, port, port_off, pps, dgrams);
 	}
 	FILE *f = NULL;
 	struct sockaddr_in6 to;

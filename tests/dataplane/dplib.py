@@ -494,10 +494,12 @@ def parse_counters(text):
             c[parts[0]] = int(parts[1])
         if len(parts) == 3 and re.fullmatch(r'port\d+', parts[0]) and parts[2].isdigit():
             c[parts[0] + ' ' + parts[1]] = int(parts[2])
-        m = re.match(r'worker(\d+) rx (\d+) datagrams (\d+) records (\d+) exporters (\d+)$', line)
+        m = re.match(r'worker(\d+) rx (\d+) datagrams (\d+) records (\d+) exporters (\d+)'
+                     r' templates (\d+)$', line)
         if m:
             c['worker%s' % m.group(1)] = {'rx': int(m.group(2)), 'datagrams': int(m.group(3)),
-                                          'records': int(m.group(4)), 'exporters': int(m.group(5))}
+                                          'records': int(m.group(4)), 'exporters': int(m.group(5)),
+                                          'templates': int(m.group(6))}
     return c
 
 

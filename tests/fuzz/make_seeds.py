@@ -21,7 +21,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt", "sflow", "hdr", "dpdk_pkt")
+TARGETS = ("netflow_v5", "netflow_v9", "ipfix", "pkt", "sflow", "hdr", "dpdk_pkt", "state")
 SEED_MAX = 16 * 1024  # bytes per seed built from a capture
 T0 = 1700000000       # receive time of the first datagram (nm_fuzz.h)
 
@@ -546,6 +546,32 @@ def dpdk_seeds():
     }
 
 
+# ---- decoder state files (fuzz_state.c) ----
+
+
+def state_seeds():
+    """Flags byte, then patches (offset into the body: 2 bytes, value) of
+    the baseline state the target builds, or (flag bit 0) a raw file."""
+    def patches(flags, pairs):
+        return bytes([flags]) + b"".join(struct.pack(">HB", o, v) for o, v in pairs)
+    hdr = b"NMDS" + struct.pack(">HH", 1, 0) + bytes(40)  # counts 0, fixed up by flag bit 1
+    out = {
+        "seed-baseline": patches(0x00, []),
+        "seed-baseline-tight": patches(0x04, []),
+        "seed-baseline-aged": patches(0x08, []),
+        "seed-damaged": patches(0x00, [(100, 0x55)]),
+        "seed-raw-empty": bytes([0x03]) + hdr,
+        "seed-raw-garbage": bytes([0x01]) + b"NMDS" + bytes(range(200)),
+    }
+    # fixed-up single-byte changes spread over the body: exporter fields,
+    # template headers and ops
+    for i, off in enumerate((26, 27, 38, 39, 92, 120, 200, 300, 420, 560, 700, 900)):
+        for v in (0x00, 0xff):
+            out["seed-fix-%02d-%02x" % (i, v)] = patches(0x02, [(off, v)])
+            out["seed-fix-tight-%02d-%02x" % (i, v)] = patches(0x06, [(off, v)])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared", "corpus"),
@@ -555,7 +581,8 @@ def main():
     args = ap.parse_args()
 
     seeds = {"netflow_v5": v5_seeds(), "netflow_v9": v9_seeds(), "ipfix": ipfix_seeds(),
-             "pkt": pkt_seeds(), "sflow": {}, "hdr": {}, "dpdk_pkt": dpdk_seeds()}
+             "pkt": pkt_seeds(), "sflow": {}, "hdr": {}, "dpdk_pkt": dpdk_seeds(),
+             "state": state_seeds()}
     if os.path.isdir(args.shared):
         for t, s in capture_seeds(args.shared).items():
             seeds[t].update(s)

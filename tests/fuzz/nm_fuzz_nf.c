@@ -54,12 +54,14 @@ static void nm_fuzz_flush(struct nm_flow_batch *b, void *ctx)
 /*
  * White-box check of the decoder's tables (nf_state.h): live exporters and
  * templates match the counters, every per-exporter template chain is
- * acyclic, owned by its exporter and within the per-exporter cap.
+ * acyclic, owned by its exporter and within the per-exporter cap; the
+ * eviction-order lists (never-used templates, unproven exporters) hold
+ * exactly the live entries of their kind, linked both ways.
  */
 static void nm_fuzz_check_state(const struct nm_decoder *d)
 {
 	const struct nm_decode_cfg *c = &d->cfg;
-	uint32_t nexp = 0, ntmpl = 0;
+	uint32_t nexp = 0, ntmpl = 0, nunused = 0, nunproven = 0;
 	NM_FUZZ_CHECK(d->exp_fresh <= c->max_exporters);
 	NM_FUZZ_CHECK(d->tmpl_fresh <= c->max_templates);
 	for (uint32_t ei = 0; ei < d->exp_fresh; ei++) {
@@ -67,6 +69,7 @@ static void nm_fuzz_check_state(const struct nm_decoder *d)
 		if (!e->in_use)
 			continue;
 		nexp++;
+		nunproven += !e->proven;
 		uint32_t k = 0;
 		for (uint32_t ti = e->tmpl_head; ti != NM_NIL; k++) {
 			NM_FUZZ_CHECK(ti < d->tmpl_fresh);
@@ -77,6 +80,7 @@ static void nm_fuzz_check_state(const struct nm_decoder *d)
 			NM_FUZZ_CHECK(t->exp == ei);
 			NM_FUZZ_CHECK(t->nops <= c->max_fields_per_template);
 			NM_FUZZ_CHECK(t->min_len > 0);
+			nunused += !t->used;
 			ti = t->next;
 		}
 		NM_FUZZ_CHECK(k == e->ntmpl);
@@ -86,6 +90,26 @@ static void nm_fuzz_check_state(const struct nm_decoder *d)
 	}
 	NM_FUZZ_CHECK(nexp == d->nexp);
 	NM_FUZZ_CHECK(ntmpl == d->ntmpl);
+	uint32_t k = 0, prev = NM_NIL;
+	for (uint32_t ti = d->unused_head; ti != NM_NIL; k++) {
+		NM_FUZZ_CHECK(ti < d->tmpl_fresh && k < ntmpl);
+		const struct nm_tmpl *t = (const struct nm_tmpl *)(const void *)(
+			d->tmpl_mem + (size_t)ti * d->tmpl_stride);
+		NM_FUZZ_CHECK(t->in_use && !t->used && t->uprev == prev);
+		prev = ti;
+		ti = t->unext;
+	}
+	NM_FUZZ_CHECK(k == nunused && d->unused_tail == prev);
+	k = 0;
+	prev = NM_NIL;
+	for (uint32_t ei = d->unproven_head; ei != NM_NIL; k++) {
+		NM_FUZZ_CHECK(ei < d->exp_fresh && k < nexp);
+		const struct nm_exporter *e = &d->exp[ei];
+		NM_FUZZ_CHECK(e->in_use && !e->proven && e->pprev == prev);
+		prev = ei;
+		ei = e->pnext;
+	}
+	NM_FUZZ_CHECK(k == nunproven && d->unproven_tail == prev);
 }
 
 /* NM_FUZZ_VERBOSE=1 in the environment: a summary per input on stderr, to
@@ -154,6 +178,14 @@ void nm_fuzz_nf_run(const uint8_t *data, size_t size, nm_fuzz_decode_fn fn,
 	cfg.max_templates_per_exporter = tight ? 4 : 16;
 	cfg.max_fields_per_template = fields[(flags >> 4) & 3];
 	cfg.template_lifetime_s = (flags & 0x01) ? (data[1] ? data[1] : 1u) : 0;
+	if (tight) {
+		/* Admission refuses within a few datagrams (the clock moves by
+		 * whole seconds): both refusal paths run. */
+		cfg.admit_source_rate = 1;
+		cfg.admit_source_burst = 2;
+		cfg.admit_global_rate = 2;
+		cfg.admit_global_burst = 3;
+	}
 
 	size_t need = nm_decoder_mem_size(&cfg);
 	NM_FUZZ_CHECK(need > 0 && need <= sizeof(nm_fuzz_arena));

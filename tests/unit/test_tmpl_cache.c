@@ -30,6 +30,10 @@ static struct nm_t *cache_new(void **state)
 	c.max_exporters = C_EXP;
 	c.max_templates_per_exporter = C_PER_EXP;
 	c.max_fields_per_template = 16;
+	/* The mechanics of the tables alone: no admission rate (the policy
+	 * has tests of its own below). */
+	c.admit_source_rate = 0;
+	c.admit_global_rate = 0;
 	struct nm_t *t = nm_t_reset(state, &c);
 	assert_non_null(t);
 	return t;
@@ -501,6 +505,414 @@ static void test_cache_versions_share_pool(void **state)
 	cache_assert_consistent(t);
 }
 
+/* ---- admission and eviction order (DESIGN-NOTES.md, "Template floods") ---- */
+
+/* A decoder with the given admission rates (0 = unlimited). */
+static struct nm_t *adm_new(void **state, uint32_t src_rate, uint32_t src_burst,
+			    uint32_t glob_rate, uint32_t glob_burst)
+{
+	struct nm_decode_cfg c;
+	nm_decode_cfg_default(&c);
+	c.max_templates = C_TMPL;
+	c.max_exporters = C_EXP;
+	c.max_templates_per_exporter = C_PER_EXP;
+	c.max_fields_per_template = 16;
+	c.admit_source_rate = src_rate;
+	c.admit_source_burst = src_burst;
+	c.admit_global_rate = glob_rate;
+	c.admit_global_burst = glob_burst;
+	struct nm_t *t = nm_t_reset(state, &c);
+	assert_non_null(t);
+	t->m.time_ns = (uint64_t)NM_T_NOW_S * NM_T_NS;
+	return t;
+}
+
+/* IPFIX message of observation domain dom defining n one-field templates
+ * (packetDeltaCount, 4 bytes) from ID first, then (nrec > 0) a data set of
+ * nrec records for template data_id. Returns the records produced. */
+static uint32_t adm_msg(struct nm_t *t, uint32_t dom, uint32_t first, unsigned n, uint16_t data_id,
+			unsigned nrec)
+{
+	if (t->b.n > NM_T_RECS / 2)
+		nm_t_clear(t); /* room for the next records */
+	uint32_t before = t->b.n;
+	nm_pb_init(&t->pb);
+	nm_pb_ipfix_header(&t->pb, NM_T_NOW_S, 0, dom);
+	if (n) {
+		nm_pb_set_begin(&t->pb, NM_PB_IPFIX_TMPL_SET);
+		for (unsigned i = 0; i < n; i++) {
+			nm_pb_tmpl_begin(&t->pb, (uint16_t)(first + i), 1);
+			nm_pb_u16(&t->pb, 2);
+			nm_pb_u16(&t->pb, 4);
+		}
+		nm_pb_set_end(&t->pb);
+	}
+	if (nrec) {
+		nm_pb_set_begin(&t->pb, data_id);
+		for (unsigned i = 0; i < nrec; i++)
+			nm_pb_u32(&t->pb, 1000 + i);
+		nm_pb_set_end(&t->pb);
+	}
+	nm_pb_ipfix_end(&t->pb);
+	assert_false(t->pb.overflow);
+	assert_int_equal(nm_t_ipfix(t), NM_ERR_OK);
+	return t->b.n - before;
+}
+
+/*
+ * Source rate 10/s, burst 5, two buckets per address: one address opening
+ * 14 observation domains at once gets 10; a tenth of a second later one
+ * more per bucket; another address has buckets of its own. Refused
+ * datagrams learn nothing and their data is counted as lost records.
+ */
+static void test_admit_exporter_source(void **state)
+{
+	struct nm_t *t = adm_new(state, 10, 5, 0, 1);
+	cache_from(t, 1);
+	for (uint32_t dom = 0; dom < 14; dom++)
+		adm_msg(t, dom, 0, 0, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 10);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 4);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 0);
+	/* A refused exporter's data: one set, 3 records of 4 bytes lost; no
+	 * template of its own is known, none decoded data yet: 1 record. */
+	assert_int_equal(adm_msg(t, 99, 256, 0, 256, 3), 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 5);
+	assert_int_equal(nm_t_err(t, NM_ERR_DATA_NO_TEMPLATE), 1);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 1);
+	/* 100 ms: one token in each bucket. */
+	t->m.time_ns += 100 * NM_T_MS;
+	adm_msg(t, 50, 0, 0, 0, 0);
+	adm_msg(t, 51, 0, 0, 0, 0);
+	adm_msg(t, 52, 0, 0, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 12);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 6);
+	/* Another address, the same instant: buckets of its own. */
+	cache_from(t, 2);
+	adm_msg(t, 0, 256, 1, 256, 2);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 13);
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 1);
+	/* Known exporters are never refused, whatever their buckets hold. */
+	cache_from(t, 1);
+	adm_msg(t, 0, 0, 0, 0, 0);
+	adm_msg(t, 50, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 6);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 13);
+	cache_assert_consistent(t);
+	assert_identity(t);
+}
+
+/*
+ * Global rate 10/s, burst 4; source 1/s, burst 1 (two buckets: 2 at once
+ * per address). A refusal by the source takes nothing from the global
+ * bucket: address 0's third domain is refused by its source, and the two
+ * tokens left go to addresses 1 and 2.
+ */
+static void test_admit_exporter_global(void **state)
+{
+	struct nm_t *t = adm_new(state, 1, 1, 10, 4);
+	cache_from(t, 0);
+	for (uint32_t dom = 1; dom <= 3; dom++)
+		adm_msg(t, dom, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	for (uint32_t a = 1; a <= 4; a++) {
+		cache_from(t, a);
+		adm_msg(t, 7, 0, 0, 0, 0);
+	}
+	assert_int_equal(nm_decoder_exporter_count(t->d), 4);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 2);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 1);
+	/* 100 ms later: one global token. Address 0 (source buckets still
+	 * empty) is refused by its source; the token goes to address 5. */
+	t->m.time_ns += 100 * NM_T_MS;
+	cache_from(t, 0);
+	adm_msg(t, 3, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_SOURCE), 2);
+	cache_from(t, 5);
+	adm_msg(t, 7, 0, 0, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 5);
+	cache_from(t, 6);
+	adm_msg(t, 7, 0, 0, 0, 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 3);
+	assert_identity(t);
+}
+
+/*
+ * New templates of an exporter that has decoded nothing take tokens too
+ * (source burst 5 in each of two buckets: the entry took 1, so 9 of 15
+ * templates get in); a re-sent template costs nothing; once its data
+ * decodes the exporter is proven and its new templates are no longer
+ * rate-limited.
+ */
+static void test_admit_templates(void **state)
+{
+	struct nm_t *t = adm_new(state, 10, 5, 0, 1);
+	cache_from(t, 1);
+	adm_msg(t, 1, 256, 15, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 1);
+	assert_int_equal(nm_decoder_template_count(t->d), 9);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 6);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_ADDED), 9);
+	/* Re-sent: 9 refreshes (free), 6 refused again. */
+	adm_msg(t, 1, 256, 15, 0, 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_REFRESHED), 9);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 12);
+	/* Data for a refused template (265..270): 3 records of the exporter's
+	 * smallest record (4 bytes) lost. */
+	assert_int_equal(adm_msg(t, 1, 0, 0, 266, 3), 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 3);
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 0);
+	/* Data for an admitted one: proven, and then 15 templates at once. */
+	assert_int_equal(adm_msg(t, 1, 0, 0, 257, 2), 2);
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_PROVEN), 1);
+	adm_msg(t, 1, 256, 15, 270, 1);
+	assert_int_equal(nm_decoder_template_count(t->d), 15);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 12);
+	assert_int_equal(t->b.n, 3);
+	struct cache_sum s = {0, 0, 0};
+	nm_decoder_exporter_foreach(t->d, cache_sum_cb, &s);
+	assert_int_equal(s.templates, 15);
+	assert_identity(t);
+}
+
+/* The global bucket refuses templates of unproven exporters too. */
+static void test_admit_templates_global(void **state)
+{
+	struct nm_t *t = adm_new(state, 0, 1, 100, 3);
+	cache_from(t, 1);
+	adm_msg(t, 1, 256, 5, 0, 0); /* entry 1 token, templates 2 */
+	assert_int_equal(nm_decoder_template_count(t->d), 2);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_GLOBAL), 3);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_SOURCE), 0);
+	/* 20 ms at 100/s: 2 tokens. */
+	t->m.time_ns += 20 * NM_T_MS;
+	adm_msg(t, 1, 256, 5, 0, 0);
+	assert_int_equal(nm_decoder_template_count(t->d), 4);
+	assert_int_equal(nm_t_err(t, NM_ERR_TMPL_REFUSED_GLOBAL), 4);
+	assert_identity(t);
+}
+
+/* A receive clock that goes back (a replayed capture) starts the buckets
+ * afresh instead of refusing until it catches up. */
+static void test_admit_clock_back(void **state)
+{
+	struct nm_t *t = adm_new(state, 1, 2, 1, 2);
+	cache_from(t, 1);
+	adm_msg(t, 1, 256, 1, 0, 0); /* entry + template: the global bucket is empty */
+	adm_msg(t, 2, 256, 1, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 1);
+	assert_int_equal(nm_decoder_template_count(t->d), 1);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 1);
+	t->m.time_ns -= 3600 * NM_T_NS;
+	adm_msg(t, 3, 256, 1, 0, 0);
+	assert_int_equal(nm_decoder_exporter_count(t->d), 2);
+	assert_int_equal(nm_decoder_template_count(t->d), 2);
+	assert_int_equal(nm_t_err(t, NM_ERR_EXPORTER_REFUSED_GLOBAL), 1);
+	assert_identity(t);
+}
+
+/*
+ * Templates that decoded data are the last to go. Exporter A defines 8
+ * templates and sends data on 4 of them; then 400 exporters define 4 each
+ * (1,600 templates into the 1,024-slot pool, all never used). The pool
+ * evicts only never-used templates, oldest first: A's 4 unused ones first,
+ * and A's 4 used ones still decode. Then, when every template in the pool
+ * has decoded data, the least recently used one goes (TMPL_EVICTED_POOL_USED).
+ */
+static void test_evict_used_last(void **state)
+{
+	struct nm_t *t = adm_new(state, 0, 1, 0, 1);
+	cache_from(t, 0xa);
+	adm_msg(t, 1, 256, 8, 0, 0);
+	for (uint16_t id = 260; id < 264; id++)
+		assert_int_equal(adm_msg(t, 1, 0, 0, id, 1), 1);
+	for (uint32_t e = 0; e < 400; e++) {
+		cache_from(t, 0x100 + e);
+		t->m.time_ns += NM_T_MS;
+		adm_msg(t, 1, 256, 4, 0, 0);
+		cache_assert_caps(t);
+	}
+	/* The table holds A + 255 others (the oldest unproven go, with their
+	 * templates): at most 8 + 255 x 4 = 1,028 templates live, so 4 pool
+	 * evictions: A's 4 unused templates, the oldest never used. */
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_EVICTED), 400 - (C_EXP - 1));
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_EVICTED_ACTIVE), 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_EVICTED_POOL), 4);
+	assert_int_equal(nm_t_ev(t, NM_EV_TMPL_EVICTED_POOL_USED), 0);
+	cache_from(t, 0xa);
+	for (uint16_t id = 260; id < 264; id++)
+		assert_int_equal(adm_msg(t, 1, 0, 0, id, 1), 1);
+	uint64_t miss = nm_t_err(t, NM_ERR_DATA_NO_TEMPLATE);
+	for (uint16_t id = 256; id < 260; id++)
+		assert_int_equal(adm_msg(t, 1, 0, 0, id, 1), 0);
+	assert_int_equal(nm_t_err(t, NM_ERR_DATA_NO_TEMPLATE), miss + 4);
+	cache_assert_consistent(t);
+
+	/* Now a pool where everything has decoded data: 256 proven exporters
+	 * x 4 used templates = 1,024. */
+	struct nm_t *u = adm_new(state, 0, 1, 0, 1);
+	for (uint32_t e = 0; e < 256; e++) {
+		cache_from(u, e);
+		u->m.time_ns += NM_T_MS;
+		adm_msg(u, 1, 256, 4, 0, 0);
+		for (uint16_t id = 256; id < 260; id++)
+			assert_int_equal(adm_msg(u, 1, 0, 0, id, 1), 1);
+	}
+	assert_int_equal(nm_decoder_template_count(u->d), C_TMPL);
+	/* Exporter 255 used its templates last; exporter 0's are the least
+	 * recently used. A new template of exporter 255 needs a slot. */
+	u->m.time_ns += NM_T_MS;
+	cache_from(u, 255);
+	assert_int_equal(adm_msg(u, 1, 300, 1, 300, 1), 1);
+	assert_int_equal(nm_t_ev(u, NM_EV_TMPL_EVICTED_POOL), 1);
+	assert_int_equal(nm_t_ev(u, NM_EV_TMPL_EVICTED_POOL_USED), 1);
+	/* The most recently used templates are never the victim. */
+	for (uint16_t id = 256; id < 260; id++)
+		assert_int_equal(adm_msg(u, 1, 0, 0, id, 1), 1);
+	assert_int_equal(nm_t_err(u, NM_ERR_DATA_NO_TEMPLATE), 0);
+	cache_assert_consistent(u);
+	assert_identity(u);
+}
+
+/*
+ * Exporters that decoded data are the last to go: a proven exporter
+ * survives 1,000 unproven ones in a 256-slot table (1,000 - 255 evictions,
+ * none of them active); with a table of proven exporters only, a new one
+ * evicts one of them (EXPORTER_EVICTED_ACTIVE).
+ */
+static void test_evict_proven_last(void **state)
+{
+	struct nm_t *t = adm_new(state, 0, 1, 0, 1);
+	cache_from(t, 0xa);
+	assert_int_equal(adm_msg(t, 1, 256, 1, 256, 1), 1);
+	for (uint32_t e = 0; e < 1000; e++) {
+		cache_from(t, 0x100 + e);
+		adm_msg(t, 1, 256, 2, 0, 0);
+	}
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_EVICTED), 1000 - (C_EXP - 1));
+	assert_int_equal(nm_t_ev(t, NM_EV_EXPORTER_EVICTED_ACTIVE), 0);
+	cache_from(t, 0xa);
+	assert_int_equal(adm_msg(t, 1, 0, 0, 256, 1), 1);
+	cache_assert_consistent(t);
+
+	struct nm_t *u = adm_new(state, 0, 1, 0, 1);
+	for (uint32_t e = 0; e < C_EXP; e++) {
+		cache_from(u, e);
+		u->m.time_ns += NM_T_MS;
+		assert_int_equal(adm_msg(u, 1, 256, 1, 256, 1), 1);
+	}
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_PROVEN), C_EXP);
+	cache_from(u, 0x1000);
+	adm_msg(u, 1, 256, 1, 0, 0);
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_EVICTED), 1);
+	assert_int_equal(nm_t_ev(u, NM_EV_EXPORTER_EVICTED_ACTIVE), 1);
+	assert_int_equal(nm_decoder_exporter_count(u->d), C_EXP);
+	cache_assert_consistent(u);
+	assert_identity(u);
+}
+
+/*
+ * Records lost for want of a template, estimated: the set's length divided
+ * by the exporter's smallest record (even after its templates are gone);
+ * for an exporter that never defined one, by the smallest record of a
+ * template that decoded data anywhere; with neither, one record per set.
+ * Expired templates count the same way. Per set, DATA_NO_TEMPLATE as before.
+ */
+static void test_records_lost_estimate(void **state)
+{
+	struct nm_decode_cfg c;
+	nm_decode_cfg_default(&c);
+	c.template_lifetime_s = 60;
+	struct nm_t *t = nm_t_reset(state, &c);
+	t->m.time_ns = (uint64_t)NM_T_NOW_S * NM_T_NS;
+	/* No template anywhere: one record for a 40-byte set. */
+	cache_from(t, 1);
+	assert_int_equal(adm_msg(t, 1, 0, 0, 400, 10), 0);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 1);
+	/* Exporter 2 defines 12- and 20-byte templates: a 120-byte set of an
+	 * unknown ID is 10 records (of the smallest, 12 bytes). */
+	cache_from(t, 2);
+	const struct nm_pb_field f12[] = {{8, 4, 0}, {12, 4, 0}, {2, 4, 0}};
+	const struct nm_pb_field f20[] = {{8, 4, 0}, {12, 4, 0}, {1, 8, 0}, {2, 4, 0}};
+	nm_pb_init(&t->pb);
+	nm_pb_ipfix_header(&t->pb, NM_T_NOW_S, 0, 1);
+	nm_pb_set_begin(&t->pb, NM_PB_IPFIX_TMPL_SET);
+	nm_pb_tmpl(&t->pb, 300, f20, NELEM(f20));
+	nm_pb_tmpl(&t->pb, 301, f12, NELEM(f12));
+	nm_pb_set_end(&t->pb);
+	nm_pb_set_begin(&t->pb, 999);
+	nm_pb_zeros(&t->pb, 120);
+	nm_pb_set_end(&t->pb);
+	nm_pb_set_begin(&t->pb, 300); /* 2 records decode: the 20-byte template is used */
+	nm_pb_zeros(&t->pb, 40);
+	nm_pb_set_end(&t->pb);
+	nm_pb_ipfix_end(&t->pb);
+	nm_t_clear(t);
+	assert_int_equal(nm_t_ipfix(t), NM_ERR_OK);
+	assert_int_equal(t->b.n, 2);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 1 + 10);
+	/* Exporter 1 (no template of its own): the smallest record that decoded
+	 * data is 20 bytes: a 100-byte set is 5 records. */
+	cache_from(t, 1);
+	nm_pb_init(&t->pb);
+	nm_pb_ipfix_header(&t->pb, NM_T_NOW_S, 0, 1);
+	nm_pb_set_begin(&t->pb, 400);
+	nm_pb_zeros(&t->pb, 100);
+	nm_pb_set_end(&t->pb);
+	nm_pb_ipfix_end(&t->pb);
+	assert_int_equal(nm_t_ipfix(t), NM_ERR_OK);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 11 + 5);
+	/* Exporter 2's templates expire: 60 bytes of template 301 are 5 records. */
+	t->m.time_ns += 61 * NM_T_NS;
+	cache_from(t, 2);
+	nm_pb_init(&t->pb);
+	nm_pb_ipfix_header(&t->pb, NM_T_NOW_S, 0, 1);
+	nm_pb_set_begin(&t->pb, 301);
+	nm_pb_zeros(&t->pb, 60);
+	nm_pb_set_end(&t->pb);
+	nm_pb_ipfix_end(&t->pb);
+	assert_int_equal(nm_t_ipfix(t), NM_ERR_OK);
+	assert_int_equal(nm_t_err(t, NM_ERR_DATA_TMPL_EXPIRED), 1);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 16 + 5);
+	assert_int_equal(nm_t_err(t, NM_ERR_DATA_NO_TEMPLATE), 3);
+	/* NetFlow v9 the same way: a 48-byte flowset, no template of this
+	 * exporter, smallest used record 20 bytes: 2 records. */
+	cache_from(t, 3);
+	nm_pb_init(&t->pb);
+	nm_pb_v9_header(&t->pb, 1, 1000, NM_T_NOW_S, 0, 1);
+	nm_pb_set_begin(&t->pb, 500);
+	nm_pb_zeros(&t->pb, 48);
+	nm_pb_set_end(&t->pb);
+	assert_int_equal(nm_t_v9(t), NM_ERR_OK);
+	assert_int_equal(nm_t_ev(t, NM_EV_RECORDS_NO_TEMPLATE), 21 + 2);
+	assert_identity(t);
+}
+
+/* The defaults the documentation states, and out-of-range rates refused. */
+static void test_admit_config(void **state)
+{
+	(void)state;
+	struct nm_decode_cfg c;
+	nm_decode_cfg_default(&c);
+	assert_int_equal(c.admit_source_rate, 16);
+	assert_int_equal(c.admit_source_burst, 64);
+	assert_int_equal(c.admit_global_rate, 2048);
+	assert_int_equal(c.admit_global_burst, 4096);
+	struct nm_decode_cfg b = c;
+	b.admit_source_burst = 0;
+	assert_int_equal(nm_decoder_mem_size(&b), 0);
+	b = c;
+	b.admit_global_burst = 0;
+	assert_int_equal(nm_decoder_mem_size(&b), 0);
+	b = c;
+	b.admit_global_rate = 1000000001u;
+	assert_int_equal(nm_decoder_mem_size(&b), 0);
+	b = c;
+	b.admit_source_rate = 0;
+	b.admit_source_burst = 0; /* unlimited: the burst does not matter */
+	assert_true(nm_decoder_mem_size(&b) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +924,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_flood_exact, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_flood_pool_pressure, nm_t_setup, nm_t_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_versions_share_pool, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test(test_admit_config),
+		cmocka_unit_test_setup_teardown(test_admit_exporter_source, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_exporter_global, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_templates, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_templates_global, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_clock_back, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_evict_used_last, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_evict_proven_last, nm_t_setup, nm_t_teardown),
+		cmocka_unit_test_setup_teardown(test_records_lost_estimate, nm_t_setup, nm_t_teardown),
 	};
 	return cmocka_run_group_tests_name("tmpl_cache", tests, NULL, NULL);
 }
