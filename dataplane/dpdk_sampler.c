@@ -28,12 +28,16 @@ static const uint8_t *nm_dpkt_sample_bytes(struct nm_dworker *x, const struct rt
 	}
 	uint32_t want = pl < NM_DPKT_SAMPLE_COPY ? pl : NM_DPKT_SAMPLE_COPY;
 	uint32_t got = 0, seen = 0, n = 0;
-	for (const struct rte_mbuf *s = m; s != NULL && got < want; s = s->next) {
-		uint32_t dl = s->data_len;
+	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
+		uint32_t room = want - got, dl = s->data_len;
+		/* cppcheck 2.10 reads no DPDK header and takes pkt_len as 0 */
+		// cppcheck-suppress knownConditionTrueFalse
+		if (room == 0)
+			break;
 		if (++n > m->nb_segs || dl > pl - seen)
 			return NULL;
 		seen += dl;
-		uint32_t take = dl < want - got ? dl : want - got;
+		uint32_t take = RTE_MIN(dl, room);
 		memcpy(x->bounce + got, rte_pktmbuf_mtod(s, const uint8_t *), take);
 		got += take;
 	}
