@@ -211,8 +211,15 @@ def run_capture(ck, engines, c, netmeta, decode, work, label, pcap, bad):
             res[name] = check_engine(ck, ch, name, label, db, flows, ctrs, t0)
     if 'chDB' in res:
         ch = engines['chDB']
-        errs = ch.query('SELECT Topic, Partition, Offset, Error, hex(RawMessage) AS raw FROM '
-                        '%s.kafka_errors ORDER BY Offset' % db)
+        # the error rows are written by their own view: on a loaded machine they can land
+        # after the good rows, so wait for them (a bounded wait: a missing row still fails)
+        t_e = time.time()
+        while True:
+            errs = ch.query('SELECT Topic, Partition, Offset, Error, hex(RawMessage) AS raw FROM '
+                            '%s.kafka_errors ORDER BY Offset' % db)
+            if len(errs) >= len(bad_pb) or time.time() - t_e > 90:
+                break
+            time.sleep(1)
         ck.eq([(e['Topic'], e['Partition'], e['Offset'], e['raw']) for e in errs],
               [(tp, 0, i, b.hex().upper()) for i, b in enumerate(bad_pb)],
               '%s/chDB: kafka_errors: one row per message that is not our Protobuf (topic, '
