@@ -15,6 +15,9 @@ with its macros and the cluster "netmeta".
   - rows written into one replica of each shard reach the other replica
     (ZooKeeper, interserver HTTP), the Distributed table shows the sum over
     shards, and still does with one replica of each shard stopped
+  - rollup rows of one exporter in both shards (its partition moved) are
+    summed by the operator query traffic_by_exporter through Distributed,
+    read from replica 1 of each shard (replication of the rollups)
   - every operator query (clickhouse/queries/*.sql) runs on the Distributed
     tables
 
@@ -143,7 +146,25 @@ def main():
         for k, _s, _r in c.ch_nodes():
             check(int(c.q(k, 'SELECT count() FROM netmeta.flows_raw')) == sum(want.values()),
                   'Distributed through server %d = %d' % (k, sum(want.values())))
+        # rollups per shard, summed through Distributed: exporter .1 has rows
+        # in both shards (its partition moved), .2 in shard 0 only
+        addr = ("toFixedString(concat(unhex('00000000000000000000FFFF'), unhex(hex(toUInt32(%d)))), 16)")
+        ins = ('INSERT INTO netmeta.flows_1m_proto_local (Minute, SamplerAddress, Etype, Proto, Records, '
+               'ScaledBytes) SELECT toStartOfMinute(now()), %s, 2048, 6, %d, %d')
+        c.q(0, ins % (addr % 3221225985, 10, 1000))        # 192.0.2.1
+        c.q(0, ins % (addr % 3221225986, 5, 500))          # 192.0.2.2
+        c.q(2, ins % (addr % 3221225985, 7, 700))
+        end = time.time() + 120
+        while time.time() < end:
+            if [int(c.q(k, 'SELECT sum(Records) FROM netmeta.flows_1m_proto_local')) for k in (1, 3)] == [15, 7]:
+                break
+            time.sleep(0.5)
         c.ch_stop_many([0, 2])
+        q = open(os.path.join(ROOT, 'clickhouse', 'queries', 'traffic_by_exporter.sql')).read().strip().rstrip(';')
+        got = [(x['exporter'], x['records'], x['bytes']) for x in c.rows(1, q)]
+        check(got == [('192.0.2.1', 17, 1700), ('192.0.2.2', 5, 500)],
+              'traffic_by_exporter through Distributed, replica 1 of each shard, sums the shards\' '
+              'rollups: %s' % got)
         check(int(c.q(1, 'SELECT count() FROM netmeta.flows_raw')) == sum(want.values()),
               'Distributed with replica 0 of both shards stopped = %d' % sum(want.values()))
         check(int(c.q(1, 'SELECT sum(Bytes * SamplingRate) FROM netmeta.flows_raw')) == 500 * 1000 * 100,
