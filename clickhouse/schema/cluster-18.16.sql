@@ -578,6 +578,7 @@ SETTINGS
     kafka_topic_list = '${topic}',
     kafka_group_name = '${group}',
     kafka_format = 'JSONEachRow',
+    kafka_row_delimiter = '\n',
     kafka_num_consumers = 1;
 
 -- object: kafka counters_queue
@@ -633,6 +634,7 @@ SETTINGS
     kafka_topic_list = '${counters_topic}',
     kafka_group_name = '${group}-counters',
     kafka_format = 'JSONEachRow',
+    kafka_row_delimiter = '\n',
     kafka_num_consumers = 1;
 
 -- object: view flows_1m_if_mv
@@ -651,6 +653,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE Type != ''
 GROUP BY Minute, SamplerAddress, FlowDirection, InIf, OutIf;
 
 -- object: view flows_1m_proto_mv
@@ -668,6 +671,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE Type != ''
 GROUP BY Minute, SamplerAddress, Etype, Proto;
 
 -- object: view flows_1m_as_mv
@@ -685,6 +689,7 @@ SELECT
     sumIf(Packets, SamplingRate = 0 AND DropReason = 0) AS UnknownRatePackets,
     sumIf(Packets * SamplingRate, DropReason != 0) AS DroppedPackets
 FROM ${database}.flows_queue
+WHERE Type != ''
 GROUP BY Minute, SamplerAddress, SrcAS, DstAS;
 
 -- object: view flows_raw_mv
@@ -777,7 +782,8 @@ SELECT
     toUInt16(ConntrackZone) AS ConntrackZone,
     ConntrackId,
     ConntrackStatus
-FROM ${database}.flows_queue;
+FROM ${database}.flows_queue
+WHERE Type != '';
 
 -- object: view interface_counters_mv
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.interface_counters_mv TO ${database}.interface_counters_local AS
@@ -823,4 +829,5 @@ SELECT
     Dot3InternalMacReceiveErrors,
     Dot3SymbolErrors,
     HasGeneric
-FROM ${database}.counters_queue;
+FROM ${database}.counters_queue
+WHERE AgentAddress != '';
