@@ -93,7 +93,7 @@ static void nm_usage(FILE *o)
 		"                   [--flood v9|ipfix|both [--flood-addresses N] [--flood-sockets N]\n"
 		"                    [--flood-domains N] [--flood-templates N] [--flood-first-address N]]\n"
 		"                   (-o FILE.pcap | --udp HOST [--port N | --port-offset N] [--pps N]\n"
-		"                    [--cpu N] [--burst N] [--pool N]\n"
+		"                    [--cpu N] [--burst N] [--pool N] [--source A.B.C.D]\n"
 		"                    | --dpdk DEVICE [--eal \"EAL ARGS\"] [--pps N])\n"
 		"       netmeta-gen -h | --help | -V | --version\n"
 		"Generates sFlow v5, NetFlow v5/v9 and IPFIX exports into a pcap, as paced\n"
@@ -230,6 +230,7 @@ static int nm_flood_run(const struct nm_flood_opt *o, const struct sockaddr_in6 
 int main(int argc, char **argv)
 {
 	const char *out = NULL, *proto = "all", *udp = NULL, *dpdk = NULL, *eal = NULL;
+	const char *source = NULL;
 	uint32_t dgrams = 100, recs = 0, exporters = 1, rate = 1000, seed = 1, port_off = 0, pps = 0;
 	uint32_t card = 0, v6pct = 101, hsize = 0, tmpl_every = UINT32_MAX, port = 0, burst = 16;
 	uint32_t pool_max = 16384, cpu = UINT32_MAX;
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
 		{"v6-percent", required_argument, NULL, 0}, {"header-size", required_argument, NULL, 0},
 		{"template-every", required_argument, NULL, 0}, {"cpu", required_argument, NULL, 0},
 		{"burst", required_argument, NULL, 0}, {"pool", required_argument, NULL, 0},
+		{"source", required_argument, NULL, 0},
 		{"flood", required_argument, NULL, 0}, {"flood-addresses", required_argument, NULL, 0},
 		{"flood-sockets", required_argument, NULL, 0},
 		{"flood-domains", required_argument, NULL, 0},
@@ -290,6 +292,8 @@ int main(int argc, char **argv)
 			dpdk = v;
 		else if (strcmp(a, "--eal") == 0)
 			eal = v;
+		else if (strcmp(a, "--source") == 0)
+			source = v;
 		else if (strcmp(a, "--port-offset") == 0)
 			rc = nm_num(a, v, 60000, &port_off);
 		else if (strcmp(a, "--port") == 0)
@@ -448,8 +452,24 @@ int main(int argc, char **argv)
 			setsockopt(socks[i], IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 			setsockopt(socks[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 			/* To loopback, each exporter sends from an address of its own
-			 * (127.0.x.y), as distinct routers would. */
-			if (to.sin6_addr.s6_addr[10] == 0xff && to.sin6_addr.s6_addr[12] == 127) {
+			 * (127.0.x.y, or --source + i), as distinct routers would. */
+			uint8_t base[4];
+			if (source && inet_pton(AF_INET, source, base) == 1) {
+				uint32_t a = ((uint32_t)base[0] << 24 | (uint32_t)base[1] << 16 |
+					      (uint32_t)base[2] << 8 | base[3]) + i;
+				struct sockaddr_in6 from = {0};
+				from.sin6_family = AF_INET6;
+				from.sin6_addr.s6_addr[10] = from.sin6_addr.s6_addr[11] = 0xff;
+				nm_wr32(&from.sin6_addr.s6_addr[12], a);
+				if (bind(socks[i], (struct sockaddr *)&from, sizeof(from)) != 0) {
+					fprintf(stderr, "netmeta-gen: --source: bind exporter %u: %s\n", i,
+						strerror(errno));
+					return 2;
+				}
+			} else if (source) {
+				fprintf(stderr, "netmeta-gen: --source: '%s' is not an IPv4 address\n", source);
+				return 1;
+			} else if (to.sin6_addr.s6_addr[10] == 0xff && to.sin6_addr.s6_addr[12] == 127) {
 				struct sockaddr_in6 from = {0};
 				from.sin6_family = AF_INET6;
 				from.sin6_addr.s6_addr[10] = from.sin6_addr.s6_addr[11] = 0xff;
