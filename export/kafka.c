@@ -428,7 +428,13 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 			return;
 		}
 		rd_kafka_resp_err_t err = rd_kafka_last_error();
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !k->has_spool && tries < 600) {
+		/* A full queue is backpressure first (the brokers are slower
+		 * than the traffic: waiting costs nothing, the disk path costs
+		 * a second compression); with a spool, after 1 s of it the
+		 * brokers count as stuck and new messages go to the spool. A
+		 * report served meanwhile may have started spooling already. */
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !from_spool &&
+		    tries < (k->has_spool ? 10 : 600) && !(k->spooling && t == k->topic)) {
 			k->queue_full_waits++;
 			rd_kafka_poll(k->rk, 100);
 			continue;

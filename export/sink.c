@@ -402,17 +402,23 @@ static void nm_sink_publish(struct nm_sink *s)
 	nm_sink_publish_live(s, false);
 }
 
-static void nm_sink_idle(struct nm_sink *s)
+/* Outputs' periodic work: poll (delivery reports, the spool's replay) and,
+ * with flush, partly filled messages leave too. */
+static void nm_sink_idle(struct nm_sink *s, bool flush)
 {
 	for (uint32_t k = 0; k < s->nout; k++) {
 		const struct nm_output *o = &s->out[k];
-		if (o->ops->flush)
+		if (flush && o->ops->flush)
 			o->ops->flush(o->o);
 		if (o->ops->poll)
 			o->ops->poll(o->o);
 	}
 	nm_sink_publish(s);
 }
+
+/* Batches taken from one producer per pass: a ring that never empties
+ * (a saturated worker) must not keep the outputs' poll from running. */
+#define NM_SINK_PASS_MAX 64
 
 /* One pass over every producer's ring; returns the batches handled. */
 static uint32_t nm_sink_pass(struct nm_sink *s)
@@ -421,7 +427,7 @@ static uint32_t nm_sink_pass(struct nm_sink *s)
 	for (uint32_t i = 0; i < s->nprod; i++) {
 		const struct nm_sink_producer *p = &s->prod[i];
 		struct nm_batch *b;
-		while ((b = nm_ring_pop(p->full)) != NULL) {
+		for (uint32_t n = 0; n < NM_SINK_PASS_MAX && (b = nm_ring_pop(p->full)) != NULL; n++) {
 			nm_sink_write(s, b);
 			b->n = 0;
 			/* The free ring holds the producer's whole pool. */
@@ -441,23 +447,32 @@ void *nm_sink_run(void *arg)
 	atomic_store_explicit(&s->ready, true, memory_order_release);
 	if (s->open_failed)
 		return NULL;
-	for (uint64_t busy = 0;;) {
+	for (uint64_t busy = 0, batches = 0;;) {
 		/* acquire pairs with the release store in nm_sink_stop */
 		bool stopping = atomic_load_explicit(&s->stop, memory_order_acquire);
-		if (nm_sink_pass(s)) {
+		uint32_t n = nm_sink_pass(s);
+		if (n) {
 			/* Under constant load there is no idle moment: serve the
-			 * outputs (delivery reports, partial messages) now and then. */
-			if (++busy % 64 == 0)
-				nm_sink_idle(s);
+			 * outputs (delivery reports, the spool's replay) every 64
+			 * batches, and let partial messages leave every 64 passes. */
+			batches += n;
+			if (++busy % 64 == 0) {
+				nm_sink_idle(s, true);
+				batches = 0;
+			} else if (batches >= 64) {
+				nm_sink_idle(s, false);
+				batches = 0;
+			}
 			continue;
 		}
 		if (stopping) {
 			/* Every producer had pushed its last batch before stop
-			 * was set: this pass takes whatever is left. */
-			nm_sink_pass(s);
+			 * was set: these passes take whatever is left. */
+			while (nm_sink_pass(s))
+				;
 			break;
 		}
-		nm_sink_idle(s);
+		nm_sink_idle(s, true);
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
