@@ -693,6 +693,9 @@ static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 		snprintf(name, sizeof(name), "failed_%s", rd_kafka_err2name(k->reasons[i].err));
 		fn(ctx, name, "records dropped for this librdkafka error", k->reasons[i].records);
 	}
+	/* rd_kafka_outq_len is safe from any thread; gone after close */
+	fn(ctx, "queue_messages", "messages in librdkafka's queue or in flight (gauge)",
+	   k->rk ? (uint64_t)rd_kafka_outq_len(k->rk) : 0);
 	for (int i = 0; i < NM_LAT_BUCKETS; i++) {
 		char name[48];
 		if (k->lat[i] == 0)
