@@ -39,6 +39,7 @@ enum nm_op_kind {
 	NM_OP_U32_32,
 	NM_OP_U32_64,
 	NM_OP_U64_64,
+	NM_OP_ADDR4_NZ,   /* as ADDR4, but 0.0.0.0 means none: the field stays :: */
 };
 
 /* Indexes of struct nm_rec_work.v, filled by NM_OP_WORK. */
@@ -88,7 +89,8 @@ struct nm_tmpl {
 	uint16_t etype;   /* Etype implied by the address fields, 0 = none */
 	uint8_t options;
 	uint8_t in_use;
-	uint8_t pad_[4];
+	uint8_t sorted;   /* ops grouped by kind for the fast record loop (netflow.c) */
+	uint8_t pad_[3];
 	struct nm_tmpl_op ops[];
 };
 
