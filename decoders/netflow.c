@@ -533,6 +533,12 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	t->ops[n].kind = NM_OP_END;
 	t->ops[n].len = 0;
 	t->sorted = !c->varlen && nm_tmpl_sort(t->ops, n);
+	t->fin_read = !t->sorted || t->etype == NM_ETYPE_MIXED;
+	for (unsigned i = 0; i < n && !t->fin_read; i++)
+		t->fin_read = t->ops[i].kind != NM_OP_WORK &&
+			      (t->ops[i].dst == offsetof(struct nm_flow, etype) ||
+			       t->ops[i].dst == offsetof(struct nm_flow, vlan_id) ||
+			       t->ops[i].dst == offsetof(struct nm_flow, src_vlan));
 #ifdef NM_VEC
 	if (t->sorted && nm_vplan_build(t, (uint8_t *)t + d->tmpl_stride))
 		t->sorted = 2;
@@ -907,16 +913,24 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 				 struct nm_flow *f, const struct nm_rec_work *w,
 				 struct nm_rate_cache *rc)
 {
-	if (f->etype == 0) {
-		f->etype = t->etype;
-		if (t->etype == NM_ETYPE_MIXED) {
-			const struct nm_addr *a = nm_addr_is_zero(&f->src_addr) ? &f->dst_addr
-										: &f->src_addr;
-			f->etype = nm_addr_is_zero(a) ? 0 : nm_addr_is_v4(a) ? 0x0800 : 0x86dd;
+	if (t->fin_read) {
+		if (f->etype == 0) {
+			f->etype = t->etype;
+			if (t->etype == NM_ETYPE_MIXED) {
+				const struct nm_addr *a =
+					nm_addr_is_zero(&f->src_addr) ? &f->dst_addr : &f->src_addr;
+				f->etype = nm_addr_is_zero(a) ? 0 : nm_addr_is_v4(a) ? 0x0800 : 0x86dd;
+			}
 		}
+		if (f->vlan_id == 0)
+			f->vlan_id = f->src_vlan;
+	} else {
+		/* A sorted template that writes none of Etype, VlanId, SrcVlan:
+		 * they are the base's zeros, so nothing is read back from the
+		 * record just written (a load right after the vector stores
+		 * waits for them: no store forwarding from masked stores). */
+		f->etype = t->etype;
 	}
-	if (f->vlan_id == 0)
-		f->vlan_id = f->src_vlan;
 
 	if (w->have) {
 		bool base_unknown = false;
@@ -938,16 +952,18 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 	}
 
 	bool has_id = NM_HAVE(w, NM_W_SAMPLER_ID);
-	if (has_id)
-		f->sampler_id = w->v[NM_W_SAMPLER_ID];
+	/* No op writes sampler_id and the base leaves it 0: known without a
+	 * read of the record. */
+	uint64_t sid = has_id ? w->v[NM_W_SAMPLER_ID] : 0;
+	f->sampler_id = sid;
 	uint64_t rate = (t->wmask & NM_W_RATE_BITS) ? nm_rate_of(w) : 0;
 	if (rate == 0) {
 		/* Records of a set usually name the same sampler: look it up once. */
-		if (!rc->valid || rc->has_id != has_id || rc->id != f->sampler_id) {
+		if (!rc->valid || rc->has_id != has_id || rc->id != sid) {
 			rc->valid = true;
 			rc->has_id = has_id;
-			rc->id = f->sampler_id;
-			rc->rate = nm_sampler_rate(e, has_id, f->sampler_id);
+			rc->id = sid;
+			rc->rate = nm_sampler_rate(e, has_id, sid);
 		}
 		rate = rc->rate;
 	}

@@ -90,7 +90,8 @@ struct nm_tmpl {
 	uint8_t options;
 	uint8_t in_use;
 	uint8_t sorted;   /* ops grouped by kind for the fast record loop (netflow.c) */
-	uint8_t pad_[3];
+	uint8_t fin_read; /* finishing a record reads Etype/VLAN back (netflow.c) */
+	uint8_t pad_[2];
 	struct nm_tmpl_op ops[];
 };
 

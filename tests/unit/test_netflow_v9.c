@@ -1093,18 +1093,19 @@ static void test_v9_err_batch_full(void **state)
 /*
  * A template whose fields each go to their own record field runs the fast
  * record loops (grouped by kind; with AVX-512 VBMI, byte permutations over
- * a 76-byte record, both 64-byte halves); the same fields plus IE 60
+ * a 78-byte record, both 64-byte halves); the same fields plus IE 60
  * (ipVersion, whose effect depends on order) run the ordered loop. Both
  * must give byte-identical records. A next hop of 0.0.0.0 is none (::).
  */
 static const struct nm_pb_field v9_fast[] = {
 	NF(1, 8), NF(2, 4), NF(4, 1), NF(7, 2), NF(10, 4), NF(8, 4), NF(12, 4), NF(15, 4),
 	NF(63, 16), NF(56, 6), NF(80, 6), NF(22, 4), NF(21, 4), NF(48, 1), NF(16, 4), NF(17, 4),
+	NF(58, 2),
 };
 static const struct nm_pb_field v9_ordered[] = {
 	NF(1, 8), NF(2, 4), NF(4, 1), NF(7, 2), NF(10, 4), NF(8, 4), NF(12, 4), NF(15, 4),
 	NF(63, 16), NF(56, 6), NF(80, 6), NF(22, 4), NF(21, 4), NF(48, 1), NF(16, 4), NF(17, 4),
-	NF(60, 1),
+	NF(58, 2), NF(60, 1),
 };
 
 static void v9_fast_rec(struct nm_pb *pb, uint8_t i, bool ipver)
@@ -1129,6 +1130,7 @@ static void v9_fast_rec(struct nm_pb *pb, uint8_t i, bool ipver)
 	nm_pb_u8(pb, 1);
 	nm_pb_u32(pb, 64500u + i);
 	nm_pb_u32(pb, 4200000000u);
+	nm_pb_u16(pb, (uint16_t)(100 + i)); /* vlanId: VlanId too, read back */
 	if (ipver)
 		nm_pb_u8(pb, 4);
 }
@@ -1167,6 +1169,8 @@ static void test_v9_fast_paths_agree(void **state)
 	assert_int_equal(f->src_as, 64501);
 	assert_int_equal(f->dst_as, 4200000000u);
 	assert_int_equal(f->etype, 0x0800);
+	assert_int_equal(f->src_vlan, 101);
+	assert_int_equal(f->vlan_id, 101);
 	assert_int_equal(f->time_flow_start_ns, ((uint64_t)V9_SECS * 1000 - 60000) * NM_T_MS);
 	assert_true(nm_addr_is_zero(&t->recs[1].next_hop)); /* 0.0.0.0: none */
 	assert_addr(&t->recs[1].src_addr, "10.1.1.2");
