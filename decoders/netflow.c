@@ -25,13 +25,6 @@
 #include "nf_state.h"
 #include "reader.h"
 
-/* AVX-512 VBMI (a -march=native build on a CPU that has it): fixed-length
- * records are laid into the record by byte permutations, see nm_vplan. */
-#if defined(__AVX512VBMI__) && defined(__AVX512BW__) && defined(__AVX512F__)
-#include <immintrin.h>
-#define NM_VEC 1
-#endif
-
 /* ---- information element map ---- */
 
 struct nm_ie_map {
@@ -343,8 +336,7 @@ static uint16_t nm_compiled_etype(const struct nm_compiled *c)
  */
 static const uint8_t nm_sorted_kinds[] = {
 	NM_OP_U8_32, NM_OP_U16_32, NM_OP_U32_32, NM_OP_U32_64, NM_OP_U64_64,
-	NM_OP_ADDR6, NM_OP_MAC, /* the kinds above are byte moves (nm_vplan) */
-	NM_OP_ADDR4, NM_OP_ADDR4_NZ, NM_OP_WORK,
+	NM_OP_ADDR6, NM_OP_MAC, NM_OP_ADDR4, NM_OP_ADDR4_NZ, NM_OP_WORK,
 };
 
 /*
@@ -389,103 +381,6 @@ static bool nm_tmpl_sort(struct nm_tmpl_op *ops, unsigned n)
 	memcpy(ops, tmp, n * sizeof(*ops));
 	return true;
 }
-
-#ifdef NM_VEC
-/*
- * The vector plan of a sorted fixed-length template of at most 128 bytes:
- * the record (struct nm_flow) is written as 64-byte chunks, each the
- * datagram's base record blended with a byte permutation of the data record
- * (vpermi2b over its two 64-byte halves), so the base copy and every field
- * that is a byte move (integers byte-swapped and zero-extended, IPv6
- * addresses, MACs) cost one permute, one blend and one store per chunk the
- * template touches instead of a load, swap and store per field. The ops left
- * (IPv4 addresses, work slots) run after it. The plan lives in the unused
- * tail of the template's op array (the slot is sized for the configured
- * maximum of fields); a template whose plan does not fit keeps the scalar loop.
- */
-#define NM_VCHUNKS ((sizeof(struct nm_flow) + 63) / 64)
-struct nm_vchunk {
-	uint64_t sel;    /* bytes taken from the data record */
-	uint64_t wr;     /* bytes the template writes (the rest is the base's) */
-	uint8_t idx[64]; /* source byte of each (bit 6: second half) */
-};
-struct nm_vplan {
-	uint64_t m0, m1;  /* load masks of the data record's halves */
-	uint16_t touched; /* bit per chunk written by the template */
-	uint16_t first;   /* first op left for the scalar loop */
-	uint32_t pad_;
-	struct nm_vchunk vc[]; /* one per touched chunk, in chunk order */
-};
-
-static inline const struct nm_vplan *nm_vplan_of(const struct nm_tmpl *t)
-{
-	uintptr_t a = (uintptr_t)&t->ops[t->nops + 1];
-	return (const struct nm_vplan *)(a + (-a & 7u));
-}
-
-static bool nm_vplan_build(struct nm_tmpl *t, const uint8_t *slot_end)
-{
-	if (t->fix_len == 0 || t->fix_len > 128 || NM_VCHUNKS > 16)
-		return false;
-	uint16_t touched = 0;
-	unsigned first = 0;
-	uint8_t src[NM_VCHUNKS * 64]; /* per record byte: source + 1, 0 = zero */
-	uint8_t wr[NM_VCHUNKS * 64];
-	memset(src, 0, sizeof(src));
-	memset(wr, 0, sizeof(wr));
-	for (; first < t->nops; first++) {
-		const struct nm_tmpl_op *o = &t->ops[first];
-		unsigned w = 0, rev = 1, n = 0; /* dst width, byte-swapped, source bytes */
-		switch (o->kind) {
-		case NM_OP_U8_32: w = 4, n = 1; break;
-		case NM_OP_U16_32: w = 4, n = 2; break;
-		case NM_OP_U32_32: w = 4, n = 4; break;
-		case NM_OP_U32_64: w = 8, n = 4; break;
-		case NM_OP_U64_64: w = 8, n = 8; break;
-		case NM_OP_MAC: w = 8, n = 6; break;
-		case NM_OP_ADDR6: w = 16, n = 16, rev = 0; break;
-		default: break;
-		}
-		if (w == 0)
-			break; /* the kinds left are sorted after these */
-		for (unsigned j = 0; j < w; j++) {
-			unsigned at = o->dst + j;
-			wr[at] = 1;
-			if (j < n)
-				src[at] = (uint8_t)(1 + o->off + (rev ? n - 1 - j : j));
-			touched |= (uint16_t)(1u << (at / 64));
-		}
-	}
-	struct nm_vplan *vp = (struct nm_vplan *)(uintptr_t)nm_vplan_of(t);
-	size_t need = sizeof(*vp) + (size_t)__builtin_popcount(touched) * sizeof(struct nm_vchunk);
-	if ((const uint8_t *)vp + need > slot_end)
-		return false;
-	vp->m0 = t->fix_len >= 64 ? ~0ull : (1ull << t->fix_len) - 1;
-	vp->m1 = t->fix_len <= 64 ? 0 : t->fix_len >= 128 ? ~0ull : (1ull << (t->fix_len - 64)) - 1;
-	vp->touched = touched;
-	vp->first = (uint16_t)first;
-	vp->pad_ = 0;
-	struct nm_vchunk *c = vp->vc;
-	for (unsigned k = 0; k < NM_VCHUNKS; k++) {
-		if (!(touched >> k & 1u))
-			continue;
-		c->sel = c->wr = 0;
-		for (unsigned i = 0; i < 64; i++) {
-			unsigned at = k * 64 + i;
-			c->idx[i] = 0;
-			if (at >= sizeof(struct nm_flow) || !wr[at])
-				continue;
-			c->wr |= 1ull << i;
-			if (src[at]) {
-				c->sel |= 1ull << i;
-				c->idx[i] = (uint8_t)(src[at] - 1);
-			}
-		}
-		c++;
-	}
-	return true;
-}
-#endif
 
 /*
  * Installs a compiled template for (e, id). fp is the fingerprint of the
@@ -539,10 +434,6 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 			      (t->ops[i].dst == offsetof(struct nm_flow, etype) ||
 			       t->ops[i].dst == offsetof(struct nm_flow, vlan_id) ||
 			       t->ops[i].dst == offsetof(struct nm_flow, src_vlan));
-#ifdef NM_VEC
-	if (t->sorted && nm_vplan_build(t, (uint8_t *)t + d->tmpl_stride))
-		t->sorted = 2;
-#endif
 }
 
 /* ---- record engine ---- */
@@ -751,53 +642,6 @@ nm_rec_decode_sorted(const struct nm_tmpl *t, const uint8_t *p, struct nm_flow *
 	assert(o->kind == NM_OP_END);
 }
 
-#ifdef NM_VEC
-/*
- * nm_rec_decode_sorted() with the vector plan: writes the whole record, the
- * base included (the caller does not copy it first).
- */
-static inline __attribute__((always_inline)) void
-nm_rec_decode_vec(const struct nm_tmpl *t, const uint8_t *p, const struct nm_flow *base,
-		  struct nm_flow *f, struct nm_rec_work *w)
-{
-	const struct nm_vplan *vp = nm_vplan_of(t);
-	__m512i r0 = _mm512_maskz_loadu_epi8(vp->m0, p);
-	__m512i r1 = _mm512_maskz_loadu_epi8(vp->m1, p + (vp->m1 ? 64 : 0));
-	const uint8_t *b = (const uint8_t *)base;
-	uint8_t *out = (uint8_t *)f;
-	const struct nm_vchunk *c = vp->vc;
-	for (unsigned k = 0; k < NM_VCHUNKS; k++) {
-		__mmask64 m = (k + 1) * 64 <= sizeof(struct nm_flow)
-				      ? ~0ull
-				      : (1ull << (sizeof(struct nm_flow) - k * 64)) - 1;
-		__m512i v = _mm512_maskz_loadu_epi8(m, b + k * 64);
-		if (vp->touched >> k & 1u) {
-			__m512i x = _mm512_maskz_permutex2var_epi8(
-				c->sel, r0, _mm512_loadu_si512((const void *)c->idx), r1);
-			v = _mm512_mask_blend_epi8(c->wr, v, x);
-			c++;
-		}
-		_mm512_mask_storeu_epi8(out + k * 64, m, v);
-	}
-	w->have = t->wmask;
-	w->mpls_have = 0;
-	w->sections = 0;
-	const struct nm_tmpl_op *o = &t->ops[vp->first];
-	for (; o->kind == NM_OP_ADDR4; o++) {
-		uint8_t *a = (uint8_t *)f + o->dst;
-		static const uint8_t mapped[4] = {0, 0, 0xff, 0xff};
-		memcpy(a + 8, mapped, 4);
-		memcpy(a + 12, p + o->off, 4);
-	}
-	for (; o->kind == NM_OP_ADDR4_NZ; o++)
-		if (nm_load_be32(p + o->off))
-			nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p + o->off);
-	for (; o->kind == NM_OP_WORK; o++)
-		w->v[o->arg] = nm_load_beN(p + o->off, o->len);
-	assert(o->kind == NM_OP_END);
-}
-#endif
-
 /*
  * Decodes one record of a template with variable-length fields from p (left
  * bytes). Returns the bytes consumed, or 0 when a field runs past the end.
@@ -926,9 +770,7 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 			f->vlan_id = f->src_vlan;
 	} else {
 		/* A sorted template that writes none of Etype, VlanId, SrcVlan:
-		 * they are the base's zeros, so nothing is read back from the
-		 * record just written (a load right after the vector stores
-		 * waits for them: no store forwarding from masked stores). */
+		 * they are the base's zeros, nothing to read back. */
 		f->etype = t->etype;
 	}
 
@@ -1026,20 +868,13 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 		struct nm_flow *f = t->options ? NULL : nm_batch_slot(b);
 		struct nm_flow *dst = f ? f : &scratch;
 		size_t used = t->fix_len;
-#ifdef NM_VEC
-		if (t->sorted == 2)
-			nm_rec_decode_vec(t, p, base, dst, &w);
+		*dst = *base;
+		if (t->sorted)
+			nm_rec_decode_sorted(t, p, dst, &w);
+		else if (used)
+			nm_rec_decode_fixed(t, p, dst, &w);
 		else
-#endif
-		{
-			*dst = *base;
-			if (t->sorted)
-				nm_rec_decode_sorted(t, p, dst, &w);
-			else if (used)
-				nm_rec_decode_fixed(t, p, dst, &w);
-			else
-				used = nm_rec_decode_var(t, p, left, dst, &w);
-		}
+			used = nm_rec_decode_var(t, p, left, dst, &w);
 		if (used == 0) {
 			nm_err_inc(d, NM_ERR_RECORD_TRUNCATED);
 			break;

@@ -1092,10 +1092,9 @@ static void test_v9_err_batch_full(void **state)
 
 /*
  * A template whose fields each go to their own record field runs the fast
- * record loops (grouped by kind; with AVX-512 VBMI, byte permutations over
- * a 78-byte record, both 64-byte halves); the same fields plus IE 60
- * (ipVersion, whose effect depends on order) run the ordered loop. Both
- * must give byte-identical records. A next hop of 0.0.0.0 is none (::).
+ * record loops (ops grouped by kind); the same fields plus IE 60 (ipVersion,
+ * whose effect depends on order) run the ordered loop. Both must give
+ * byte-identical records. A next hop of 0.0.0.0 is none (::).
  */
 static const struct nm_pb_field v9_fast[] = {
 	NF(1, 8), NF(2, 4), NF(4, 1), NF(7, 2), NF(10, 4), NF(8, 4), NF(12, 4), NF(15, 4),
