@@ -868,7 +868,7 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 		struct nm_flow *f = t->options ? NULL : nm_batch_slot(b);
 		struct nm_flow *dst = f ? f : &scratch;
 		size_t used = t->fix_len;
-		*dst = *base;
+		nm_flow_copy(dst, base);
 		if (t->sorted)
 			nm_rec_decode_sorted(t, p, dst, &w);
 		else if (used)
@@ -1068,7 +1068,7 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 			nm_err_inc(d, NM_ERR_BATCH_FULL);
 			continue;
 		}
-		*f = base;
+		nm_flow_copy(f, &base);
 		nm_addr_set_v4(&f->src_addr, q);
 		nm_addr_set_v4(&f->dst_addr, q + 4);
 		if (nm_load_be32(q + 8)) /* 0.0.0.0: none, left :: as in v9/IPFIX */
