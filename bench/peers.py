@@ -54,6 +54,27 @@ def sockets_on(port):
     return rxq, drops, n
 
 
+def tree_cpu(pid):
+    """CPU seconds (user + system) used so far by pid and its children: on
+    a shared machine a collector's records per CPU-second is its cost per
+    record, whatever share of the core the other jobs left it."""
+    tck = os.sysconf('SC_CLK_TCK')
+    try:
+        out = subprocess.run(['ps', '-o', 'pid=', '--ppid', str(pid)], capture_output=True,
+                             text=True).stdout
+        kids = [int(x) for x in out.split()]
+    except OSError:
+        kids = []
+    tot = 0.0
+    for p in [pid] + kids:
+        try:
+            f = open('/proc/%d/stat' % p).read().rsplit(')', 1)[1].split()
+            tot += (int(f[11]) + int(f[12])) / tck
+        except (OSError, IndexError, ValueError):
+            pass
+    return tot
+
+
 def free_port(base):
     p = base
     while sockets_on(p)[2]:
@@ -310,6 +331,7 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
     """Starts c, offers traffic, waits for its socket to drain, stops it."""
     c.start()
     rxq0, drops0, _ = sockets_on(c.port)
+    cpu0 = tree_cpu(c.p.pid)
     sent, gsecs, recs = gen(build, c.proto, c.port, records, pps, secs, datagrams, extra)
     # Time: netmeta-gen's own sending time (building its pool excluded) plus
     # the time the collector still needed to empty its socket afterwards.
@@ -325,6 +347,7 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
     el = time.monotonic() - t0 - 0.025
     rxq, drops, _ = sockets_on(c.port)
     drops -= drops0
+    cpu = tree_cpu(c.p.pid) - cpu0
     c.stop()
     own = c.own_count()
     c.cleanup()
@@ -334,15 +357,17 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
          'sent_pps': sent / gsecs if gsecs else 0, 'records_sent': recs, 'kernel_drops': drops,
          'left_in_queue': rxq, 'secs': el, 'rec_per_dgram': rpd,
          'processed_records_s': proc * rpd / el if el > 0 else 0,
-         'loss_pct': 100.0 * (sent - proc) / sent if sent else 0}
+         'loss_pct': 100.0 * (sent - proc) / sent if sent else 0,
+         'cpu_secs': cpu, 'records_per_cpu_s': proc * rpd / cpu if cpu > 0 else 0}
     if hasattr(c, 'extra_fields'):
         r.update(c.extra_fields(rpd))
     if own:
         dg, rc = own
         r['own_datagrams'], r['own_records'] = dg, rc
         r['own_loss_pct'] = 100.0 * (recs - rc) / recs if recs else 0
-    log('  %-14s offered %8s dg/s sent %7d (%.0f/s) drops %7d loss %6.2f %% -> %.0f rec/s%s' % (
+    log('  %-14s offered %8s dg/s sent %7d (%.0f/s) drops %7d loss %6.2f %% -> %.0f rec/s, %.0f per CPU-s%s' % (
         c.name, pps or 'max', sent, r['sent_pps'], drops, r['loss_pct'], r['processed_records_s'],
+        r['records_per_cpu_s'],
         ' own %s' % (own,) if own else ''))
     return r
 

@@ -88,6 +88,9 @@ def main(argv):
     dec_v9 = float(kv.get('decode_v9') or 0) * 1e6
     dec_sf = float(kv.get('decode_sflow') or 0) * 1e6
     dec_ipfix = float(kv.get('decode_ipfix') or 0) * 1e6
+    dec_v9_cpu = float(kv.get('decode_v9_cpu') or 0) * 1e6
+    dec_ipfix_cpu = float(kv.get('decode_ipfix_cpu') or 0) * 1e6
+    dec_sf_cpu = float(kv.get('decode_sflow_cpu') or 0) * 1e6
 
     def sat_rate(name):
         for r in sat:
@@ -106,12 +109,16 @@ def main(argv):
         p('nfcapd/sfcapd write nfdump files to tmpfs; nfacctd/sfacctd run their cheapest plugin (print,')
         p('aggregate on proto, refresh 1 s); netmeta runs 1 worker with the discard sink. When loss is 0')
         p('the generator, not the collector, was the limit, and the rate is a lower bound.\n')
-        p('| collector | protocol | datagrams sent/s | loss % | records/s | own count (records) | netmeta / this |')
-        p('|---|---|---|---|---|---|---|')
+        p('Records per CPU-second: the same records over the CPU time (user + system) the collector')
+        p('and its children used during the run (/proc/PID/stat), which other jobs on the machine do')
+        p('not inflate the way they stretch the wall clock.\n')
+        p('| collector | protocol | datagrams sent/s | loss % | records/s | records per CPU-s | own count (records) | netmeta / this |')
+        p('|---|---|---|---|---|---|---|---|')
         for r in sat:
             nm = sat_rate('netmeta-' + r['proto'])[0]
-            p('| %s | %s | %s | %.2f | %s | %s | %s |' % (
+            p('| %s | %s | %s | %.2f | %s | %s | %s | %s |' % (
                 r['collector'], r['proto'], fmt(r['sent_pps']), r['loss_pct'], fmt(r['processed_records_s']),
+                fmt(r.get('records_per_cpu_s', 0)),
                 fmt(r['own_records']) if 'own_records' in r else 'n/a',
                 '%.2f' % (nm / r['processed_records_s']) if r['processed_records_s'] else 'n/a'))
         gf = [r for r in sat if r['collector'].startswith('goflow2')]
@@ -212,7 +219,9 @@ def main(argv):
     # Targets.
     p('\n## Targets (issues 7 and 12), ratios from this run\n')
     p('Decode: decode-bench\'s records/s (one core, above) over the peer\'s best records/s in any run of')
-    p('this file (saturation or sweep) on one core; the two are measured minutes apart on a shared machine.\n')
+    p('this file (saturation or sweep) on one core; the two are measured minutes apart on a shared machine.')
+    p('Per CPU-second: decode-bench\'s records per CPU-second of its thread over the peer\'s best records')
+    p('per CPU-second of its process tree; the verdict goes by this one where both exist.\n')
     p('| target | measured | verdict |')
     p('|---|---|---|')
     def best_rate(name):
@@ -233,22 +242,33 @@ def main(argv):
         d = max([r.get('decode_only_records_s', 0) for r in sat + sw if r['collector'] == name] + [0])
         return max(b, d), loss, d > b
 
-    for proto, dec, label, peers in (
-            ('v9', dec_v9, 'NetFlow v9', (('nfcapd', 10), ('goflow2-v9', 20))),
-            ('ipfix', dec_ipfix, 'IPFIX', (('nfcapd-ipfix', 10), ('goflow2-ipfix', 20))),
-            ('sflow', dec_sf, 'sFlow', (('sfacctd', 10), ('goflow2-sflow', 20)))):
+    def peer_cpu(name):
+        # Records per CPU-second: the best of any run; goflow2's own decode
+        # time counts as CPU time (the most favourable figure for it).
+        runs = [r for r in sat + sw if r['collector'] == name]
+        return max([r.get('records_per_cpu_s', 0) for r in runs] +
+                   [r.get('decode_only_records_s', 0) for r in runs] + [0])
+
+    for proto, dec, dcpu, label, peers in (
+            ('v9', dec_v9, dec_v9_cpu, 'NetFlow v9', (('nfcapd', 10), ('goflow2-v9', 20))),
+            ('ipfix', dec_ipfix, dec_ipfix_cpu, 'IPFIX', (('nfcapd-ipfix', 10), ('goflow2-ipfix', 20))),
+            ('sflow', dec_sf, dec_sf_cpu, 'sFlow', (('sfacctd', 10), ('goflow2-sflow', 20)))):
         for peer, want in peers:
             pr, loss, own = peer_best(peer)
+            pc = peer_cpu(peer)
             if not dec or not pr:
                 continue
             r = dec / pr
-            lb = (' (%s lost nothing: not saturated, its rate is a lower bound)' % peer
-                  if loss < LOSS_FREE and not own else '')
+            rc = dcpu / pc if dcpu and pc else 0
             src = ' (its own decode time)' if own else ''
-            p('| decode %s >= %dx %s records/s per core | %.1fx (%s vs %s%s)%s | %s |' % (
-                label, want, peer, r, fmt(dec), fmt(pr), src, lb,
-                'met' if r >= want else 'MISSED by %.0f %%' % (100 * (1 - r / want))))
-            if r < want and ('decode_' + proto) not in missed:
+            cpu = ('; per CPU-second %.1fx (%s vs %s)' % (rc, fmt(dcpu), fmt(pc))) if rc else ''
+            # The verdict goes by CPU time where both sides have it: the wall
+            # clock of a loaded 2-CPU machine measures the load as much.
+            v = rc or r
+            p('| decode %s >= %dx %s records/s per core | wall clock %.1fx (%s vs %s%s)%s | %s |' % (
+                label, want, peer, r, fmt(dec), fmt(pr), src, cpu,
+                'met' if v >= want else 'MISSED by %.0f %%' % (100 * (1 - v / want))))
+            if v < want and ('decode_' + proto) not in missed:
                 missed.append('decode_' + proto)
     if 'socket_ratio' in data:
         r, nm_lost, nf_lost = data['socket_ratio']
