@@ -2,7 +2,7 @@
 /*
  * decode-bench: decode-only throughput, records/s on one pinned core.
  *
- *   decode-bench [--seconds S] [--cpu N] [--only TYPE] [PCAP...]
+ *   decode-bench [--seconds S] [--cpu N] [--only TYPE] [--records N] [PCAP...]
  *
  * For each protocol (NetFlow v5, v9, IPFIX) it generates a large input with
  * flowgen (4096 datagrams, varied values, 10 % IPv6, template refresh every
@@ -11,6 +11,8 @@
  * the same for the UDP payloads of each pcap given. Prints one line per
  * input: records, datagrams, seconds, records/s, ns/record. --only runs one
  * generated protocol (NETFLOW_V5, NETFLOW_V9, IPFIX or SFLOW_5; for profiles).
+ * --records N sets the records (sFlow: samples) per generated datagram, as
+ * netmeta-gen's --records does for the peers' runs (default: flowgen's).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -162,10 +164,12 @@ static void nm_run(const char *name, const struct nm_input *in, double seconds)
 	free(recs);
 }
 
-static void nm_gen_input(struct nm_input *in, enum nm_flow_type t)
+static void nm_gen_input(struct nm_input *in, enum nm_flow_type t, uint32_t recs)
 {
 	struct nm_gen_cfg c;
 	nm_gen_cfg_default(&c, t);
+	if (recs && (t != NM_FLOW_TYPE_NETFLOW_V5 || recs <= 30))
+		c.recs_per_dgram = recs;
 	struct nm_gen g;
 	nm_gen_init(&g, &c);
 	uint8_t buf[9000];
@@ -205,6 +209,7 @@ int main(int argc, char **argv)
 	double seconds = 3;
 	int cpu = -1, first = argc;
 	const char *only = NULL;
+	uint32_t recs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
 			seconds = atof(argv[++i]);
@@ -212,6 +217,8 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		} else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc) {
 			cpu = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--records") == 0 && i + 1 < argc) {
+			recs = (uint32_t)atoi(argv[++i]);
 		} else {
 			first = i;
 			break;
@@ -231,9 +238,13 @@ int main(int argc, char **argv)
 			continue;
 		struct nm_input in;
 		memset(&in, 0, sizeof(in));
-		nm_gen_input(&in, types[t]);
+		nm_gen_input(&in, types[t], recs);
 		char name[64];
-		snprintf(name, sizeof(name), "generated %s", nm_flow_type_name(types[t]));
+		if (recs)
+			snprintf(name, sizeof(name), "generated %s x%u", nm_flow_type_name(types[t]),
+				 (unsigned)recs);
+		else
+			snprintf(name, sizeof(name), "generated %s", nm_flow_type_name(types[t]));
 		nm_run(name, &in, seconds);
 		nm_input_free(&in);
 	}

@@ -218,7 +218,8 @@ def main(argv):
 
     # Targets.
     p('\n## Targets (issues 7 and 12), ratios from this run\n')
-    p('Decode: decode-bench\'s records/s (one core, above) over the peer\'s best records/s in any run of')
+    p('Decode: decode-bench\'s records/s (one core, above, on the saturation runs\' traffic: 96 records or')
+    p('32 samples per datagram) over the peer\'s best records/s in any run of')
     p('this file (saturation or sweep) on one core; the two are measured minutes apart on a shared machine.')
     p('Per CPU-second: decode-bench\'s records per CPU-second of its thread over the peer\'s best records')
     p('per CPU-second of its process tree; the verdict goes by this one where both exist.\n')
