@@ -372,13 +372,14 @@ static bool nm_tmpl_sort(struct nm_tmpl_op *ops, unsigned n)
 		}
 	}
 	struct nm_tmpl_op tmp[NM_TMPL_FIELDS_MAX];
+	memset(tmp, 0, n * sizeof(*tmp));
 	unsigned m = 0;
 	for (unsigned k = 0; k < sizeof(nm_sorted_kinds); k++)
 		for (unsigned i = 0; i < n; i++)
 			if (ops[i].kind == nm_sorted_kinds[k])
 				tmp[m++] = ops[i];
 	assert(m == n);
-	memcpy(ops, tmp, n * sizeof(*ops));
+	memcpy(ops, tmp, m * sizeof(*ops));
 	return true;
 }
 
