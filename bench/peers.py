@@ -7,6 +7,9 @@
   peers.py e2e      BUILD TMP JSON --rates R,R.. --secs S
   peers.py report   JSON OUTDIR DATE     (markdown on stdout, PNG plots in OUTDIR)
 
+goflow2 (a pinned tagged release, `go install`ed by scripts/bench into a cache
+outside the repository) joins every run when $NM_GOFLOW2 names its binary.
+
 Every collector runs pinned to CPU 1 (taskset), netmeta-gen to CPU 0 (--cpu 0),
 over loopback. For each run: sent (netmeta-gen), the collector's own count
 where it prints one (netmeta UDP_DATAGRAMS/decode_records, nfcapd/sfcapd
@@ -22,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 CPU_COLL = '1'
 CPU_GEN = '0'
@@ -48,6 +52,27 @@ def sockets_on(port):
             drops += int(f[-1])
             n += 1
     return rxq, drops, n
+
+
+def tree_cpu(pid):
+    """CPU seconds (user + system) used so far by pid and its children: on
+    a shared machine a collector's records per CPU-second is its cost per
+    record, whatever share of the core the other jobs left it."""
+    tck = os.sysconf('SC_CLK_TCK')
+    try:
+        out = subprocess.run(['ps', '-o', 'pid=', '--ppid', str(pid)], capture_output=True,
+                             text=True).stdout
+        kids = [int(x) for x in out.split()]
+    except OSError:
+        kids = []
+    tot = 0.0
+    for p in [pid] + kids:
+        try:
+            f = open('/proc/%d/stat' % p).read().rsplit(')', 1)[1].split()
+            tot += (int(f[11]) + int(f[12])) / tck
+        except (OSError, IndexError, ValueError):
+            pass
+    return tot
 
 
 def free_port(base):
@@ -128,7 +153,7 @@ class Netmeta(Collector):
 
     def cmd(self):
         cfg = os.path.join(self.dir, 'nm.yaml')
-        lis = 'sflow' if self.proto == 'sflow' else 'netflow'
+        lis = {'sflow': 'sflow', 'ipfix': 'ipfix'}.get(self.proto, 'netflow')
         sink = '  - type: discard\n'
         if self.kafka:
             sink = '  - type: kafka\n    brokers: "%s"\n    topic: %s\n' % self.kafka
@@ -157,13 +182,14 @@ class Netmeta(Collector):
 class Nfdump(Collector):
     """nfcapd / sfcapd from nfdump 1.7: files on tmpfs, counts printed on SIGTERM."""
 
-    def __init__(self, build, tmp, port, which):
-        self.name = which
-        self.proto = 'sflow' if which == 'sfcapd' else 'v9'
+    def __init__(self, build, tmp, port, which, proto=None):
+        self.name = which if proto in (None, 'v9', 'sflow') else which + '-' + proto
+        self.proto = proto or ('sflow' if which == 'sfcapd' else 'v9')
+        self.prog = which
         super().__init__(build, tmp, port)
 
     def cmd(self):
-        return [self.name, '-b', '127.0.0.1', '-p', str(self.port), '-B', '4194304', '-w', self.dir,
+        return [self.prog, '-b', '127.0.0.1', '-p', str(self.port), '-B', '4194304', '-w', self.dir,
                 '-t', '300', '-P', os.path.join(self.dir, 'pid')]
 
     def own_count(self):
@@ -174,14 +200,15 @@ class Nfdump(Collector):
 class Pmacct(Collector):
     """nfacctd / sfacctd: the cheapest plugin (print, aggregate proto) or Kafka."""
 
-    def __init__(self, build, tmp, port, which, kafka=None):
-        self.name = which
-        self.proto = 'sflow' if which == 'sfacctd' else 'v9'
+    def __init__(self, build, tmp, port, which, kafka=None, proto=None):
+        self.name = which if proto in (None, 'v9', 'sflow') else which + '-' + proto
+        self.proto = proto or ('sflow' if which == 'sfacctd' else 'v9')
+        self.prog = which
         self.kafka = kafka
         super().__init__(build, tmp, port)
 
     def cmd(self):
-        d = self.name
+        d = self.prog
         conf = ['daemonize: false', '%s_ip: 127.0.0.1' % d, '%s_port: %d' % (d, self.port),
                 '%s_pipe_size: 4194304' % d]
         if self.kafka:
@@ -206,6 +233,85 @@ class Pmacct(Collector):
         self.out = open(self.errf).read()
 
 
+GOFLOW2 = os.environ.get('NM_GOFLOW2', '')
+GOFLOW2_VERSION = os.environ.get('NM_GOFLOW2_VERSION', '?')
+
+
+def goflow2_config(proto, port, mport):
+    """goflow2's command line as the benchmark runs it (also printed in the results)."""
+    scheme = 'sflow' if proto == 'sflow' else 'netflow'
+    # One socket, one decode worker, GOMAXPROCS=1 and taskset: one core, as
+    # every collector here. blocking=true with a short queue makes a saturated
+    # goflow2 drop in the kernel socket (counted like every other peer)
+    # instead of in an internal queue of a million datagrams.
+    return ['env', 'GOMAXPROCS=1', GOFLOW2, '-listen',
+            '%s://127.0.0.1:%d?count=1&workers=1&blocking=true&queue_size=64' % (scheme, port),
+            '-addr', '127.0.0.1:%d' % mport, '-format', 'bin', '-transport', 'file',
+            '-transport.file', '/dev/null', '-loglevel', 'error']
+
+
+class Goflow2(Collector):
+    """goflow2 v2: protobuf (`-format bin`) records to /dev/null, metrics on HTTP."""
+
+    def __init__(self, build, tmp, port, proto):
+        self.proto = proto
+        self.name = 'goflow2-' + proto
+        super().__init__(build, tmp, port)
+        self.mport = free_tcp_port(28080)
+
+    def cmd(self):
+        return goflow2_config(self.proto, self.port, self.mport)
+
+    def metrics(self):
+        try:
+            return urllib.request.urlopen('http://127.0.0.1:%d/metrics' % self.mport, timeout=5).read().decode()
+        except OSError:
+            return ''
+
+    def stop(self):
+        self.metrics_txt = self.metrics()
+        super().stop()
+
+    def extra_fields(self, rpd):
+        """goflow2's own decode time (its decoding_time_seconds summary: decoding
+        and building the messages, without the socket and the output), as
+        records/s: the most favourable figure for goflow2."""
+        scheme = 'sflow' if self.proto == 'sflow' else 'netflow'
+        tsum = cnt = 0.0
+        for l in self.metrics_txt.splitlines():
+            if 'name="%s"' % scheme not in l:
+                continue
+            if l.startswith('goflow2_flow_decoding_time_seconds_sum'):
+                tsum = float(l.split()[-1])
+            elif l.startswith('goflow2_flow_decoding_time_seconds_count'):
+                cnt = float(l.split()[-1])
+        own = self.own_count()
+        recs = own[1] if own else cnt * rpd
+        return {'decode_only_records_s': recs / tsum if tsum else 0, 'decode_secs': tsum}
+
+    def own_count(self):
+        """Data records decoded (NetFlow v9/IPFIX data flowset records; sFlow: None)."""
+        if self.proto == 'sflow':
+            return None
+        n = 0
+        for l in self.metrics_txt.splitlines():
+            if l.startswith('goflow2_flow_process_nf_flowset_records_total') and 'type="DataFlowSet"' in l:
+                n += int(float(l.split()[-1]))
+        return (None, n)
+
+
+def free_tcp_port(base):
+    import socket
+    p = base
+    while True:
+        with socket.socket() as so:
+            try:
+                so.bind(('127.0.0.1', p))
+                return p
+            except OSError:
+                p += 1
+
+
 def gen(build, proto, port, records, pps, secs=None, datagrams=None, extra=()):
     a = [os.path.join(build, 'netmeta-gen'), '--proto', proto, '--exporters', '8', '--records', str(records),
          '--udp', '127.0.0.1', '--port', str(port), '--cpu', CPU_GEN] + list(extra)
@@ -225,8 +331,8 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
     """Starts c, offers traffic, waits for its socket to drain, stops it."""
     c.start()
     rxq0, drops0, _ = sockets_on(c.port)
-    sent, gsecs, recs = gen(build, 'sflow' if c.proto == 'sflow' else 'v9', c.port, records, pps, secs,
-                            datagrams, extra)
+    cpu0 = tree_cpu(c.p.pid)
+    sent, gsecs, recs = gen(build, c.proto, c.port, records, pps, secs, datagrams, extra)
     # Time: netmeta-gen's own sending time (building its pool excluded) plus
     # the time the collector still needed to empty its socket afterwards.
     t0 = time.monotonic() - gsecs
@@ -241,6 +347,7 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
     el = time.monotonic() - t0 - 0.025
     rxq, drops, _ = sockets_on(c.port)
     drops -= drops0
+    cpu = tree_cpu(c.p.pid) - cpu0
     c.stop()
     own = c.own_count()
     c.cleanup()
@@ -250,29 +357,35 @@ def one_run(c, build, records, pps, secs=None, datagrams=None, extra=()):
          'sent_pps': sent / gsecs if gsecs else 0, 'records_sent': recs, 'kernel_drops': drops,
          'left_in_queue': rxq, 'secs': el, 'rec_per_dgram': rpd,
          'processed_records_s': proc * rpd / el if el > 0 else 0,
-         'loss_pct': 100.0 * (sent - proc) / sent if sent else 0}
+         'loss_pct': 100.0 * (sent - proc) / sent if sent else 0,
+         'cpu_secs': cpu, 'records_per_cpu_s': proc * rpd / cpu if cpu > 0 else 0}
+    if hasattr(c, 'extra_fields'):
+        r.update(c.extra_fields(rpd))
     if own:
         dg, rc = own
         r['own_datagrams'], r['own_records'] = dg, rc
         r['own_loss_pct'] = 100.0 * (recs - rc) / recs if recs else 0
-    log('  %-14s offered %8s dg/s sent %7d (%.0f/s) drops %7d loss %6.2f %% -> %.0f rec/s%s' % (
+    log('  %-14s offered %8s dg/s sent %7d (%.0f/s) drops %7d loss %6.2f %% -> %.0f rec/s, %.0f per CPU-s%s' % (
         c.name, pps or 'max', sent, r['sent_pps'], drops, r['loss_pct'], r['processed_records_s'],
+        r['records_per_cpu_s'],
         ' own %s' % (own,) if own else ''))
     return r
 
 
 def collectors(build, tmp, proto):
-    if proto == 'v9':
-        return [lambda: Netmeta(build, tmp, free_port(NF_PORT), 'v9'),
-                lambda: Nfdump(build, tmp, free_port(NF_PORT), 'nfcapd'),
-                lambda: Pmacct(build, tmp, free_port(NF_PORT), 'nfacctd')]
+    gf = [lambda: Goflow2(build, tmp, free_port(SF_PORT if proto == 'sflow' else NF_PORT), proto)] \
+        if GOFLOW2 and os.access(GOFLOW2, os.X_OK) else []
+    if proto in ('v9', 'ipfix'):
+        return [lambda: Netmeta(build, tmp, free_port(NF_PORT), proto),
+                lambda: Nfdump(build, tmp, free_port(NF_PORT), 'nfcapd', proto),
+                lambda: Pmacct(build, tmp, free_port(NF_PORT), 'nfacctd', proto=proto)] + gf
     return [lambda: Netmeta(build, tmp, free_port(SF_PORT), 'sflow'),
             lambda: Nfdump(build, tmp, free_port(SF_PORT), 'sfcapd'),
-            lambda: Pmacct(build, tmp, free_port(SF_PORT), 'sfacctd')]
+            lambda: Pmacct(build, tmp, free_port(SF_PORT), 'sfacctd')] + gf
 
 
-RECS = {'v9': 24, 'sflow': 8}       # realistic datagrams (~1.9 KB, ~1.9 KB)
-SAT_RECS = {'v9': 96, 'sflow': 32}  # large datagrams: per-record work dominates
+RECS = {'v9': 24, 'ipfix': 24, 'sflow': 8}       # realistic datagrams (~1.9 KB, ~1.9 KB)
+SAT_RECS = {'v9': 96, 'ipfix': 96, 'sflow': 32}  # large datagrams: per-record work dominates
 
 
 def sweep(build, tmp, rates, secs):
@@ -289,10 +402,10 @@ def sweep(build, tmp, rates, secs):
 
 def saturate(build, tmp, secs):
     res = []
-    for proto in ('v9', 'sflow'):
+    for proto in ('v9', 'ipfix', 'sflow'):
         for mk in collectors(build, tmp, proto):
             # Unpaced: as fast as netmeta-gen goes on its core, for about secs.
-            n = int(30000 * secs) if proto == 'v9' else int(40000 * secs)
+            n = int(30000 * secs) if proto != 'sflow' else int(40000 * secs)
             try:
                 res.append(one_run(mk(), build, SAT_RECS[proto], 0, datagrams=n,
                                    extra=['--pool', '4096']))
@@ -387,8 +500,8 @@ def perf_top(data, title, n=14):
 def profile(what, build, tmp):
     """Markdown: where the time goes, for a missed target."""
     data = os.path.join(tmp, 'perf-%s.data' % what)
-    if what in ('decode_v9', 'decode_sflow'):
-        t = 'NETFLOW_V9' if what == 'decode_v9' else 'SFLOW_5'
+    if what in ('decode_v9', 'decode_ipfix', 'decode_sflow'):
+        t = {'decode_v9': 'NETFLOW_V9', 'decode_ipfix': 'IPFIX'}.get(what, 'SFLOW_5')
         subprocess.run(['perf', 'record', '-q', '-e', 'cpu-clock', '-F', '1999', '-o', data, '--', 'taskset', '-c',
                         CPU_COLL, os.path.join(build, 'bench', 'decode-bench'), '--seconds', '2', '--only', t],
                        capture_output=True)
@@ -442,12 +555,14 @@ def main(argv):
     secs = float(opts.get('--secs', '3'))
     rates = [int(x) for x in opts.get('--rates', '').split(',') if x]
     data = json.load(open(js)) if os.path.exists(js) else {}
+    data.setdefault('load', {})[mode] = [open('/proc/loadavg').read().split()[:3]]
     if mode == 'sweep':
         data['sweep'] = sweep(build, tmp, rates, secs)
     elif mode == 'saturate':
         data['saturate'] = saturate(build, tmp, secs)
     elif mode == 'e2e':
         data['e2e'] = e2e(build, tmp, rates, secs)
+    data['load'][mode].append(open('/proc/loadavg').read().split()[:3])
     json.dump(data, open(js, 'w'), indent=1)
     return 0
 

@@ -233,6 +233,22 @@ struct nm_flow {
 	X(1024, ConntrackId, U32, conntrack_id, conntrackid) \
 	X(1025, ConntrackStatus, U32, conntrack_status, conntrackstatus)
 
+/*
+ * Copies a whole record inline, in 64-byte pieces: a struct assignment this
+ * large compiles to a call of libc's memcpy, which took 12 % of NetFlow v9
+ * decode time (decoders copy the datagram's base into every record).
+ */
+static inline void nm_flow_copy(struct nm_flow *restrict dst, const struct nm_flow *restrict src)
+{
+	uint8_t *d = (uint8_t *)dst;
+	const uint8_t *s = (const uint8_t *)src;
+	size_t i = 0;
+	_Static_assert(sizeof(struct nm_flow) < 16 * 64, "nm_flow_copy: record too big");
+	for (; i + 64 <= sizeof(struct nm_flow); i += 64)
+		memcpy(d + i, s + i, 64);
+	memcpy(d + i, s + i, sizeof(struct nm_flow) - i);
+}
+
 /* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
 static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])
 {

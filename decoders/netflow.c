@@ -40,6 +40,9 @@ struct nm_ie_map {
 #define U64Z_(fld) {NM_OP_UINT_IFZERO, 8, offsetof(struct nm_flow, fld)}
 #define A4_(fld) {NM_OP_ADDR4, 0, offsetof(struct nm_flow, fld)}
 #define A6_(fld) {NM_OP_ADDR6, 0, offsetof(struct nm_flow, fld)}
+/* Next hops and NAT translations: 0.0.0.0 is "none" (RFC 7012: directly
+ * connected, no translation), left out like :: so no 18 bytes say nothing. */
+#define A4NZ_(fld) {NM_OP_ADDR4_NZ, 0, offsetof(struct nm_flow, fld)}
 #define MAC_(fld) {NM_OP_MAC, 0, offsetof(struct nm_flow, fld)}
 #define MACZ_(fld) {NM_OP_MAC_IFZERO, 0, offsetof(struct nm_flow, fld)}
 #define W_(slot) {NM_OP_WORK, slot, 0}
@@ -60,10 +63,10 @@ static const struct nm_ie_map nm_ie_map[NM_IE_MAP_N] = {
 	[12] = A4_(dst_addr),        /* destinationIPv4Address */
 	[13] = U32_(dst_net),        /* destinationIPv4PrefixLength */
 	[14] = U32_(out_if),         /* egressInterface */
-	[15] = A4_(next_hop),        /* ipNextHopIPv4Address */
+	[15] = A4NZ_(next_hop),        /* ipNextHopIPv4Address */
 	[16] = U32_(src_as),         /* bgpSourceAsNumber */
 	[17] = U32_(dst_as),         /* bgpDestinationAsNumber */
-	[18] = A4_(bgp_next_hop),    /* bgpNextHopIPv4Address */
+	[18] = A4NZ_(bgp_next_hop),    /* bgpNextHopIPv4Address */
 	[21] = W_(NM_W_UP_END),      /* flowEndSysUpTime */
 	[22] = W_(NM_W_UP_START),    /* flowStartSysUpTime */
 	[27] = A6_(src_addr),        /* sourceIPv6Address */
@@ -120,8 +123,8 @@ static const struct nm_ie_map nm_ie_map[NM_IE_MAP_N] = {
 	[239] = U32_(bi_flow_direction),
 	[243] = U32_(vlan_id),       /* dot1qVlanId */
 	[254] = U32Z_(dst_vlan),     /* postDot1qVlanId */
-	[225] = A4_(post_nat_src_addr), /* postNATSourceIPv4Address */
-	[226] = A4_(post_nat_dst_addr), /* postNATDestinationIPv4Address */
+	[225] = A4NZ_(post_nat_src_addr), /* postNATSourceIPv4Address */
+	[226] = A4NZ_(post_nat_dst_addr), /* postNATDestinationIPv4Address */
 	[227] = U32_(post_nat_src_port), /* postNAPTSourceTransportPort */
 	[228] = U32_(post_nat_dst_port), /* postNAPTDestinationTransportPort */
 	[256] = U32_(etype),         /* ethernetType */
@@ -151,8 +154,8 @@ struct nm_field_spec {
  * its NAT translation as 40001-40004 where IPFIX has IE 225-228.
  */
 static const struct nm_ie_map nm_nsel_map[4] = {
-	A4_(post_nat_src_addr),  /* 40001 NF_F_XLATE_SRC_ADDR_IPV4 */
-	A4_(post_nat_dst_addr),  /* 40002 NF_F_XLATE_DST_ADDR_IPV4 */
+	A4NZ_(post_nat_src_addr),  /* 40001 NF_F_XLATE_SRC_ADDR_IPV4 */
+	A4NZ_(post_nat_dst_addr),  /* 40002 NF_F_XLATE_DST_ADDR_IPV4 */
 	U32_(post_nat_src_port), /* 40003 NF_F_XLATE_SRC_PORT */
 	U32_(post_nat_dst_port), /* 40004 NF_F_XLATE_DST_PORT */
 };
@@ -183,6 +186,7 @@ static bool nm_len_fits(uint8_t kind, uint16_t len)
 	case NM_OP_ICMP_TC:
 		return len == 2;
 	case NM_OP_ADDR4:
+	case NM_OP_ADDR4_NZ:
 		return len == 4;
 	case NM_OP_ADDR6:
 		return len == 16;
@@ -358,7 +362,7 @@ bool nm_tmpl_op_valid(const struct nm_tmpl_op *o)
 		}
 	if (kind == NM_OP_SKIP)
 		return arg == 0 && o->dst == 0 && o->len > 0;
-	if (kind == NM_OP_END || kind > NM_OP_U64_64)
+	if (kind == NM_OP_END || kind > NM_OP_ADDR4_NZ) /* NM_OP_ADDR4_NZ: the last kind */
 		return false;
 	if (o->len == NM_VARLEN ? kind != NM_OP_SECTION : !nm_len_fits(kind, o->len))
 		return false;
@@ -368,7 +372,7 @@ bool nm_tmpl_op_valid(const struct nm_tmpl_op *o)
 
 /* Bump when the meaning of a compiled op changes without the tables or
  * sizes below changing. */
-#define NM_TMPL_LAYOUT_VERSION 1
+#define NM_TMPL_LAYOUT_VERSION 2 /* 2: 0.0.0.0 next hops and NAT addresses as none */
 
 uint64_t nm_tmpl_layout_fp(void)
 {
@@ -377,6 +381,61 @@ uint64_t nm_tmpl_layout_fp(void)
 	const uint64_t sizes[] = {sizeof(struct nm_flow), sizeof(struct nm_tmpl_op), NM_OP_U64_64,
 				  NM_W__COUNT, NM_SAMPLERS_MAX};
 	return nm_hash64(h, sizes, sizeof(sizes));
+}
+
+/*
+ * The fast record loop (nm_rec_decode_sorted) runs one tight loop per kind of
+ * op, in this order, instead of a switch per field. It takes the kinds that
+ * only store into their own destination; templates with anything else keep
+ * the ordered loop.
+ */
+static const uint8_t nm_sorted_kinds[] = {
+	NM_OP_U8_32, NM_OP_U16_32, NM_OP_U32_32, NM_OP_U32_64, NM_OP_U64_64,
+	NM_OP_ADDR6, NM_OP_MAC, NM_OP_ADDR4, NM_OP_ADDR4_NZ, NM_OP_WORK,
+};
+
+/*
+ * Groups the ops of a fixed-length template by kind (stable) when the order
+ * of its fields cannot matter: every op of a kind above, and no two writing
+ * the same record field or work slot. Otherwise (two IEs into one field, an
+ * IFZERO op whose effect depends on what came first, packet sections, MPLS,
+ * IP version) it leaves them as they are and returns false.
+ */
+static bool nm_tmpl_sort(struct nm_tmpl_op *ops, unsigned n)
+{
+	/* Fields seen, by offset in the record, and work slots seen: linear in
+	 * n, since a template can come with hundreds of fields. */
+	uint64_t seen[(sizeof(struct nm_flow) + 63) / 64] = {0};
+	uint32_t wseen = 0;
+	if (n > NM_TMPL_FIELDS_MAX)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		bool ok = false;
+		for (unsigned k = 0; k < sizeof(nm_sorted_kinds); k++)
+			ok |= ops[i].kind == nm_sorted_kinds[k];
+		if (!ok)
+			return false;
+		if (ops[i].kind == NM_OP_WORK) {
+			if (ops[i].arg >= 32 || (wseen >> ops[i].arg & 1u))
+				return false;
+			wseen |= 1u << ops[i].arg;
+		} else {
+			unsigned d = ops[i].dst;
+			if (d >= sizeof(struct nm_flow) || (seen[d / 64] >> (d % 64) & 1u))
+				return false;
+			seen[d / 64] |= 1ull << (d % 64);
+		}
+	}
+	struct nm_tmpl_op tmp[NM_TMPL_FIELDS_MAX];
+	memset(tmp, 0, n * sizeof(*tmp));
+	unsigned m = 0;
+	for (unsigned k = 0; k < sizeof(nm_sorted_kinds); k++)
+		for (unsigned i = 0; i < n; i++)
+			if (ops[i].kind == nm_sorted_kinds[k])
+				tmp[m++] = ops[i];
+	assert(m == n);
+	memcpy(ops, tmp, m * sizeof(*ops));
+	return true;
 }
 
 /*
@@ -430,6 +489,19 @@ static void nm_tmpl_install(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	t->nops = n;
 	t->ops[n].kind = NM_OP_END;
 	t->ops[n].len = 0;
+	nm_tmpl_finish(t);
+}
+
+void nm_tmpl_finish(struct nm_tmpl *t)
+{
+	unsigned n = t->nops;
+	t->sorted = t->fix_len != 0 && nm_tmpl_sort(t->ops, n);
+	t->fin_read = !t->sorted || t->etype == NM_ETYPE_MIXED;
+	for (unsigned i = 0; i < n && !t->fin_read; i++)
+		t->fin_read = t->ops[i].kind != NM_OP_WORK &&
+			      (t->ops[i].dst == offsetof(struct nm_flow, etype) ||
+			       t->ops[i].dst == offsetof(struct nm_flow, vlan_id) ||
+			       t->ops[i].dst == offsetof(struct nm_flow, src_vlan));
 }
 
 /* ---- record engine ---- */
@@ -445,6 +517,7 @@ struct nm_rec_work {
 /* What the export header says about time, for uptime-relative fields. */
 struct nm_hdr_time {
 	uint64_t export_ns;
+	int64_t export_s_ms;    /* the export time's whole seconds, in ms */
 	uint32_t sys_uptime_ms; /* v9 only */
 	bool has_uptime;
 };
@@ -520,6 +593,10 @@ nm_op_apply(const struct nm_tmpl_op *o, const uint8_t *q, size_t n, struct nm_fl
 			nm_addr_set_v4(a, p);
 		break;
 	}
+	case NM_OP_ADDR4_NZ:
+		if (nm_load_be32(p))
+			nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p);
+		break;
 	case NM_OP_ADDR6:
 		if (nm_load_be64(p) | nm_load_be64(p + 8))
 			memcpy((uint8_t *)f + o->dst, p, 16);
@@ -583,6 +660,54 @@ nm_rec_decode_fixed(const struct nm_tmpl *t, const uint8_t *p, struct nm_flow *f
 	w->sections = 0;
 	for (const struct nm_tmpl_op *o = t->ops; o->kind != NM_OP_END; o++)
 		nm_op_apply(o, p + o->off, o->len, f, w);
+}
+
+/*
+ * Decodes one record of a fixed-length template whose ops nm_tmpl_sort()
+ * grouped by kind: one loop per kind, no dispatch per field. Same result as
+ * nm_rec_decode_fixed() (the fields are independent); the work slots it fills
+ * are exactly t->wmask, so they are not collected one by one.
+ */
+static inline __attribute__((always_inline)) void
+nm_rec_decode_sorted(const struct nm_tmpl *t, const uint8_t *p, struct nm_flow *f,
+		     struct nm_rec_work *w)
+{
+	const struct nm_tmpl_op *o = t->ops;
+	w->have = t->wmask;
+	w->mpls_have = 0;
+	w->sections = 0;
+	for (; o->kind == NM_OP_U8_32; o++)
+		nm_store32(f, o->dst, p[o->off]);
+	for (; o->kind == NM_OP_U16_32; o++)
+		nm_store32(f, o->dst, nm_load_be16(p + o->off));
+	for (; o->kind == NM_OP_U32_32; o++)
+		nm_store32(f, o->dst, nm_load_be32(p + o->off));
+	for (; o->kind == NM_OP_U32_64; o++)
+		nm_store64(f, o->dst, nm_load_be32(p + o->off));
+	for (; o->kind == NM_OP_U64_64; o++)
+		nm_store64(f, o->dst, nm_load_be64(p + o->off));
+	for (; o->kind == NM_OP_ADDR6; o++)
+		memcpy((uint8_t *)f + o->dst, p + o->off, 16);
+	for (; o->kind == NM_OP_MAC; o++)
+		nm_store64(f, o->dst, nm_load_mac(p + o->off));
+	/* Each address field is written by one op only, and the record starts
+	 * as the datagram's base, where every IE-mapped field is zero: an IPv4
+	 * field is always written (0.0.0.0 included, as the ordered loop does
+	 * for a field nothing set); an IPv6 one (above) is copied as it is,
+	 * since :: over the base's :: changes nothing. */
+	for (; o->kind == NM_OP_ADDR4; o++) {
+		uint8_t *a = (uint8_t *)f + o->dst;
+		static const uint8_t mapped[4] = {0, 0, 0xff, 0xff};
+		assert(nm_addr_is_zero((const struct nm_addr *)(const void *)a));
+		memcpy(a + 8, mapped, 4);
+		memcpy(a + 12, p + o->off, 4);
+	}
+	for (; o->kind == NM_OP_ADDR4_NZ; o++)
+		if (nm_load_be32(p + o->off))
+			nm_addr_set_v4((struct nm_addr *)(void *)((uint8_t *)f + o->dst), p + o->off);
+	for (; o->kind == NM_OP_WORK; o++)
+		w->v[o->arg] = nm_load_beN(p + o->off, o->len);
+	assert(o->kind == NM_OP_END);
 }
 
 /*
@@ -653,7 +778,7 @@ static inline uint64_t nm_rec_time(struct nm_decoder *d, const struct nm_exporte
 		if (ht->has_uptime) {
 			/* v9: the flow's uptime is this long before the export. */
 			int64_t before = (int32_t)(ht->sys_uptime_ms - t);
-			return (uint64_t)((int64_t)(ht->export_ns / 1000000000ull * 1000ull) - before) *
+			return (uint64_t)(ht->export_s_ms - before) *
 			       1000000ull;
 		}
 		/* IPFIX: relative to systemInitTimeMilliseconds. */
@@ -700,16 +825,22 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 				 struct nm_flow *f, const struct nm_rec_work *w,
 				 struct nm_rate_cache *rc)
 {
-	if (f->etype == 0) {
-		f->etype = t->etype;
-		if (t->etype == NM_ETYPE_MIXED) {
-			const struct nm_addr *a = nm_addr_is_zero(&f->src_addr) ? &f->dst_addr
-										: &f->src_addr;
-			f->etype = nm_addr_is_zero(a) ? 0 : nm_addr_is_v4(a) ? 0x0800 : 0x86dd;
+	if (t->fin_read) {
+		if (f->etype == 0) {
+			f->etype = t->etype;
+			if (t->etype == NM_ETYPE_MIXED) {
+				const struct nm_addr *a =
+					nm_addr_is_zero(&f->src_addr) ? &f->dst_addr : &f->src_addr;
+				f->etype = nm_addr_is_zero(a) ? 0 : nm_addr_is_v4(a) ? 0x0800 : 0x86dd;
+			}
 		}
+		if (f->vlan_id == 0)
+			f->vlan_id = f->src_vlan;
+	} else {
+		/* A sorted template that writes none of Etype, VlanId, SrcVlan:
+		 * they are the base's zeros, nothing to read back. */
+		f->etype = t->etype;
 	}
-	if (f->vlan_id == 0)
-		f->vlan_id = f->src_vlan;
 
 	if (w->have) {
 		bool base_unknown = false;
@@ -731,16 +862,18 @@ static inline void nm_rec_finish(struct nm_decoder *d, const struct nm_exporter 
 	}
 
 	bool has_id = NM_HAVE(w, NM_W_SAMPLER_ID);
-	if (has_id)
-		f->sampler_id = w->v[NM_W_SAMPLER_ID];
+	/* No op writes sampler_id and the base leaves it 0: known without a
+	 * read of the record. */
+	uint64_t sid = has_id ? w->v[NM_W_SAMPLER_ID] : 0;
+	f->sampler_id = sid;
 	uint64_t rate = (t->wmask & NM_W_RATE_BITS) ? nm_rate_of(w) : 0;
 	if (rate == 0) {
 		/* Records of a set usually name the same sampler: look it up once. */
-		if (!rc->valid || rc->has_id != has_id || rc->id != f->sampler_id) {
+		if (!rc->valid || rc->has_id != has_id || rc->id != sid) {
 			rc->valid = true;
 			rc->has_id = has_id;
-			rc->id = f->sampler_id;
-			rc->rate = nm_sampler_rate(e, has_id, f->sampler_id);
+			rc->id = sid;
+			rc->rate = nm_sampler_rate(e, has_id, sid);
 		}
 		rate = rc->rate;
 	}
@@ -803,9 +936,11 @@ static uint32_t nm_data_set(struct nm_decoder *d, struct nm_exporter *e, uint16_
 	while (left >= t->min_len) {
 		struct nm_flow *f = t->options ? NULL : nm_batch_slot(b);
 		struct nm_flow *dst = f ? f : &scratch;
-		*dst = *base;
 		size_t used = t->fix_len;
-		if (used)
+		nm_flow_copy(dst, base);
+		if (t->sorted)
+			nm_rec_decode_sorted(t, p, dst, &w);
+		else if (used)
 			nm_rec_decode_fixed(t, p, dst, &w);
 		else
 			used = nm_rec_decode_var(t, p, left, dst, &w);
@@ -1002,10 +1137,11 @@ enum nm_err nm_decode_netflow_v5(struct nm_decoder *d, const struct nm_pkt_meta 
 			nm_err_inc(d, NM_ERR_BATCH_FULL);
 			continue;
 		}
-		*f = base;
+		nm_flow_copy(f, &base);
 		nm_addr_set_v4(&f->src_addr, q);
 		nm_addr_set_v4(&f->dst_addr, q + 4);
-		nm_addr_set_v4(&f->next_hop, q + 8);
+		if (nm_load_be32(q + 8)) /* 0.0.0.0: none, left :: as in v9/IPFIX */
+			nm_addr_set_v4(&f->next_hop, q + 8);
 		f->in_if = nm_load_be16(q + 12);
 		f->out_if = nm_load_be16(q + 14);
 		f->packets = nm_load_be32(q + 16);
@@ -1128,7 +1264,7 @@ enum nm_err nm_decode_netflow_v9(struct nm_decoder *d, const struct nm_pkt_meta 
 		nm_seq_track(d, e, seq, 1);
 	struct nm_flow base;
 	nm_base_init(&base, m, NM_FLOW_TYPE_NETFLOW_V9, seq, source_id);
-	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, uptime, true};
+	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, (int64_t)secs * 1000, uptime, true};
 	uint32_t ndata = 0;
 	enum nm_err err = nm_sets_walk(d, e, false, &r, &base, &ht, b, &ndata);
 	if (err)
@@ -1163,7 +1299,7 @@ enum nm_err nm_decode_ipfix(struct nm_decoder *d, const struct nm_pkt_meta *m, c
 		nm_seq_track(d, e, seq, 0);
 	struct nm_flow base;
 	nm_base_init(&base, m, NM_FLOW_TYPE_IPFIX, seq, domain);
-	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, 0, false};
+	struct nm_hdr_time ht = {(uint64_t)secs * 1000000000ull, (int64_t)secs * 1000, 0, false};
 	uint32_t ndata = 0;
 	if (e)
 		e->seq_uncounted = 0;

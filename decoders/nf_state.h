@@ -39,6 +39,7 @@ enum nm_op_kind {
 	NM_OP_U32_32,
 	NM_OP_U32_64,
 	NM_OP_U64_64,
+	NM_OP_ADDR4_NZ,   /* as ADDR4, but 0.0.0.0 means none: the field stays :: */
 };
 
 /* Indexes of struct nm_rec_work.v, filled by NM_OP_WORK. */
@@ -90,7 +91,9 @@ struct nm_tmpl {
 	uint8_t options;
 	uint8_t in_use;
 	uint8_t used;     /* has decoded data: off the unused list */
-	uint8_t pad_[3];
+	uint8_t sorted;   /* ops grouped by kind for the fast record loop (netflow.c) */
+	uint8_t fin_read; /* finishing a record reads Etype/VLAN back (netflow.c) */
+	uint8_t pad_[1];
 	uint32_t uprev;   /* unused list (oldest first), NM_NIL ends */
 	uint32_t unext;
 	struct nm_tmpl_op ops[];
@@ -293,6 +296,13 @@ bool nm_tmpl_op_valid(const struct nm_tmpl_op *o);
 uint64_t nm_tmpl_layout_fp(void);
 /* Etype implied by the address ops of t (as compiled). */
 uint16_t nm_tmpl_ops_etype(const struct nm_tmpl *t);
+
+/* The last step of installing a template whose ops, nops, fix_len and etype
+ * are set: groups a fixed template's ops by kind when the fast record loop
+ * can run it (sorted), and whether finishing a record reads Etype/VLAN back
+ * (fin_read). Installing from a datagram and loading a state file both end
+ * here (netflow.c). */
+void nm_tmpl_finish(struct nm_tmpl *t);
 
 void nm_tmpl_remove(struct nm_decoder *d, struct nm_exporter *e, struct nm_tmpl *t);
 

@@ -375,7 +375,7 @@ static struct nm_flow *nm_sf_record(struct nm_flow_batch *b, struct nm_flow *scr
 	struct nm_flow *f = nm_batch_slot(b);
 	if (f == NULL)
 		f = scratch;
-	*f = *base;
+	nm_flow_copy(f, base);
 	return f;
 }
 

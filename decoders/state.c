@@ -309,6 +309,7 @@ static enum nm_state_err nm_state_walk(struct nm_decoder *d, struct nm_reader *r
 			t->ops[st.nops].kind = NM_OP_END;
 			t->ops[st.nops].len = 0;
 			t->etype = nm_tmpl_ops_etype(t);
+			nm_tmpl_finish(t);
 			if (st.used) {
 				t->used = 1;
 				nm_unused_unlink(d, (uint32_t)(((uint8_t *)t - d->tmpl_mem) /

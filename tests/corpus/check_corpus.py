@@ -436,13 +436,16 @@ def tshark_expect(fl, fr):
         for k in present:
             vals |= _vals(fl[k], norm_addr)
         nz = {v for v in vals if not _is_zero_addr(v)}
-        add(our, nz or vals, '/'.join(present))
+        # A next hop of 0.0.0.0 means none: the decoder leaves it :: (absent).
+        zero = {'::'} if our in ('NextHop', 'BgpNextHop') else vals
+        add(our, nz or zero, '/'.join(present))
     for tkey, our in (('cflow.post_natsource_ipv4_address', 'PostNatSrcAddr'),
                       ('cflow.post_natdestination_ipv4_address', 'PostNatDstAddr'),
                       ('cflow.post_natsource_ipv6_address', 'PostNatSrcAddr'),
                       ('cflow.post_natdestination_ipv6_address', 'PostNatDstAddr')):
         if tkey in fl:
-            add(our, _vals(fl[tkey], norm_addr), tkey)
+            # 0.0.0.0 (no translation) is left :: by the decoder.
+            add(our, {'::' if _is_zero_addr(v) else v for v in _vals(fl[tkey], norm_addr)}, tkey)
     for tkey, our in (('cflow.post_naptsource_transport_port', 'PostNatSrcPort'),
                       ('cflow.post_naptdestination_transport_port', 'PostNatDstPort')):
         if tkey in fl:
@@ -684,6 +687,13 @@ def _addr(v, ev, ctx):
     return norm_addr(v)
 
 
+def _hop(v, ev, ctx):
+    """Next hops and NAT translations: 0.0.0.0 means none, which the decoder
+    leaves :: (absent on the wire)."""
+    a = norm_addr(v)
+    return '::' if a == '0.0.0.0' else a
+
+
 def _mac(v, ev, ctx):
     return norm_mac(v)
 
@@ -768,10 +778,10 @@ MAP = {
     'ipv6_src_addr': ('SrcAddr', _addr), 'ipv6_dst_addr': ('DstAddr', _addr),
     'sourceIPv4Address': ('SrcAddr', _addr), 'destinationIPv4Address': ('DstAddr', _addr),
     'sourceIPv6Address': ('SrcAddr', _addr), 'destinationIPv6Address': ('DstAddr', _addr),
-    'ipv4_next_hop': ('NextHop', _addr), 'ipv6_next_hop': ('NextHop', _addr),
-    'ipNextHopIPv4Address': ('NextHop', _addr), 'ipNextHopIPv6Address': ('NextHop', _addr),
-    'bgp_ipv4_next_hop': ('BgpNextHop', _addr), 'bgp_ipv6_next_hop': ('BgpNextHop', _addr),
-    'bgpNextHopIPv4Address': ('BgpNextHop', _addr), 'bgpNextHopIPv6Address': ('BgpNextHop', _addr),
+    'ipv4_next_hop': ('NextHop', _hop), 'ipv6_next_hop': ('NextHop', _addr),
+    'ipNextHopIPv4Address': ('NextHop', _hop), 'ipNextHopIPv6Address': ('NextHop', _addr),
+    'bgp_ipv4_next_hop': ('BgpNextHop', _hop), 'bgp_ipv6_next_hop': ('BgpNextHop', _addr),
+    'bgpNextHopIPv4Address': ('BgpNextHop', _hop), 'bgpNextHopIPv6Address': ('BgpNextHop', _addr),
     # L4
     'l4_src_port': ('SrcPort', _int), 'l4_dst_port': ('DstPort', _int),
     'sourceTransportPort': ('SrcPort', _int), 'destinationTransportPort': ('DstPort', _int),
@@ -832,11 +842,11 @@ MAP = {
     'mplsTopLabelStackSection': ('MPLS1Label', _mpls),
     # NAT (IE 225-228; proto/flow.proto PostNat*, compared only when our
     # records carry those keys)
-    'xlate_src_addr_ipv4': ('PostNatSrcAddr', _addr), 'xlate_dst_addr_ipv4': ('PostNatDstAddr', _addr),
+    'xlate_src_addr_ipv4': ('PostNatSrcAddr', _hop), 'xlate_dst_addr_ipv4': ('PostNatDstAddr', _hop),
     'xlate_src_addr_ipv6': ('PostNatSrcAddr', _addr), 'xlate_dst_addr_ipv6': ('PostNatDstAddr', _addr),
     'xlate_src_port': ('PostNatSrcPort', _int), 'xlate_dst_port': ('PostNatDstPort', _int),
-    'postNATSourceIPv4Address': ('PostNatSrcAddr', _addr),
-    'postNATDestinationIPv4Address': ('PostNatDstAddr', _addr),
+    'postNATSourceIPv4Address': ('PostNatSrcAddr', _hop),
+    'postNATDestinationIPv4Address': ('PostNatDstAddr', _hop),
     'postNATSourceIPv6Address': ('PostNatSrcAddr', _addr),
     'postNATDestinationIPv6Address': ('PostNatDstAddr', _addr),
     'postNAPTSourceTransportPort': ('PostNatSrcPort', _int),

@@ -1090,12 +1090,99 @@ static void test_v9_err_batch_full(void **state)
 	assert_identity(t);
 }
 
+/*
+ * A template whose fields each go to their own record field runs the fast
+ * record loops (ops grouped by kind); the same fields plus IE 60 (ipVersion,
+ * whose effect depends on order) run the ordered loop. Both must give
+ * byte-identical records. A next hop of 0.0.0.0 is none (::).
+ */
+static const struct nm_pb_field v9_fast[] = {
+	NF(1, 8), NF(2, 4), NF(4, 1), NF(7, 2), NF(10, 4), NF(8, 4), NF(12, 4), NF(15, 4),
+	NF(63, 16), NF(56, 6), NF(80, 6), NF(22, 4), NF(21, 4), NF(48, 1), NF(16, 4), NF(17, 4),
+	NF(58, 2),
+};
+static const struct nm_pb_field v9_ordered[] = {
+	NF(1, 8), NF(2, 4), NF(4, 1), NF(7, 2), NF(10, 4), NF(8, 4), NF(12, 4), NF(15, 4),
+	NF(63, 16), NF(56, 6), NF(80, 6), NF(22, 4), NF(21, 4), NF(48, 1), NF(16, 4), NF(17, 4),
+	NF(58, 2), NF(60, 1),
+};
+
+static void v9_fast_rec(struct nm_pb *pb, uint8_t i, bool ipver)
+{
+	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+	nm_pb_u64(pb, 0x0102030405060708ull + i);
+	nm_pb_u32(pb, 0x0a0b0c0du + i);
+	nm_pb_u8(pb, (uint8_t)(6 + i));
+	nm_pb_u16(pb, (uint16_t)(0xc350 + i));
+	nm_pb_u32(pb, 0x80000001u + i);
+	nm_pb_ip4(pb, 10, 1, 1, i);
+	nm_pb_ip4(pb, 10, 2, 2, (uint8_t)(i + 100));
+	if (i == 1)
+		nm_pb_ip4(pb, 192, 0, 2, 254);
+	else
+		nm_pb_ip4(pb, 0, 0, 0, 0);
+	nm_pb_bytes(pb, v6, 16);
+	nm_pb_mac(pb, 0x0000a1a2a3a4a5a6ull + i);
+	nm_pb_mac(pb, 0x0000b1b2b3b4b5b6ull);
+	nm_pb_u32(pb, V9_UPTIME - 60000);
+	nm_pb_u32(pb, V9_UPTIME - 1000);
+	nm_pb_u8(pb, 1);
+	nm_pb_u32(pb, 64500u + i);
+	nm_pb_u32(pb, 4200000000u);
+	nm_pb_u16(pb, (uint16_t)(100 + i)); /* vlanId: VlanId too, read back */
+	if (ipver)
+		nm_pb_u8(pb, 4);
+}
+
+static void test_v9_fast_paths_agree(void **state)
+{
+	struct nm_t *t = NM_T(state);
+	v9_define(t, 1, 300, v9_fast, NELEM(v9_fast));
+	v9_define(t, 2, 301, v9_ordered, NELEM(v9_ordered));
+	v9_begin(t, 3, V9_SRC);
+	nm_pb_set_begin(&t->pb, 300);
+	v9_fast_rec(&t->pb, 1, false);
+	v9_fast_rec(&t->pb, 2, false);
+	nm_pb_set_end(&t->pb);
+	nm_pb_set_begin(&t->pb, 301);
+	v9_fast_rec(&t->pb, 1, true);
+	v9_fast_rec(&t->pb, 2, true);
+	nm_pb_set_end(&t->pb);
+	assert_int_equal(nm_t_v9(t), NM_ERR_OK);
+	assert_int_equal(t->b.n, 4);
+	for (int i = 0; i < 2; i++)
+		assert_memory_equal(&t->recs[i], &t->recs[2 + i], sizeof(struct nm_flow));
+	const struct nm_flow *f = &t->recs[0];
+	assert_int_equal(f->bytes, 0x0102030405060709ull);
+	assert_int_equal(f->packets, 0x0a0b0c0eu);
+	assert_int_equal(f->proto, 7);
+	assert_int_equal(f->src_port, 0xc351);
+	assert_int_equal(f->in_if, 0x80000002u);
+	assert_addr(&f->src_addr, "10.1.1.1");
+	assert_addr(&f->dst_addr, "10.2.2.101");
+	assert_addr(&f->next_hop, "192.0.2.254");
+	assert_addr(&f->bgp_next_hop, "2001:db8::9");
+	assert_int_equal(f->src_mac, 0xa1a2a3a4a5a7ull);
+	assert_int_equal(f->dst_mac, 0xb1b2b3b4b5b6ull);
+	assert_int_equal(f->sampler_id, 1);
+	assert_int_equal(f->src_as, 64501);
+	assert_int_equal(f->dst_as, 4200000000u);
+	assert_int_equal(f->etype, 0x0800);
+	assert_int_equal(f->src_vlan, 101);
+	assert_int_equal(f->vlan_id, 101);
+	assert_int_equal(f->time_flow_start_ns, ((uint64_t)V9_SECS * 1000 - 60000) * NM_T_MS);
+	assert_true(nm_addr_is_zero(&t->recs[1].next_hop)); /* 0.0.0.0: none */
+	assert_addr(&t->recs[1].src_addr, "10.1.1.2");
+	assert_int_equal(nm_t_err_total(t), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, nm_t_setup, nm_t_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST(test_v9_template_and_data),
+		TEST(test_v9_fast_paths_agree),
 		TEST(test_v9_data_before_template),
 		TEST(test_v9_multiple_templates),
 		TEST(test_v9_field_map),
