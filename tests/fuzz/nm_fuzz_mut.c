@@ -872,16 +872,22 @@ static size_t mut_fallback(uint8_t *data, size_t size, size_t max_size, struct m
 	return size;
 }
 
-size_t nm_fuzz_mut_custom(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
-			  int version)
+/* NM_FUZZ_MUT=0 in the environment: byte-level mutations and crossover
+ * only (to compare with the structure-aware ones). */
+static int mut_on(void)
 {
-	/* NM_FUZZ_MUT=0 in the environment: byte-level mutations only (to
-	 * compare with the structure-aware ones). */
 	static int on = -1;
 	if (on < 0) {
 		const char *e = getenv("NM_FUZZ_MUT");
 		on = e == NULL || strcmp(e, "0") != 0;
 	}
+	return on;
+}
+
+size_t nm_fuzz_mut_custom(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
+			  int version)
+{
+	int on = mut_on();
 	struct mut_rng r = {(uint64_t)seed * 0x9e3779b97f4a7c15ull + 1};
 	if (on && size >= NM_FUZZ_NF_HDR && mut_below(&r, 4) != 0) {
 		size_t n = nm_fuzz_mut(data, size, max_size, mut_r(&r), version, NULL);
@@ -898,6 +904,17 @@ size_t nm_fuzz_mut_cross(const uint8_t *d1, size_t s1, const uint8_t *d2, size_t
 	static struct mut_dg a[MUT_DGMAX], b[MUT_DGMAX];
 	if (s1 < NM_FUZZ_NF_HDR || s2 < NM_FUZZ_NF_HDR || max_out < NM_FUZZ_NF_HDR)
 		return 0;
+	if (!mut_on()) {
+		/* bytes: a prefix of the first input, a suffix of the second */
+		size_t k1 = mut_below(&r, (uint32_t)s1 + 1), k2 = mut_below(&r, (uint32_t)s2 + 1);
+		if (k1 > max_out)
+			k1 = max_out;
+		if (s2 - k2 > max_out - k1)
+			k2 = s2 - (max_out - k1);
+		memcpy(out, d1, k1);
+		memcpy(out + k1, d2 + k2, s2 - k2);
+		return k1 + (s2 - k2);
+	}
 	size_t t1, t2;
 	size_t na = mut_split(d1, s1, a, MUT_DGMAX, &t1);
 	size_t nb = mut_split(d2, s2, b, MUT_DGMAX, &t2);
