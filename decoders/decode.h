@@ -69,6 +69,17 @@ struct nm_decoder;
  */
 struct nm_decoder *nm_decoder_init(void *mem, size_t len, const struct nm_decode_cfg *cfg);
 
+/*
+ * Forgets everything learned from traffic (exporters, templates, sampling
+ * rates, sequence state) and zeroes the statistics, as nm_decoder_init() on
+ * the same memory and configuration would; keeps the configuration, the
+ * static rates (nm_decoder_set_static_rate()) and the counter batch.
+ * Costs time in the exporter and template slots taken since init or the
+ * last reset, not in the configured capacity: index entries are removed one
+ * by one, and slots are initialised when taken again.
+ */
+void nm_decoder_reset(struct nm_decoder *d);
+
 /* What the caller knows about a datagram beyond its payload. */
 struct nm_pkt_meta {
 	struct nm_addr exporter; /* source address of the datagram */

@@ -146,6 +146,23 @@ static int nm_layout_of(const struct nm_decode_cfg *c, struct nm_layout *l)
 	return 0;
 }
 
+/* Points the header at its tables (laid out by l) after the header is zeroed. */
+static void nm_decoder_place(struct nm_decoder *d, const struct nm_layout *l)
+{
+	uint8_t *m = (uint8_t *)d;
+	d->exp = (struct nm_exporter *)(void *)(m + l->exp_off);
+	d->exp_idx.b = (struct nm_htab_bucket *)(void *)(m + l->expb_off);
+	d->exp_idx.mask = l->expb - 1;
+	d->tmpl_idx.b = (struct nm_htab_bucket *)(void *)(m + l->tmplb_off);
+	d->tmpl_idx.mask = l->tmplb - 1;
+	d->tmpl_mem = m + l->tmpl_off;
+	d->tmpl_stride = l->stride;
+	d->admit_src = (uint64_t *)(void *)(m + l->admit_off);
+	d->tmpl_freelist = NM_NIL;
+	d->unused_head = d->unused_tail = NM_NIL;
+	d->unproven_head = d->unproven_tail = NM_NIL;
+}
+
 size_t nm_decoder_mem_size(const struct nm_decode_cfg *cfg)
 {
 	struct nm_layout l;
@@ -163,18 +180,50 @@ struct nm_decoder *nm_decoder_init(void *mem, size_t len, const struct nm_decode
 	memset(m, 0, l.tmpl_off);
 	struct nm_decoder *d = mem;
 	d->cfg = *cfg;
-	d->exp = (struct nm_exporter *)(void *)(m + l.exp_off);
-	d->exp_idx.b = (struct nm_htab_bucket *)(void *)(m + l.expb_off);
-	d->exp_idx.mask = l.expb - 1;
-	d->tmpl_idx.b = (struct nm_htab_bucket *)(void *)(m + l.tmplb_off);
-	d->tmpl_idx.mask = l.tmplb - 1;
-	d->tmpl_mem = m + l.tmpl_off;
-	d->tmpl_stride = l.stride;
-	d->admit_src = (uint64_t *)(void *)(m + l.admit_off);
-	d->tmpl_freelist = NM_NIL;
-	d->unused_head = d->unused_tail = NM_NIL;
-	d->unproven_head = d->unproven_tail = NM_NIL;
+	nm_decoder_place(d, &l);
 	return d;
+}
+
+void nm_decoder_reset(struct nm_decoder *d)
+{
+	/* Only slots below exp_fresh were ever taken, so only they can hold
+	 * index entries: remove those, leaving the indexes as init made them
+	 * (all buckets empty) without touching the rest of them. */
+	for (uint32_t ei = 0; ei < d->exp_fresh; ei++) {
+		struct nm_exporter *e = &d->exp[ei];
+		if (!e->in_use)
+			continue;
+		for (uint32_t ti = e->tmpl_head; ti != NM_NIL;) {
+			struct nm_tmpl *t = nm_tmpl_at(d, ti);
+			nm_htab_remove(&d->tmpl_idx, t->hash, ti);
+			t->in_use = 0;
+			ti = t->next;
+		}
+		nm_htab_remove(&d->exp_idx, e->hash, ei);
+		e->in_use = 0;
+	}
+	/* Exporter and template slots are initialised when taken (memset in
+	 * nm_exporter_get() and nm_tmpl_slot()), and taken again only from
+	 * exp_fresh/tmpl_fresh = 0 after this: their old contents are never
+	 * read. The header goes back to init's state, keeping what the caller
+	 * configured. */
+	struct nm_decode_cfg cfg = d->cfg;
+	struct nm_ctr_batch *cb = d->ctr_batch;
+	struct nm_static_rate rates[NM_STATIC_RATES_MAX];
+	uint32_t nstatic = d->nstatic;
+	memcpy(rates, d->static_rates, sizeof(rates));
+	struct nm_layout l;
+	int rc = nm_layout_of(&cfg, &l);
+	assert(rc == 0);
+	(void)rc;
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	nm_decoder_place(d, &l);
+	/* the admission buckets (32 KiB): a fresh decoder admits anew */
+	memset(d->admit_src, 0, NM_ADMIT_SOURCES * sizeof(uint64_t));
+	d->ctr_batch = cb;
+	memcpy(d->static_rates, rates, sizeof(rates));
+	d->nstatic = nstatic;
 }
 
 const struct nm_decode_stats *nm_decoder_stats(const struct nm_decoder *d)
