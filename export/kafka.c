@@ -132,6 +132,24 @@ static void nm_kafka_spool_or_fail(struct nm_kafka *k, const void *p, size_t len
 	nm_kafka_fail(k, err, records);
 }
 
+/*
+ * A replayed message that was not delivered: a retriable error leaves it in
+ * the spool, in its place (the replay starts again from it once every
+ * replay in flight has reported); a permanent one drops it, counted.
+ */
+static void nm_kafka_replay_failed(struct nm_kafka *k, rd_kafka_resp_err_t err, uint64_t token,
+				   uint32_t records)
+{
+	if (nm_permanent(err)) {
+		nm_kafka_fail(k, err, records);
+		nm_spool_done(&k->spool, token);
+		return;
+	}
+	k->spooled += records;
+	k->replay_failed = 1;
+	nm_spool_failed(&k->spool, token, records);
+}
+
 /* A delivered message: its records' time from receive (the first record's
  * TimeReceivedNs, wall clock as the records carry it) to the report. */
 static void nm_kafka_latency(struct nm_kafka *k, uint64_t recv_ns, uint32_t records)
@@ -171,16 +189,10 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 			k->overtook += km->records; /* ahead of an older one, now spooled */
 		if (!km->from_spool && !counters && km->token > k->ok_seq)
 			k->ok_seq = km->token;
-	} else if (km->from_spool && !nm_permanent(m->err)) {
-		/* It stays in the spool, in its place: the replay starts
-		 * again from it once every replay in flight has reported. */
-		k->last_fail_ns = nm_ns();
-		k->spooled += km->records;
-		k->replay_failed = 1;
-		nm_spool_failed(&k->spool, km->token, km->records);
 	} else if (km->from_spool) {
-		nm_kafka_fail(k, m->err, km->records);
-		nm_spool_done(&k->spool, km->token);
+		if (!nm_permanent(m->err))
+			k->last_fail_ns = nm_ns();
+		nm_kafka_replay_failed(k, m->err, km->token, km->records);
 	} else {
 		k->last_fail_ns = nm_ns();
 		if (!counters && !nm_permanent(m->err)) {
@@ -439,14 +451,8 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 			rd_kafka_poll(k->rk, 100);
 			continue;
 		}
-		if (from_spool && !nm_permanent(err)) {
-			/* stays in its place; the replay starts again from it */
-			k->spooled += records;
-			k->replay_failed = 1;
-			nm_spool_failed(&k->spool, token, records);
-		} else if (from_spool) {
-			nm_kafka_fail(k, err, records);
-			nm_spool_done(&k->spool, token);
+		if (from_spool) {
+			nm_kafka_replay_failed(k, err, token, records);
 		} else {
 			/* the newest message: the tail, behind what the producer
 			 * holds (no purge: a full queue is slow brokers, not down) */
