@@ -106,10 +106,11 @@ class Chdb:
 
 
 def schema_statements(args):
-    """clickhouse/apply --print ARGS -> [(kind, name, sql)]."""
-    rc, out = chlib.run_apply(['--print'] + list(args))
+    """clickhouse/apply --print-install ARGS -> [(kind, name, sql)]: a fresh install in
+    apply's order (each Kafka table after all its views)."""
+    rc, out = chlib.run_apply(['--print-install'] + list(args))
     if rc != 0:
-        raise RuntimeError('clickhouse/apply --print: ' + out[-500:])
+        raise RuntimeError('clickhouse/apply --print-install: ' + out[-500:])
     stmts = []
     for chunk in re.split(r'^-- object: ', out, flags=re.M)[1:]:
         head, _, body = chunk.partition('\n')
