@@ -236,6 +236,12 @@ static void nm_sink_sample_fn(void *ctx, const char *name, const char *help, uin
 		s->help = "records an output dropped, by librdkafka error";
 		return;
 	}
+	if (strncmp(rest, "broker_rtt_us_", 14) == 0) {
+		snprintf(s->fam, sizeof(s->fam), "netmeta_output_broker_rtt_microseconds");
+		snprintf(s->lab, sizeof(s->lab), "output=\"%.*s\",broker=\"%s\"", (int)olen, name,
+			 rest + 14);
+		return;
+	}
 	snprintf(s->fam, sizeof(s->fam), "netmeta_output_%s%s", rest, suffix);
 	snprintf(s->lab, sizeof(s->lab), "output=\"%.*s\"", (int)olen, name);
 }

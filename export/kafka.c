@@ -15,6 +15,7 @@
 #define NM_KAFKA_REASONS 16
 /* Receive-to-delivery latency buckets: [2^(i-1), 2^i) ms, the last open. */
 #define NM_LAT_BUCKETS 18
+#define NM_KAFKA_RTT_MAX 16 /* brokers whose round-trip time is kept */
 #define NM_REPLAY_PER_IDLE 32
 #define NM_REPLAY_MAX_OUTQ 200
 
@@ -55,6 +56,11 @@ struct nm_kafka {
 	struct { rd_kafka_resp_err_t err; uint64_t records; } reasons[NM_KAFKA_REASONS];
 	uint64_t flows_recv_ns; /* receive time of the first record of the flows message */
 	uint64_t lat[NM_LAT_BUCKETS]; /* records delivered, by receive-to-delivery latency */
+	/* brokers' request round-trip time, average over librdkafka's last
+	 * statistics window (µs; written by the sink thread, read by the
+	 * metrics thread: relaxed atomics) */
+	struct { int32_t node; uint64_t avg_us; } rtt[NM_KAFKA_RTT_MAX];
+	uint32_t nrtt;
 	char fatal[512];
 };
 
@@ -226,6 +232,72 @@ static void nm_kafka_serve(struct nm_kafka *k, int timeout_ms)
 	}
 }
 
+/* The first `"key":` integer in [p, end): its value in *v, returns the
+ * byte after it; NULL if there is none. */
+static const char *nm_json_int(const char *p, const char *end, const char *key, int64_t *v)
+{
+	size_t kl = strlen(key);
+	while (p < end) {
+		p = memchr(p, '"', (size_t)(end - p));
+		if (!p || (size_t)(end - p) < kl + 3)
+			return NULL;
+		if (memcmp(p + 1, key, kl) != 0 || p[kl + 1] != '"' || p[kl + 2] != ':') {
+			p++;
+			continue;
+		}
+		const char *q = p + kl + 3;
+		int neg = q < end && *q == '-';
+		q += neg;
+		if (q >= end || *q < '0' || *q > '9')
+			return NULL;
+		int64_t x = 0;
+		while (q < end && *q >= '0' && *q <= '9' && x < INT64_MAX / 10)
+			x = x * 10 + (*q++ - '0');
+		*v = neg ? -x : x;
+		return q;
+	}
+	return NULL;
+}
+
+/*
+ * librdkafka's statistics (JSON, every statistics.interval.ms): per broker
+ * with a node id, the average request round-trip time of the window. Only
+ * the "brokers" object is read, in librdkafka's field order (nodeid, then
+ * that broker's "rtt" object); bootstrap entries (node id -1) are skipped.
+ */
+static int nm_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	(void)rk;
+	struct nm_kafka *k = opaque;
+	const char *end = json + len;
+	const char *p = strstr(json, "\"brokers\":");
+	if (!p)
+		return 0;
+	const char *stop = strstr(p, "\"topics\":");
+	if (stop)
+		end = stop;
+	uint32_t n = 0;
+	while (n < NM_KAFKA_RTT_MAX) {
+		int64_t node, avg;
+		const char *q = nm_json_int(p, end, "nodeid", &node);
+		if (!q)
+			break;
+		const char *r = strstr(q, "\"rtt\":");
+		if (!r || r >= end)
+			break;
+		p = nm_json_int(r, end, "avg", &avg);
+		if (!p)
+			break;
+		if (node < 0 || avg < 0)
+			continue;
+		__atomic_store_n(&k->rtt[n].node, (int32_t)node, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->rtt[n].avg_us, (uint64_t)avg, __ATOMIC_RELAXED);
+		n++;
+	}
+	__atomic_store_n(&k->nrtt, n, __ATOMIC_RELAXED);
+	return 0; /* librdkafka frees json */
+}
+
 static void nm_err_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct nm_kafka *k = opaque;
@@ -297,6 +369,8 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	 * so they would all fail as "timed out", naming no cause. */
 	bad = bad || nm_set(c, "topic.metadata.propagation.max.ms", "5000", err, errlen);
 	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
+	/* the brokers' round-trip time for the metrics (a property overrides) */
+	bad = bad || nm_set(c, "statistics.interval.ms", "5000", err, errlen);
 	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
 		bad = nm_set(c, cfg->props[i][0], cfg->props[i][1], err, errlen);
 	if (bad)
@@ -365,6 +439,7 @@ static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errl
 	rd_kafka_conf_set_opaque(c, k);
 	rd_kafka_conf_set_dr_msg_cb(c, nm_dr_cb);
 	rd_kafka_conf_set_error_cb(c, nm_err_cb);
+	rd_kafka_conf_set_stats_cb(c, nm_stats_cb);
 	char e[512];
 	/* Created on the sink thread: librdkafka's own threads inherit its
 	 * CPU affinity (the control CPUs, not the worker cores). The
@@ -702,6 +777,15 @@ static void nm_kafka_counters(const void *o, nm_counter_fn *fn, void *ctx)
 	/* rd_kafka_outq_len is safe from any thread; gone after close */
 	fn(ctx, "queue_messages", "messages in librdkafka's queue or in flight (gauge)",
 	   k->rk ? (uint64_t)rd_kafka_outq_len(k->rk) : 0);
+	uint32_t nrtt = __atomic_load_n(&k->nrtt, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < nrtt && i < NM_KAFKA_RTT_MAX; i++) {
+		char name[48];
+		snprintf(name, sizeof(name), "broker_rtt_us_%d",
+			 (int)__atomic_load_n(&k->rtt[i].node, __ATOMIC_RELAXED));
+		fn(ctx, name, "the broker's request round-trip time, average of librdkafka's last "
+			   "statistics window (gauge)",
+		   __atomic_load_n(&k->rtt[i].avg_us, __ATOMIC_RELAXED));
+	}
 	for (int i = 0; i < NM_LAT_BUCKETS; i++) {
 		char name[48];
 		if (k->lat[i] == 0)

@@ -283,6 +283,8 @@ def metric_of(name):
     m = re.match(r'^([a-z]+\d+)_(.*)$', name)
     if m:
         out, rest = m.group(1), m.group(2)
+        if rest.startswith('broker_rtt_us_'):
+            return None   # a gauge of librdkafka's statistics window, not a counter
         if rest.startswith('failed_'):
             return 'netmeta_output_failed_by_reason_total', {'output': out, 'reason': rest[7:]}
         if rest in ('in_flight', 'spool_bytes'):

@@ -108,7 +108,8 @@ def test_scrape(exe, exe_gen, exe_mock):
         nm = Netmeta(exe, wd, {
             'workers': 2, 'listen': listen_for(off), 'stats_interval': 1,
             'metrics': {'listen': '127.0.0.1:%d' % mport},
-            'sinks': [{'type': 'kafka', 'brokers': line[1], 'topic': 'flows', 'linger_ms': 5},
+            'sinks': [{'type': 'kafka', 'brokers': line[1], 'topic': 'flows', 'linger_ms': 5,
+                       'properties': {'statistics.interval.ms': '1000'}},
                       {'type': 'discard'}]}).start()
         if not ck.check(nm.wait_ready(), 'netmeta starts and says ready'):
             log(nm.stderr())
@@ -156,6 +157,13 @@ def test_scrape(exe, exe_gen, exe_mock):
         time.sleep(0.5)  # one more publish period of every thread
         sc = scrape(mport)
         identities(ck, sc, 'settled scrape')
+        # librdkafka's statistics (every second here): the brokers' round-trip time, by node id
+        rtt = wait_for(lambda: [(d, v) for d, v in scrape(mport).series(
+            'netmeta_output_broker_rtt_microseconds') if v > 0] or None, 30, 0.5) or []
+        ck.check(rtt and all(d.get('output') == 'kafka0' and d.get('broker', '').isdigit() and
+                             0 < v < 10000000 for d, v in rtt),
+                 'broker round-trip time per broker node id (µs, from librdkafka\'s statistics): %s'
+                 % [(d.get('broker'), v) for d, v in rtt])
         nm.stop()
         ck.eq(nm.rc, 0, 'netmeta exit status')
         fin = nm.counters
