@@ -247,7 +247,11 @@ def socket_run(build, tmp, who, broker, topic, secs):
         except subprocess.TimeoutExpired:
             peers.kill_tree(p.pid)
             p.wait()
-    row = {'name': who, 'rate': rate, 'cpu': cpu, 'secs': el, 'drops': drops}
+    wd = 0
+    if who == 'netmeta':
+        c = dict(l.split(None, 1) for l in open(errf) if re.match(r'^[A-Za-z0-9_]+ \S+$', l.strip()))
+        wd = int(c.get('RECORDS_NO_BATCH', 0)) + int(c.get('RECORDS_RING_FULL', 0))
+    row = {'name': who, 'rate': rate, 'cpu': cpu, 'secs': el, 'drops': drops, 'wdrops': wd}
     log('  e2e socket %-8s %12.0f records/s delivered, cpu %.2f s in %.1f s' % (who, rate, sum(cpu.values()), el))
     return row
 
@@ -287,8 +291,11 @@ def ns(rate):
     return '%.0f' % (1e9 / rate) if rate > 0 else 'n/a'
 
 
-def cpu_ns(cpu, rate, secs, keys):
-    tot = sum(v for k, v in cpu.items() if any(k.startswith(x) for x in keys))
+JIT = ('C1 CompilerThre', 'C2 CompilerThre')  # the JVM's compilers: warm-up, not per-record work
+
+
+def cpu_ns(cpu, rate, secs, keys, exclude=()):
+    tot = sum(v for k, v in cpu.items() if any(k.startswith(x) for x in keys) and k not in exclude)
     return tot * 1e9 / (rate * secs) if rate > 0 and secs > 0 else 0.0
 
 
@@ -324,13 +331,14 @@ def report(iso, rows, sock, broker, mock_rate, secs):
     w('|---|---|---|---|---|---|---|---|---|---|')
     adds = {'discard': 'rx (pcap PMD copy) + decode + ring', 'file': '+ encode + batching + zstd-3 + write (tmpfs)',
             'mock-none': '+ encode + batching + librdkafka + mock broker', 'mock-zstd': '+ zstd in librdkafka',
-            'real-none': 'encode + librdkafka + real broker, no compression', 'real-zstd': '+ zstd: **the end-to-end figure**'}
+            'real-none': 'encode + librdkafka + real broker, no compression', 'real-zstd': '+ zstd: **the end-to-end figure**',
+            'real-zstd1': 'knob: zstd level 1 (compression.level)', 'real-lz4': 'knob: lz4 instead of zstd'}
     for r in rows:
         rate, s = r['rate'], r['secs']
         work = cpu_ns(r['cpu'], rate, s, ('rte-worker',))
         sink = cpu_ns(r['cpu'], rate, s, ('nm-sink',))
         rdk = cpu_ns(r['cpu'], rate, s, ('rdk:',))
-        oth = cpu_ns(r['ocpu'], rate, s, ('',)) if r['ocpu'] else 0
+        oth = cpu_ns(r['ocpu'], rate, s, ('',), JIT) if r['ocpu'] else 0
         w('| %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %s | %s |' % (
             r['name'], adds.get(r['name'], ''), '{:,.0f}'.format(rate), ns(rate),
             '%.2f' % (rate / disc['rate']) if disc and disc['rate'] else 'n/a', work, sink, rdk,
@@ -339,6 +347,11 @@ def report(iso, rows, sock, broker, mock_rate, secs):
     w('Threads seen per run (CPU seconds over the window): ' + '; '.join(
         '%s: %s' % (r['name'], ', '.join('%s %.2f' % kv for kv in sorted(r['cpu'].items(), key=lambda kv: -kv[1])))
         for r in rows))
+    w('')
+    w('Broker threads per run (CPU seconds over the window; the broker column above leaves out the JIT')
+    w('compiler threads, still compiling after a warm-up run of the same length): ' + '; '.join(
+        '%s: %s' % (r['name'], ', '.join('%s %.2f' % kv for kv in sorted(r['ocpu'].items(), key=lambda kv: -kv[1])[:5]))
+        for r in rows if r['ocpu']))
     w('')
     w('### Stages in isolation (one pinned core, ns/record)')
     w('')
@@ -359,8 +372,12 @@ def report(iso, rows, sock, broker, mock_rate, secs):
         if r:
             w('| %s: whole pipeline | %s | DPDK run, %s sink |' % (what, ns(r['rate']), n))
     if real:
-        w('| real broker alone (its JVM\'s CPU per record, zstd run) | %.0f | /proc of the broker over the window |' % (
-            cpu_ns(real['ocpu'], real['rate'], real['secs'], ('',))))
+        w('| real broker alone (its JVM\'s CPU per record without the JIT, zstd run) | %.0f | /proc of the broker over the window |' % (
+            cpu_ns(real['ocpu'], real['rate'], real['secs'], ('',), JIT)))
+        rn = byname.get('real-none')
+        if rn:
+            w('| real broker alone, no compression | %.0f | same, real-none run |' % (
+                cpu_ns(rn['ocpu'], rn['rate'], rn['secs'], ('',), JIT)))
         w('| librdkafka threads alone (zstd run) | %.0f | /proc: rdk:* threads over the window |' % (
             cpu_ns(real['cpu'], real['rate'], real['secs'], ('rdk:',))))
     if iso['bytes']:
@@ -385,13 +402,16 @@ def report(iso, rows, sock, broker, mock_rate, secs):
         w(' '.join(goflow2_kafka_cmd(2055, 8080, 'BROKER', 'TOPIC')).replace(peers.GOFLOW2, 'goflow2'))
         w('```')
         w('')
-        w('| collector -> real Kafka | delivered records/s | CPU ns/record (all threads) | kernel drops (datagrams) | ratio to goflow2 |')
-        w('|---|---|---|---|---|')
+        w('| collector -> real Kafka | delivered records/s | CPU ns/record (all threads) | kernel drops (datagrams) | worker drops (records, no free batch) | ratio to goflow2 (wall / per CPU-s) |')
+        w('|---|---|---|---|---|---|')
         gf = next((s for s in sock if s['name'] == 'goflow2'), None)
+
+        def cns(s):
+            return sum(s['cpu'].values()) * 1e9 / (s['rate'] * s['secs']) if s['rate'] else 0
         for s in sock:
-            c = sum(s['cpu'].values()) * 1e9 / (s['rate'] * s['secs']) if s['rate'] else 0
-            w('| %s | %s | %.0f | %d | %s |' % (s['name'], '{:,.0f}'.format(s['rate']), c, s['drops'],
-                                                 '%.1f' % (s['rate'] / gf['rate']) if gf and gf['rate'] else 'n/a'))
+            w('| %s | %s | %.0f | %d | %s | %s |' % (
+                s['name'], '{:,.0f}'.format(s['rate']), cns(s), s['drops'], s['wdrops'] if s['name'] == 'netmeta' else '-',
+                '%.1f / %.1f' % (s['rate'] / gf['rate'], cns(gf) / cns(s)) if gf and gf['rate'] and cns(s) else 'n/a'))
     return '\n'.join(o)
 
 
@@ -413,7 +433,7 @@ def main(argv):
     mock = None
     rows, sock = [], []
     try:
-        for t in ('warm', 'flows', 'flowsnone', 'nmsock', 'gfsock'):
+        for t in ('warm', 'flows', 'flowsnone', 'nmsock', 'gfsock'):  # 4 partitions, RF 1
             broker.topic(t)
         mock = Mock(build, tmp)
         kafka = '  - type: kafka\n    brokers: "%s"\n    topic: %s\n    compression: %s\n'
@@ -427,9 +447,13 @@ def main(argv):
         mock.stop()
         mock = None
         # the broker's JIT compiles its hot paths during the first seconds: a run not reported
-        dpdk_run(build, tmp, pcap, 'warm-up', kafka % (broker.bs, 'warm', 'zstd'), 3, broker.pid)
+        dpdk_run(build, tmp, pcap, 'warm-up', kafka % (broker.bs, 'warm', 'zstd'), secs, broker.pid)
         rows.append(dpdk_run(build, tmp, pcap, 'real-none', kafka % (broker.bs, 'flowsnone', 'none'), secs, broker.pid))
         rows.append(dpdk_run(build, tmp, pcap, 'real-zstd', kafka % (broker.bs, 'flows', 'zstd'), secs, broker.pid))
+        # two knobs of issue 12 item 4, for where the bound would move: zstd level 1, lz4
+        rows.append(dpdk_run(build, tmp, pcap, 'real-zstd1', kafka % (broker.bs, 'flows', 'zstd') +
+                             '    properties:\n      compression.level: "1"\n', secs, broker.pid))
+        rows.append(dpdk_run(build, tmp, pcap, 'real-lz4', kafka % (broker.bs, 'flows', 'lz4'), secs, broker.pid))
         log('e2e: socket backend and goflow2 into the real broker')
         sock.append(socket_run(build, tmp, 'netmeta', broker, 'nmsock', secs))
         if peers.GOFLOW2 and os.access(peers.GOFLOW2, os.X_OK):
