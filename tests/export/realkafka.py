@@ -129,9 +129,15 @@ class Cluster:
         """Starts broker i again (after a KILL); returns once the cluster answers."""
         _run(['restart', self.dir, str(i)], timeout=400)
 
-    def start_again(self):
-        """Starts every stopped broker with its data (after stop())."""
+    def start_again(self, topics=()):
+        """Starts every stopped broker with its data (after stop() or a
+        KILL); returns once the cluster answers metadata and every
+        partition of the given topics has a leader again."""
         _run(['start', self.dir], timeout=400)
+        for t in topics:
+            if wait_leaders(self.bootstrap, t) is None:
+                raise RuntimeError('topic %s: partitions without a leader 180 s after the '
+                                   'start' % t)
 
     def status(self):
         return _run(['status', self.dir], timeout=30)
@@ -161,6 +167,17 @@ def partitions(bootstrap, topic, props=()):
         ids = lambda s: [int(x) for x in s.split(',') if x]
         out[int(m.group(1))] = (int(m.group(2)), ids(m.group(3)), ids(m.group(4)))
     return out
+
+
+def wait_leaders(bootstrap, topic, timeout=180):
+    """Until every partition of the topic has a leader; -> seconds waited or None."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        p = partitions(bootstrap, topic)
+        if p and all(lead > 0 for lead, _r, _i in p.values()):
+            return time.time() - t0
+        time.sleep(0.3)
+    return None
 
 
 def wait_isr(bootstrap, topic, want, timeout=120):
