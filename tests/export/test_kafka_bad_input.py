@@ -248,6 +248,7 @@ def main():
     rc = 1
     try:
         mock = Mock(t.mock, w)
+        ck.eq(mock.port_file_text, mock.bootstrap, 'mock --port-file = printed bootstrap')
         made = make_spool(t, ck, w, mock)
         if made:
             data, ents, orig_lines = made

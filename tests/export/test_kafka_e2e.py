@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """
 End to end: a netmeta-gen capture (every protocol) replayed through a DPDK
-net_pcap vdev -> netmeta's Kafka sink -> netmeta-kafka-mock (its own
-process) -> read back by independent consumers:
+net_pcap vdev -> netmeta's Kafka sink -> a real Apache Kafka 4 broker
+(scripts/kafka through realkafka.py: one broker, KRaft, started once for
+every variant, a topic per variant) -> read back by independent consumers:
 
   * kcat -C -e -o beginning: message values split into length-delimited
     records here, every record rendered by netmeta-cat (raw stream) and a
@@ -15,20 +16,27 @@ multisets, receive-time fields dropped), the counters topic carries the
 sFlow interface counters, and the accounting identity holds. A second run
 with key: exporter and compression none checks that each message carries one
 exporter and is keyed by its address, also when the messages went through
-the spool (broker down, then a restart replays them).
+the spool: the broker stopped (SIGTERM, its controlled shutdown; its port
+refuses connections) before netmeta starts, started again with its data
+afterwards, and a restarted netmeta replays the spool.
+
+Skips (77) when kcat, protoc, DPDK, java or Kafka's jars (scripts/kafka
+fetch: maven and Maven Central) are missing.
 """
 
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
+import realkafka  # noqa: E402
 
 
-def run_variant(t, ck, w, mock, pcap, want_f, want_c, gen_total, tag, topic, ctopic, extra):
+def run_variant(t, ck, w, kc, pcap, want_f, want_c, gen_total, tag, topic, ctopic, extra):
     log('\n== %s: topic %s, counters topic %s, %s' % (tag, topic, ctopic, extra))
-    cfg = dpdk_config(pcap, kafka_sink_yaml(mock.bootstrap, topic=topic, counters_topic=ctopic,
+    cfg = dpdk_config(pcap, kafka_sink_yaml(kc.bootstrap, topic=topic, counters_topic=ctopic,
                                             extra=extra))
     rc, err, c = run_dpdk(t, w, cfg, tag)
     log('  ' + kafka_summary(c))
@@ -54,7 +62,7 @@ def run_variant(t, ck, w, mock, pcap, want_f, want_c, gen_total, tag, topic, cto
              '65 s from receive to delivery' % tag)
 
     # kcat: an independent consumer; values split here
-    msgs = kcat_consume(mock.bootstrap, topic)
+    msgs = kcat_consume(kc.bootstrap, topic)
     try:
         recs = records_of_messages(msgs)
         split_ok = True
@@ -81,20 +89,20 @@ def run_variant(t, ck, w, mock, pcap, want_f, want_c, gen_total, tag, topic, cto
         ck.eq(len(bad), 0, '%s: messages not keyed by their single exporter' % tag, '\n'.join(bad[:3]))
 
     # netmeta-cat --kafka
-    rc2, lines2, err2, cc = cat(t, ['--kafka', mock.bootstrap, '--topic', topic])
+    rc2, lines2, err2, cc = cat(t, ['--kafka', kc.bootstrap, '--topic', topic])
     ck.eq(rc2, 0, '%s: netmeta-cat --kafka exit status' % tag, err2[-500:])
     nm, ne, desc = compare(multiset(want_f), multiset(lines2))
     ck.check(nm == 0 and ne == 0, '%s: netmeta-cat --kafka records = netmeta-decode records' % tag, desc)
 
     # the counters topic
     if ctopic:
-        cmsgs = kcat_consume(mock.bootstrap, ctopic)
+        cmsgs = kcat_consume(kc.bootstrap, ctopic)
         crecs = records_of_messages(cmsgs)
         clines = cat_records(t, w, crecs, 'kcat-%s-counters.raw' % tag, counters=True)
         nm, ne, desc = compare(multiset(want_c), multiset(clines))
         ck.check(nm == 0 and ne == 0 and len(want_c) > 0,
                  '%s: counters topic (kcat) = the %d SFLOW_5_COUNTERS records' % (tag, len(want_c)), desc)
-        rc3, lines3, err3, _ = cat(t, ['--counters', '--kafka', mock.bootstrap, '--topic', ctopic])
+        rc3, lines3, err3, _ = cat(t, ['--counters', '--kafka', kc.bootstrap, '--topic', ctopic])
         nm, ne, desc = compare(multiset(want_c), multiset(lines3))
         ck.check(rc3 == 0 and nm == 0 and ne == 0,
                  '%s: netmeta-cat --counters --kafka = the SFLOW_5_COUNTERS records' % tag, desc)
@@ -141,7 +149,7 @@ def protoc_sample(t, ck, recs, lines, crecs, clines):
              'records' % min(3, len(crecs)), '\n'.join(bad))
 
 
-def keyed_through_spool(t, ck, w, mock, pcap, want_f):
+def keyed_through_spool(t, ck, w, kc, pcap, want_f):
     """key: exporter, the broker down: the messages go through the spool.
     Replayed, they must keep their key (the exporter of their records)."""
     log('\n== keyed messages through the spool')
@@ -149,12 +157,16 @@ def keyed_through_spool(t, ck, w, mock, pcap, want_f):
     gen_pcap(t, trig, datagrams=8, exporters=1, seed=12)
     trig_f, _ = decode_pcap(t, trig)
     spool = os.path.join(w, 'spool-keyed')
-    sink = kafka_sink_yaml(mock.bootstrap, topic='keyed-spool', spool_dir=spool,
+    sink = kafka_sink_yaml(kc.bootstrap, topic='keyed-spool', spool_dir=spool,
                            extra={'key': 'exporter', 'flush_timeout_ms': 1000})
-    ck.check(mock.cmd('down all').startswith('ok'), 'mock: down all')
+    t0 = time.time()
+    kc.stop()
+    log('  broker stopped in %.1f s' % (time.time() - t0))
     rc, err, c = run_dpdk(t, w, dpdk_config(pcap, sink), 'keyed-spool-1')
     log('  ' + kafka_summary(c))
-    ck.check(mock.cmd('up all').startswith('ok'), 'mock: up all')
+    t0 = time.time()
+    kc.start_again(topics=['keyed-spool'])
+    log('  broker started again with its data in %.1f s' % (time.time() - t0))
     ck.eq((rc, c.get('kafka0_spooled')), (0, len(want_f)), 'broker down: exit status, records spooled')
     # a restart with a few new records: they go behind the spool, which replays in order
     rc, err, c = run_dpdk(t, w, dpdk_config(trig, sink), 'keyed-spool-2')
@@ -167,7 +179,7 @@ def keyed_through_spool(t, ck, w, mock, pcap, want_f):
           'behind it: %d)' % direct)
     ck.check(direct in (0, len(trig_f)), 'restart: the new records went behind the spool whole or '
              'not at all (kafka0_spool_direct %d of %d)' % (direct, len(trig_f)))
-    msgs = kcat_consume(mock.bootstrap, 'keyed-spool')
+    msgs = kcat_consume(kc.bootstrap, 'keyed-spool')
     lines = cat_records(t, w, records_of_messages(msgs), 'keyed-spool.raw')
     nm, ne, desc = compare(multiset(want_f + trig_f), multiset(lines))
     ck.check(nm == 0 and ne == 0, 'topic = spooled + new records, each once', desc)
@@ -184,7 +196,7 @@ def main():
         skip(why)
     ck = Checks()
     w = scratch('e2e')
-    mock = None
+    kc = None
     rc = 1
     try:
         pcap = os.path.join(w, 'exports.pcap')
@@ -194,20 +206,27 @@ def main():
         want_f, want_c = decode_pcap(t, pcap)
         log('netmeta-decode: %d flow records, %d counter records' % (len(want_f), len(want_c)))
         ck.eq(len(want_f), gen_total, 'netmeta-decode finds every generated record')
-        mock = Mock(t.mock, w, topics=['flows', 'counters', 'flows-keyed'])
-        ck.eq(mock.port_file_text, mock.bootstrap, 'mock --port-file = printed bootstrap')
+        try:
+            kc = realkafka.Cluster.start(w, brokers=1)
+        except realkafka.Unavailable as e:
+            skip(str(e))
+        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
+        t0 = time.time()
+        for name in ('flows', 'counters', 'flows-keyed', 'keyed-spool'):
+            kc.topic(name, partitions=4, rf=1)
+        log('4 topics of 4 partitions created in %.1f s' % (time.time() - t0))
         recs, lines, crecs, clines = run_variant(
-            t, ck, w, mock, pcap, want_f, want_c, gen_total, 'default', 'flows', 'counters', {})
+            t, ck, w, kc, pcap, want_f, want_c, gen_total, 'default', 'flows', 'counters', {})
         if recs and crecs:
             protoc_sample(t, ck, recs, lines, crecs, clines)
-        run_variant(t, ck, w, mock, pcap, want_f, want_c, gen_total, 'keyed', 'flows-keyed', None,
+        run_variant(t, ck, w, kc, pcap, want_f, want_c, gen_total, 'keyed', 'flows-keyed', None,
                     {'key': 'exporter', 'compression': 'none', 'max_message_records': 1000,
                      'linger_ms': 5})
-        keyed_through_spool(t, ck, w, mock, pcap, want_f)
+        keyed_through_spool(t, ck, w, kc, pcap, want_f)
         rc = ck.finish()
     finally:
-        if mock:
-            mock.stop()
+        if kc:
+            kc.stop()
         cleanup(w, rc)
     return rc
 

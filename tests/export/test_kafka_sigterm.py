@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """
-SIGTERM during a stream while the broker is down, then a restart.
+SIGTERM during a stream while the broker is down, then a restart, on a
+real Apache Kafka 4 broker (scripts/kafka through realkafka.py: one broker,
+KRaft, started once; a topic of 4 partitions per phase). "Down" is the
+broker stopped (SIGTERM, its controlled shutdown; its port then refuses
+connections); "up" is the broker started again with its data.
 
 Phase 1: netmeta (socket backend, Kafka sink with a spool, plus a JSON lines
-sink as the reference of what it produced) receives a live stream; the mock
+sink as the reference of what it produced) receives a live stream; the
 broker goes down; netmeta gets SIGTERM a few seconds later. Every record is
 delivered (in the topic) or in the spool: handed = delivered + spooled,
 nothing failed or left in flight, and topic + spool segments = the reference,
-exactly.
+exactly once, or with duplicates within what the sink counted as maybe
+written (kafka0_maybe_duplicated: a request the broker appended while
+shutting down, whose acknowledgement never came, is also in the spool).
 
 Phase 2: the broker comes back and netmeta restarts with the same spool
 directory. The README says "the next start replays it": first without any new
@@ -17,7 +23,10 @@ in the topic; duplicates are counted and reported.
 
 Phase 3: a spool of many small messages; netmeta restarts with the broker up
 and gets SIGTERM in the middle of the replay (flush_timeout_ms 500); a third
-start finishes the replay. Every record once in the topic.
+start finishes the replay. Every record in the topic, duplicates within
+what the cut run counted as maybe written (0 when it counted none).
+
+Skips (77) when kcat, java or Kafka's jars are missing.
 """
 
 import os
@@ -27,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
+import realkafka  # noqa: E402
 
 PPS = 40
 FLUSH_TIMEOUT_MS = 2000
@@ -50,16 +60,17 @@ def cat_segments(t, w, segs, tag):
     return lines, bad
 
 
-def phase3(t, ck, w, mock):
+def phase3(t, ck, w, kc):
     """SIGTERM while a spool replay is in progress, then a restart."""
     log('\n== phase 3: SIGTERM in the middle of a replay, then a restart')
     off = free_port_offset()
     spool = os.path.join(w, 'spool-3')
     topic = 'flows-3'
-    small = lambda ft: kafka_sink_yaml(mock.bootstrap, topic=topic, spool_dir=spool,
+    small = lambda ft: kafka_sink_yaml(kc.bootstrap, topic=topic, spool_dir=spool,
                                        extra={'flush_timeout_ms': ft, 'max_message_records': 10})
     # a spool of many small messages: a burst while every broker is down
-    ck.check(mock.cmd('down all').startswith('ok'), 'mock: down all')
+    kc.topic(topic, partitions=4, rf=1)
+    kc.stop()
     d = Daemon(t, w, socket_config(off, small(1000)), 'phase3-fill')
     d.wait_ready(listen_ports(off))
     g = gen_udp(t, off, 2000, 1200, seed=33)
@@ -69,7 +80,7 @@ def phase3(t, ck, w, mock):
     spooled = c.get('kafka0_spooled', 0)
     ck.check(rcd == 0 and spooled > 0 and spooled == c.get('kafka0_handed'),
              'burst spooled whole: %s' % kafka_summary(c))
-    ck.check(mock.cmd('up all').startswith('ok'), 'mock: up all')
+    kc.start_again(topics=[topic])
     # the replay starts with the first delivery, SIGTERM 0.1 s later
     d = Daemon(t, w, socket_config(off, small(500), extra='batches: 8\n'), 'phase3-cut')
     d.wait_ready(listen_ports(off))
@@ -79,6 +90,7 @@ def phase3(t, ck, w, mock):
     rcd, err, c = d.stop()
     cut_replayed = c.get('kafka0_spool_replay_records', 0)
     cut_new = c.get('kafka0_handed', 0)
+    cut_maybe = c.get('kafka0_maybe_duplicated', 0)
     left = spool_segments(spool)
     log('  cut: ' + kafka_summary(c))
     ck.eq(rcd, 0, 'netmeta exit status (SIGTERM during the replay)')
@@ -94,14 +106,17 @@ def phase3(t, ck, w, mock):
     time.sleep(1)
     rcd, err, c = d.stop()
     log('  rest: ' + kafka_summary(c))
-    lines = cat_records(t, w, records_of_messages(kcat_consume(mock.bootstrap, topic)), 'topic-3.raw')
+    lines = cat_records(t, w, records_of_messages(kcat_consume(kc.bootstrap, topic)), 'topic-3.raw')
     got = multiset(lines, fn=lambda l: l)
     total = spooled + cut_new + c.get('kafka0_handed', 0)
     log('  topic: %d records, %d distinct, for %d produced; the cut run had replayed %d' % (
         len(lines), len(got), total, cut_replayed))
     ck.eq(len(got), total, 'every record of the three runs in the topic')
-    ck.eq(duplicates(got), 0, 'duplicates after a clean SIGTERM in the middle of a replay '
-          '(the cut run had replayed %d records)' % cut_replayed)
+    log('  DUPLICATES after a clean SIGTERM in the middle of a replay: %d (the cut run had '
+        'replayed %d records, %d counted maybe written)' % (duplicates(got), cut_replayed, cut_maybe))
+    ck.check(duplicates(got) <= cut_maybe, 'duplicates after a clean SIGTERM in the middle of a '
+             'replay (%d) within what the cut run counted as maybe written (%d)'
+             % (duplicates(got), cut_maybe))
 
 
 def main():
@@ -109,14 +124,19 @@ def main():
     need_programs('kcat')
     ck = Checks()
     w = scratch('sigterm')
-    mock = d = g = None
+    kc = d = g = None
     rc = 1
     try:
-        mock = Mock(t.mock, w, topics=['flows'])
+        try:
+            kc = realkafka.Cluster.start(w, brokers=1)
+        except realkafka.Unavailable as e:
+            skip(str(e))
+        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
+        kc.topic('flows', partitions=4, rf=1)
         off = free_port_offset()
         spool = os.path.join(w, 'spool')
         ref1 = os.path.join(w, 'reference-1.json')
-        sink = kafka_sink_yaml(mock.bootstrap, spool_dir=spool,
+        sink = kafka_sink_yaml(kc.bootstrap, spool_dir=spool,
                                extra={'flush_timeout_ms': FLUSH_TIMEOUT_MS})
         log('== phase 1: stream, broker down, SIGTERM')
         d = Daemon(t, w, socket_config(off, sink + json_sink_yaml(ref1)), 'phase1')
@@ -125,7 +145,9 @@ def main():
         t0 = time.time()
         g = gen_udp(t, off, PPS, PPS * 30, seed=31)
         wait_until(lambda: time.time() - t0 >= DOWN_AT, DOWN_AT + 5)
-        ck.check(mock.cmd('down all').startswith('ok'), 'mock: down all at %.1f s' % (time.time() - t0))
+        t_down = time.time()
+        kc.stop()
+        log('  broker stopped at %.1f s (its shutdown took %.1f s)' % (t_down - t0, time.time() - t_down))
         wait_until(lambda: time.time() - t0 >= TERM_AT, TERM_AT + 5)
         log('  SIGTERM at %.1f s, the stream still running' % (time.time() - t0))
         t_term = time.time()
@@ -163,14 +185,25 @@ def main():
         ck.eq(c.get('kafka0_spool_bytes'), on_disk, 'kafka0_spool_bytes = bytes of the %d segment(s) on disk'
               % len(segs))
         # the broker back (netmeta is not running): what reached the topic
-        ck.check(mock.cmd('up all').startswith('ok'), 'mock: up all')
-        t1 = cat_records(t, w, records_of_messages(kcat_consume(mock.bootstrap, 'flows')), 'topic-1.raw')
+        t_up = time.time()
+        kc.start_again(topics=['flows'])
+        log('  broker started again in %.1f s' % (time.time() - t_up))
+        t1 = cat_records(t, w, records_of_messages(kcat_consume(kc.bootstrap, 'flows')), 'topic-1.raw')
         s1, bad = cat_segments(t, w, segs, 'phase1')
         ck.check(not bad, 'netmeta-cat reads the spool segments cleanly', '\n'.join(bad))
-        ck.eq((len(t1), len(s1)), (c.get('kafka0_delivered'), c.get('kafka0_spool_put_records')),
-              'records (in the topic, in the spool) = (delivered, spool_put_records)')
-        nm, ne, desc = compare(multiset(ref1_f, fn=lambda l: l), multiset(t1 + s1, fn=lambda l: l))
-        ck.check(nm == 0 and ne == 0, 'topic + spool = every record netmeta produced, exactly once', desc)
+        maybe1 = c.get('kafka0_maybe_duplicated', 0)
+        ck.eq(len(s1), c.get('kafka0_spool_put_records'), 'records in the spool = spool_put_records')
+        ck.check(c.get('kafka0_delivered') <= len(t1) <= c.get('kafka0_delivered') + maybe1,
+                 'records in the topic (%d) = delivered (%d), plus at most the maybe written (%d)'
+                 % (len(t1), c.get('kafka0_delivered'), maybe1))
+        want1 = multiset(ref1_f, fn=lambda l: l)
+        got1 = multiset(t1 + s1, fn=lambda l: l)
+        nm, ne, desc = compare(want1, got1)
+        dups1 = duplicates(got1) - duplicates(want1)
+        log('  phase 1: topic %d + spool %d records for %d produced; %d in both (kafka0_maybe_duplicated '
+            '%d)' % (len(t1), len(s1), len(ref1_f), dups1, maybe1))
+        ck.check(nm == 0 and ne == dups1 and dups1 <= maybe1, 'topic + spool = every record netmeta '
+                 'produced, once, or twice within kafka0_maybe_duplicated (%d in both)' % dups1, desc)
 
         log('\n== phase 2: broker up, restart with the same spool')
         ref2 = os.path.join(w, 'reference-2.json')
@@ -201,7 +234,7 @@ def main():
               (0, 0, 0), 'failed, in_flight, spool_corrupt_entries (phase 2)')
         with open(ref2) as f:
             ref2_f, _ = split_kinds(f.read().splitlines())
-        all_lines = cat_records(t, w, records_of_messages(kcat_consume(mock.bootstrap, 'flows')), 'topic-2.raw')
+        all_lines = cat_records(t, w, records_of_messages(kcat_consume(kc.bootstrap, 'flows')), 'topic-2.raw')
         want = multiset(ref1_f + ref2_f, fn=lambda l: l)
         got = multiset(all_lines, fn=lambda l: l)
         nm, ne, desc = compare(want, got)
@@ -211,7 +244,7 @@ def main():
         ck.eq(nm, 0, 'records of both runs missing from the topic', desc)
         ck.eq(ne, dups, 'extra records are duplicates', desc)
         ck.check(dups <= spooled, 'duplicates (%d) only from the replay (%d records)' % (dups, spooled))
-        phase3(t, ck, w, mock)
+        phase3(t, ck, w, kc)
         rc = ck.finish()
     finally:
         if g and g.poll() is None:
@@ -219,8 +252,8 @@ def main():
             g.wait()
         if d:
             d.stop()
-        if mock:
-            mock.stop()
+        if kc:
+            kc.stop()
         cleanup(w, rc)
     return rc
 
