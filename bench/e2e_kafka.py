@@ -433,7 +433,8 @@ def report(iso, rows, sock, broker, mock_rate, secs):
 
 
 def main(argv):
-    build, tmp = argv[1], argv[2]
+    # absolute: the socket runs start the collector in their own directory
+    build, tmp = os.path.abspath(argv[1]), os.path.abspath(argv[2])
     secs = float(argv[argv.index('--secs') + 1]) if '--secs' in argv else 6
     mock_rate = float(argv[argv.index('--mock-rate') + 1]) if '--mock-rate' in argv else 0
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
