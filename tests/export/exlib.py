@@ -801,3 +801,24 @@ def live_norm(line):
     if sa.startswith('127.0.0.'):
         d['SamplerAddress'] = '192.0.2.' + sa.rsplit('.', 1)[1]
     return json.dumps(d, sort_keys=True)
+
+
+def one_broker(w, topics):
+    """One real Kafka 4 broker (realkafka.py) in w with the topics {name:
+    partitions} (replication factor 1); skips the test (77) where it cannot
+    start. The caller stops it."""
+    import realkafka
+    try:
+        kc = realkafka.Cluster.start(w, brokers=1)
+    except realkafka.Unavailable as e:
+        skip(str(e))
+    log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
+    t0 = time.time()
+    try:
+        for name, parts in topics.items():
+            kc.topic(name, partitions=parts, rf=1)
+    except BaseException:
+        kc.stop()
+        raise
+    log('%d topic(s) created in %.1f s' % (len(topics), time.time() - t0))
+    return kc

@@ -39,7 +39,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
-import realkafka  # noqa: E402
 
 PPS = 200
 SECS = 8
@@ -129,13 +128,7 @@ def main():
     rc = 1
     figures = []
     try:
-        try:
-            kc = realkafka.Cluster.start(w, brokers=1)
-        except realkafka.Unavailable as e:
-            skip(str(e))
-        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
-        for mode in ('spool', 'write_ahead'):
-            kc.topic('crash-' + mode, partitions=1, rf=1)
+        kc = one_broker(w, {'crash-spool': 1, 'crash-write_ahead': 1})
         for i, mode in enumerate(('spool', 'write_ahead')):
             try:
                 run_mode(t, ck, w, kc, mode, 71 + i, figures)

@@ -31,7 +31,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
-import realkafka  # noqa: E402
 
 
 def run_variant(t, ck, w, kc, pcap, want_f, want_c, gen_total, tag, topic, ctopic, extra):
@@ -206,15 +205,7 @@ def main():
         want_f, want_c = decode_pcap(t, pcap)
         log('netmeta-decode: %d flow records, %d counter records' % (len(want_f), len(want_c)))
         ck.eq(len(want_f), gen_total, 'netmeta-decode finds every generated record')
-        try:
-            kc = realkafka.Cluster.start(w, brokers=1)
-        except realkafka.Unavailable as e:
-            skip(str(e))
-        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
-        t0 = time.time()
-        for name in ('flows', 'counters', 'flows-keyed', 'keyed-spool'):
-            kc.topic(name, partitions=4, rf=1)
-        log('4 topics of 4 partitions created in %.1f s' % (time.time() - t0))
+        kc = one_broker(w, {name: 4 for name in ('flows', 'counters', 'flows-keyed', 'keyed-spool')})
         recs, lines, crecs, clines = run_variant(
             t, ck, w, kc, pcap, want_f, want_c, gen_total, 'default', 'flows', 'counters', {})
         if recs and crecs:

@@ -28,7 +28,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
-import realkafka  # noqa: E402
 
 PPS = 40            # datagrams/s over all four protocols (~840 records/s)
 SECONDS = 60
@@ -54,13 +53,7 @@ def main():
         dec_f, dec_c = decode_pcap(t, pcap)
         log('stream: %s, %d records' % (gc, gen_total))
 
-        try:
-            kc = realkafka.Cluster.start(w, brokers=1)
-        except realkafka.Unavailable as e:
-            skip(str(e))
-        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
-        kc.topic('flows', partitions=4, rf=1)
-        kc.topic('counters', partitions=4, rf=1)
+        kc = one_broker(w, {'flows': 4, 'counters': 4})
         off = free_port_offset()
         spool = os.path.join(w, 'spool')
         ref = os.path.join(w, 'reference.json')

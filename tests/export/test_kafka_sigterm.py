@@ -36,7 +36,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exlib import *  # noqa: E402,F401,F403
-import realkafka  # noqa: E402
 
 PPS = 40
 FLUSH_TIMEOUT_MS = 2000
@@ -127,12 +126,7 @@ def main():
     kc = d = g = None
     rc = 1
     try:
-        try:
-            kc = realkafka.Cluster.start(w, brokers=1)
-        except realkafka.Unavailable as e:
-            skip(str(e))
-        log('1 broker (Kafka 4, KRaft) up in %.1f s: %s' % (kc.start_seconds, kc.bootstrap))
-        kc.topic('flows', partitions=4, rf=1)
+        kc = one_broker(w, {'flows': 4})
         off = free_port_offset()
         spool = os.path.join(w, 'spool')
         ref1 = os.path.join(w, 'reference-1.json')
