@@ -217,6 +217,13 @@ def leader_kill(t, ck, w, c):
     c.signal(victim, 'KILL')
     log('  broker %d (leader of %s/0) SIGKILLed at %.1f s' % (victim, topic, t_kill - t0))
     wait_until(lambda: time.time() - t_kill >= 12, 20)
+    # The controller fences the dead broker when its session expires (9 s) and then takes it
+    # out of the ISR: on a loaded machine that can come after 12 s, so wait for it (bounded).
+    def fenced():
+        p = realkafka.partitions(c.bootstrap, topic).get(0)
+        return p if p and p[0] != victim + 1 and len(p[2]) == 2 else None
+    if wait_until(fenced, 60, 0.5):
+        log('  the ISR shrank to 2 within %.1f s of the SIGKILL' % (time.time() - t_kill))
     lead = realkafka.partitions(c.bootstrap, topic).get(0)
     log('  partition 0 during the outage: leader %s, isr %s' % (lead[0], lead[2]) if lead else
         '  partition 0: no metadata')
