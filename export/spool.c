@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,13 @@ static int nm_seg_find(struct nm_spool *sp, uint64_t seq)
 	return -1;
 }
 
+static void nm_seg_close_mark(struct nm_spool *sp, int i)
+{
+	if (sp->segs[i].mfd)
+		close(sp->segs[i].mfd - 1);
+	sp->segs[i].mfd = 0;
+}
+
 /* Removes a fully replayed and delivered segment. */
 static void nm_seg_maybe_remove(struct nm_spool *sp, int i)
 {
@@ -267,6 +275,7 @@ static void nm_seg_maybe_remove(struct nm_spool *sp, int i)
 		return;
 	char path[600];
 	nm_seg_path(sp, sp->segs[i].seq, path, sizeof(path));
+	nm_seg_close_mark(sp, i);
 	if (unlink(path) == 0) {
 		sp->segments_removed++;
 		sp->bytes -= sp->segs[i].bytes < sp->bytes ? sp->segs[i].bytes : sp->bytes;
@@ -485,6 +494,7 @@ static int nm_spool_open_next(struct nm_spool *sp)
 		sp->segs[sp->nsegs].outstanding = 0;
 		sp->segs[sp->nsegs].failed = 0;
 		sp->segs[sp->nsegs].read_done = 0;
+		sp->segs[sp->nsegs].mfd = 0;
 		sp->segs[sp->nsegs].bytes = fstat(fileno(sp->r), &st) == 0 ? (uint64_t)st.st_size : 0;
 		sp->nsegs++;
 		sp->rseq = segs[i];
@@ -530,16 +540,20 @@ void nm_spool_done(struct nm_spool *sp, uint64_t token)
 	int i = nm_seg_find(sp, seq);
 	if (i < 0)
 		return;
-	/* Mark the entry delivered in place: a restart skips it. */
-	char path[600];
-	nm_seg_path(sp, seq, path, sizeof(path));
-	FILE *f = fopen(path, "r+b");
+	/* Mark the entry delivered in place: a restart skips it. The segment's
+	 * descriptor stays open until the segment goes: a replay settles
+	 * hundreds of entries per segment, one open each cost ~20 ns a record. */
+	if (sp->segs[i].mfd == 0) {
+		char path[600];
+		nm_seg_path(sp, seq, path, sizeof(path));
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		sp->segs[i].mfd = fd >= 0 ? fd + 1 : 0;
+	}
 	uint8_t m[4];
 	nm_le32_put(m, NM_SPOOL_DONE);
-	if (f == NULL || fseek(f, (long)(uint32_t)token, SEEK_SET) != 0 || fwrite(m, 1, 4, f) != 4)
+	if (sp->segs[i].mfd == 0 ||
+	    pwrite(sp->segs[i].mfd - 1, m, 4, (off_t)(uint32_t)token) != 4)
 		sp->io_errors++;
-	if (f)
-		fclose(f);
 	if (sp->segs[i].outstanding)
 		sp->segs[i].outstanding--;
 	nm_seg_maybe_remove(sp, i);
@@ -564,6 +578,8 @@ void nm_spool_rewind(struct nm_spool *sp)
 	}
 	/* No replay is outstanding: forget what was read; segments whose
 	 * entries are all settled were removed already. */
+	for (uint32_t i = 0; i < sp->nsegs; i++)
+		nm_seg_close_mark(sp, (int)i);
 	sp->nsegs = 0;
 	sp->rseq = 0;
 	sp->rewinds++;
@@ -591,6 +607,8 @@ void nm_spool_sync(struct nm_spool *sp)
 void nm_spool_close(struct nm_spool *sp)
 {
 	nm_spool_lanes_close(sp);
+	for (uint32_t i = 0; i < sp->nsegs; i++)
+		nm_seg_close_mark(sp, (int)i);
 	if (sp->w)
 		fclose(sp->w);
 	if (sp->r)

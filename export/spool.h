@@ -64,6 +64,7 @@ struct nm_spool {
 		uint64_t seq;
 		uint32_t outstanding, failed;
 		int read_done;
+		int mfd; /* fd + 1 that marks its entries delivered, 0 = none */
 		uint64_t bytes;
 	} segs[64];
 	uint32_t nsegs;
