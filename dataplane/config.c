@@ -1213,6 +1213,25 @@ int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+bool nm_config_sinks_reloadable(const struct nm_config *run, const struct nm_config *next)
+{
+	if (run->nsinks != next->nsinks)
+		return false;
+	for (uint32_t i = 0; i < run->nsinks; i++) {
+		/* byte copies: equal settings are equal bytes, padding too */
+		static _Thread_local struct nm_cfg_sink a, b;
+		memcpy(&a, &run->sinks[i], sizeof(a));
+		memcpy(&b, &next->sinks[i], sizeof(b));
+		if (a.type == NM_SINK_FILE && b.type == NM_SINK_FILE) {
+			b.rotate_bytes = a.rotate_bytes;
+			b.rotate_seconds = a.rotate_seconds;
+		}
+		if (memcmp(&a, &b, sizeof(a)) != 0)
+			return false;
+	}
+	return true;
+}
+
 int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *next, char *out,
 			   size_t cap)
 {
@@ -1244,8 +1263,7 @@ int nm_config_restart_keys(const struct nm_config *run, const struct nm_config *
 	NM_DIFF_(bind, "bind")
 	NM_DIFF_(rcvbuf, "rcvbuf")
 	NM_DIFF_(decode, "templates")
-	if (run->nsinks != next->nsinks ||
-	    memcmp(run->sinks, next->sinks, run->nsinks * sizeof(run->sinks[0])) != 0) {
+	if (!nm_config_sinks_reloadable(run, next)) {
 		size_t l_ = strlen(out);
 		snprintf(out + l_, cap - l_, "%ssinks", n ? ", " : "");
 		n++;

@@ -150,6 +150,11 @@ const char *nm_proto_kind_name(enum nm_proto_kind k);
 /* Packet sampler (issue 14): a mirror port needs the dpdk backend and an
  * agent address. 0, or -1 with a message (called by nm_config_parse). */
 int nm_config_sampler_check(const struct nm_config *c, char *err, size_t errlen);
+
+/* The outputs of next are run's but for the keys a reload applies to
+ * running outputs (a file sink's rotate_bytes and rotate_seconds). */
+bool nm_config_sinks_reloadable(const struct nm_config *run, const struct nm_config *next);
+
 /*
  * A reload: which keys differ between the running config and a newly
  * loaded one that a reload cannot apply (they need a restart). Writes

@@ -286,15 +286,28 @@ static void nm_stats_reload(struct nm_stats_ctx *x)
 	merged->nrates = next->nrates;
 	merged->stats_interval = next->stats_interval;
 	merged->log_level = next->log_level;
+	/* Outputs' live keys (file rotation): the sink thread takes them
+	 * between batches; other output changes were reported above. */
+	const char *rot = "";
+	if (nm_config_sinks_reloadable(run, next) && memcmp(run->sinks, next->sinks,
+							     sizeof(run->sinks)) != 0) {
+		if (nm_sink_reconfigure(x->sink, next->sinks, next->nsinks) == 0) {
+			memcpy(merged->sinks, next->sinks, sizeof(merged->sinks));
+			rot = ", file rotation changed";
+		} else {
+			rot = ", file rotation unchanged (the outputs have not taken the previous "
+			      "reload yet: send SIGHUP again)";
+		}
+	}
 	free(next);
 	nm_log_set_level((enum nm_log_level)merged->log_level);
 	/* release pairs with the workers' acquire load in nm_worker_tick */
 	atomic_store_explicit(&x->live->cur, merged, memory_order_release);
 	fprintf(stderr,
 		"netmeta: reload: %s: applied (allowlist %" PRIu32 " prefix%s, %" PRIu32
-		" sampling rate%s, stats every %" PRIu32 " s)\n",
+		" sampling rate%s, stats every %" PRIu32 " s%s)\n",
 		x->path, merged->nallow, merged->nallow == 1 ? "" : "es", merged->nrates,
-		merged->nrates == 1 ? "" : "s", merged->stats_interval);
+		merged->nrates == 1 ? "" : "s", merged->stats_interval, rot);
 	atomic_fetch_add(&x->reloads_ok, 1);
 	/* The previous one is freed once no worker reads it (the first is
 	 * main's and never freed). A worker that does not answer keeps it. */

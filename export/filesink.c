@@ -214,6 +214,15 @@ static void nm_filesink_drop_reasons(const void *o, nm_counter_fn *fn, void *ctx
 	   ((const struct nm_filesink *)o)->records_lost);
 }
 
+/* A reload: the rotation limits take effect at the next frame or poll (a
+ * file already past the new limits is finished then). */
+static void nm_filesink_reconfigure(void *o, const struct nm_cfg_sink *cfg)
+{
+	struct nm_filesink *s = o;
+	s->cfg.rotate_bytes = cfg->rotate_bytes;
+	s->cfg.rotate_seconds = cfg->rotate_seconds;
+}
+
 const struct nm_output_ops nm_filesink_ops = {
 	.name = "file",
 	.check = nm_filesink_check,
@@ -226,4 +235,5 @@ const struct nm_output_ops nm_filesink_ops = {
 	.counters = nm_filesink_counters,
 	.dropped = nm_filesink_dropped,
 	.drop_reasons = nm_filesink_drop_reasons,
+	.reconfigure = nm_filesink_reconfigure,
 };

@@ -70,6 +70,10 @@ struct nm_output_ops {
 	 * for the running stats and the first-drop message (sink thread).
 	 * NULL: none. */
 	void (*drop_reasons)(const void *o, nm_counter_fn *fn, void *ctx);
+	/* Applies the keys of cfg that can change while running (a reload;
+	 * cfg is this output's new configuration, same type, and every other
+	 * key equal), on the sink thread. NULL: none can. */
+	void (*reconfigure)(void *o, const struct nm_cfg_sink *cfg);
 };
 
 #endif

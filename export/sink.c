@@ -221,6 +221,8 @@ void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncf
 	for (int c = 0; c < NM_SINK_CTR__COUNT; c++)
 		atomic_init(&s->ctr[c], 0);
 	atomic_init(&s->delivered, 0);
+	atomic_init(&s->reconf_req, 0);
+	atomic_init(&s->reconf_done, 0);
 	for (uint32_t k = 0; k < NM_CFG_MAX_SINKS; k++) {
 		atomic_init(&s->pub[k].dropped, 0);
 		atomic_init(&s->pub[k].nreasons, 0);
@@ -402,10 +404,36 @@ static void nm_sink_publish(struct nm_sink *s)
 	nm_sink_publish_live(s, false);
 }
 
+int nm_sink_reconfigure(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg)
+{
+	uint32_t req = atomic_load_explicit(&s->reconf_req, memory_order_relaxed);
+	/* acquire pairs with the sink thread's release of reconf_done: it has
+	 * finished reading the previous settings */
+	if (atomic_load_explicit(&s->reconf_done, memory_order_acquire) != req || ncfg != s->ncfg)
+		return -1;
+	memcpy(s->reconf, cfg, ncfg * sizeof(cfg[0]));
+	/* release pairs with the acquire load in nm_sink_apply */
+	atomic_store_explicit(&s->reconf_req, req + 1, memory_order_release);
+	return 0;
+}
+
+/* A reload's settings, taken between batches. */
+static void nm_sink_apply(struct nm_sink *s)
+{
+	uint32_t req = atomic_load_explicit(&s->reconf_req, memory_order_acquire);
+	if (req == atomic_load_explicit(&s->reconf_done, memory_order_relaxed))
+		return;
+	for (uint32_t k = 0; k < s->nout; k++)
+		if (s->out[k].ops->reconfigure)
+			s->out[k].ops->reconfigure(s->out[k].o, &s->reconf[k]);
+	atomic_store_explicit(&s->reconf_done, req, memory_order_release);
+}
+
 /* Outputs' periodic work: poll (delivery reports, the spool's replay) and,
  * with flush, partly filled messages leave too. */
 static void nm_sink_idle(struct nm_sink *s, bool flush)
 {
+	nm_sink_apply(s);
 	for (uint32_t k = 0; k < s->nout; k++) {
 		const struct nm_output *o = &s->out[k];
 		if (flush && o->ops->flush)

@@ -98,8 +98,21 @@ struct nm_sink {
 	_Atomic uint32_t live_seq;
 	_Atomic uint32_t nlive;
 	uint64_t live_last_ns; /* sink thread only */
+	/* A reload's new output settings (nm_sink_reconfigure): written by
+	 * the reloading thread while reconf_req == reconf_done, applied by
+	 * the sink thread, which then sets reconf_done = reconf_req. */
+	struct nm_cfg_sink reconf[NM_CFG_MAX_SINKS];
+	_Atomic uint32_t reconf_req, reconf_done;
 	struct nm_live_slot live[NM_SINK_MAX_LIVE];
 };
+
+/*
+ * Hands the outputs their reloaded settings (cfg[i] for output i, the same
+ * ncfg and types as at start): the sink thread applies what each output can
+ * change while running (file rotation), between batches. 0, or -1 while
+ * the previous reload is not applied yet (nothing taken).
+ */
+int nm_sink_reconfigure(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncfg);
 
 /*
  * Preflight of the outputs (`netmeta --check`): each output type's check,
