@@ -19,9 +19,11 @@ half could not be decoded at all (no template); with it:
 Then the state file is damaged (one byte) and the collector restarted: it
 says why it refuses the file, starts clean, and the same second half is
 counted as data without templates, as records (RECORDS_NO_TEMPLATE).
-Last, a crash: with state.interval 1 the collector is killed (SIGKILL) once
+Then a crash: with state.interval 1 the collector is killed (SIGKILL) once
 a snapshot taken after the first half is on disk (its header's time says
 so); restarted, it decodes the second half as after a clean shutdown.
+Last, two workers, the exporters steered to different ones: each worker
+saves and loads its own file and the restart loses nothing.
 The state keys' errors are --check errors with their path.
 
 Exit: 0 pass, 1 failure, 77 skipped.
@@ -74,21 +76,27 @@ def to_pcap_view(rec):
 
 
 def run(netmeta, work, cfg, tag, sends, sport, crash_after_save=None):
-    """Starts the collector, sends [(payload, dport)] from 127.0.0.1:sport,
+    """Starts the collector, sends [(payload, dport[, source address])] from
+    127.0.0.1:sport (or the given address, same port),
     waits for them, stops it (SIGTERM). crash_after_save=FILE: waits until
     FILE holds a snapshot taken after the last datagram arrived, then
     SIGKILL."""
     nm = dplib.Netmeta(netmeta, work, cfg, tag=tag).start()
-    ports = sorted({d for _, d in sends})
+    ports = sorted({send[1] for send in sends})
     if not dplib.wait_bound(nm, ports, 1):
         nm.stop()
         return nm
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('127.0.0.1', sport))
-    for pl, dport in sends:
-        s.sendto(pl, ('127.0.0.1', dport))
-    s.close()
+    socks = {}
+    for send in sends:
+        pl, dport = send[0], send[1]
+        src = send[2] if len(send) > 2 else '127.0.0.1'
+        if src not in socks:
+            socks[src] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks[src].setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            socks[src].bind((src, sport))
+        socks[src].sendto(pl, ('127.0.0.1', dport))
+    for s in socks.values():
+        s.close()
     dplib.wait_rx(nm, len(sends), timeout=60, settle=0.2)
     if crash_after_save:
         t_rx = time.time_ns()
@@ -190,6 +198,36 @@ def main(argv):
           'run 5: every data set had its template, sequence numbers continue')
     ok, diff = dplib.compare(b.records, r.records, drop=('ExporterPort',))
     ck.check(ok, 'run 5: the second half decodes as after a clean shutdown (run 2)', diff)
+
+    # two workers: the socket backend steers by source address (modulo the
+    # workers), so the v9 exporter (127.0.0.1) lands on worker 1 and the
+    # IPFIX one (127.0.0.2) on worker 0; each worker saves and loads its own
+    # file, and each half-stream continues on its worker after the restart
+    st3 = os.path.join(work, 'two')
+    cfg3 = dict(cfg, workers=2, state={'path': st3, 'max_age': 600})
+    first2 = [(pl, d9, '127.0.0.1') for pl in v9[:half]] + [(pl, d10, '127.0.0.2') for pl in v10[:half]]
+    second2 = [(pl, d9, '127.0.0.1') for pl in v9[half:]] + [(pl, d10, '127.0.0.2') for pl in v10[half:]]
+    w1 = run(netmeta, work, cfg3, 'two-before', first2, sport)
+    ck.eq(w1.rc, 0, 'run 6 (2 workers) exits 0')
+    ck.check(all(re.search(r'worker %d: decoder state saved to \S+two\.%d ' % (i, i), w1.err) for i in (0, 1)),
+             'run 6: each worker saved its own file (two.0, two.1)', w1.err[-800:])
+    w2 = run(netmeta, work, cfg3, 'two-after', second2, sport)
+    ck.eq(w2.rc, 0, 'run 7 (2 workers) exits 0')
+    ck.check(all(re.search(r'worker %d: decoder state loaded from \S+two\.%d: 1 exporters, 3 templates'
+                           % (i, i), w2.err) for i in (0, 1)),
+             'run 7: each worker loaded its file: 1 exporter, 3 templates each', w2.err[-800:])
+    c = w2.counters
+    ck.eq((c.get('err_DATA_NO_TEMPLATE', 0), c.get('ev_RECORDS_NO_TEMPLATE', 0), c.get('ev_SEQ_GAP', 0),
+           c.get('ev_SEQ_RESET', 0)), (0, 0, 0, 0),
+          'run 7: every data set had its template, sequence numbers continue')
+
+    def two_view(rec):
+        r = dict(rec)
+        if r.get('SamplerAddress') in ('127.0.0.1', '127.0.0.2'):
+            r['SamplerAddress'] = '192.0.2.1'
+        return r
+    ok, diff = dplib.compare(want, [two_view(r) for r in w1.records + w2.records], drop=('ExporterPort',))
+    ck.check(ok, 'runs 6 and 7 together == netmeta-decode of the whole streams', diff)
 
     # the keys are checked like every other
     for body, msg in (('state:\n  pathh: x\n', 'state.pathh: unknown key (expected path, max_age, interval)'),
