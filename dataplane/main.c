@@ -695,9 +695,13 @@ int main(int argc, char **argv)
 	       nm_sum(workers, nw, NM_WC_COUNTERS_SENT));
 	nm_stats_final(&sx);
 	nm_linux_print(lx, stderr);
-	/* The workers have stopped: their decoders can be read. */
+	/* The workers have stopped: their decoders can be read. Only a worker
+	 * that ran (ticked at least once) saves: a start that was refused
+	 * (ports in use by another netmeta) or failed before the workers ran
+	 * must not write over the file of the instance that owns it. */
 	for (uint32_t i = 0; cfg.state_path[0] && i < cfg.workers; i++)
-		nm_state_file_save(&workers[i], &cfg);
+		if (atomic_load_explicit(&workers[i].alive_ns, memory_order_relaxed) != 0)
+			nm_state_file_save(&workers[i], &cfg);
 	nm_sink_free(&sink);
 	if (cfg.backend == NM_BACKEND_DPDK)
 		nm_dpdk_port_stats(stderr);

@@ -17,8 +17,9 @@ SIGHUP reload and one instance per port (dataplane/main.c, sock.c).
       record decoded reached the sink: zero lost.
   instance NETMETA
       A second netmeta on the same ports is refused with a clear message and
-      exit status 1 while the first runs on; with share_ports: true in both
-      configs the second joins on purpose.
+      exit status 1 while the first runs on, and (decoder state on) writes no
+      state file: only the first one saves, at its shutdown; with
+      share_ports: true in both configs the second joins on purpose.
 """
 
 import os
@@ -138,7 +139,11 @@ def test_instance(exe):
     ck = Checks()
     wd = workdir('instance')
     off = free_udp_offset()
-    cfg = {'listen': listen_for(off), 'sinks': [{'type': 'discard'}], 'stats_interval': 0}
+    # decoder state on, saved at shutdown only: the file appears when the
+    # first one stops, never because a refused second one ran
+    st = os.path.join(wd, 'st')
+    cfg = {'listen': listen_for(off), 'sinks': [{'type': 'discard'}], 'stats_interval': 0,
+           'state': {'path': st, 'interval': 0}}
     one = Netmeta(exe, wd, cfg, tag='one').start()
     if not ck.check(one.wait_ready(), 'the first netmeta starts'):
         return ck.finish()
@@ -152,9 +157,15 @@ def test_instance(exe):
     want = 'netmeta: listen: port %d on :: is in use by another process (another netmeta?): refused; ' \
            'set share_ports: true to join it on purpose' % (6343 + off)
     ck.check(want in two.err, 'it says why: %r' % want, two.err[-600:])
+    ck.check('decoder state saved' not in two.err,
+             'the refused one saves no decoder state over the running one\'s', two.err[-600:])
+    ck.eq(sorted(f for f in os.listdir(wd) if f.startswith('st.')), [],
+          'no state file written while the first one runs (interval 0)')
     ck.check(one.alive(), 'the first one runs on')
     one.stop()
     ck.eq(one.rc, 0, 'the first one stops cleanly')
+    ck.check('decoder state saved to %s.0' % st in one.err and os.path.exists(st + '.0'),
+             'the first one saves its state at shutdown', one.err[-600:])
     # on purpose: both say share_ports
     cfg2 = dict(cfg, share_ports=True)
     one = Netmeta(exe, wd, cfg2, tag='one2').start()
