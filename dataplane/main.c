@@ -642,6 +642,13 @@ int main(int argc, char **argv)
 	sx.nw = nw;
 	sx.path = config;
 	sx.live = &live;
+	/* A second instance is refused for its listen ports, before the
+	 * metrics endpoint binds: with the same metrics.listen it would
+	 * otherwise die on that port's "Address already in use" instead. */
+	if (cfg.backend == NM_BACKEND_SOCKET && nm_sock_ports_free(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		goto out;
+	}
 	if (cfg.metrics_listen[0]) {
 		struct nm_metrics_src ms = {
 			workers, nw, &sink, cfg.metrics_max_exporters, &nm_stop, start_ns,

@@ -148,6 +148,14 @@ static int nm_sock_port_free(const struct nm_config *cfg, uint16_t port, char *e
 	return 0;
 }
 
+int nm_sock_ports_free(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	for (uint32_t k = 0; k < cfg->nlisten && !cfg->share_ports; k++)
+		if (nm_sock_port_free(cfg, cfg->listen[k].port, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 static void nm_sock_addr(const struct sockaddr_storage *ss, struct nm_addr *a, uint16_t *port)
 {
 	if (ss->ss_family == AF_INET) {
@@ -248,9 +256,7 @@ int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_b
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = 0;
-	for (uint32_t k = 0; k < cfg->nlisten && rc == 0 && !cfg->share_ports; k++)
-		rc = nm_sock_port_free(cfg, cfg->listen[k].port, err, errlen);
+	int rc = nm_sock_ports_free(cfg, err, errlen);
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		t[i].cfg = cfg;
 		t[i].w = &workers[i];

@@ -14,6 +14,14 @@
 #include "config.h"
 #include "worker.h"
 
+/* One instance per port: 0 when share_ports is set or no other socket holds
+ * any listen port; else -1 with "listen: port P on B is in use by another
+ * process ...: refused; ..." in err. A probe, not a lock: two collectors
+ * started in the same instant may both pass. main() calls it before the
+ * metrics endpoint binds, so the operator sees this message rather than
+ * the metrics port's; nm_sock_run() probes again just before it binds. */
+int nm_sock_ports_free(const struct nm_config *cfg, char *err, size_t errlen);
+
 /* Runs the socket backend until *stop; workers[] are initialised. Returns 0,
  * or -1 with a message in err when sockets could not be set up. */
 int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,

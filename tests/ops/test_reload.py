@@ -17,9 +17,11 @@ SIGHUP reload and one instance per port (dataplane/main.c, sock.c).
       record decoded reached the sink: zero lost.
   instance NETMETA
       A second netmeta on the same ports is refused with a clear message and
-      exit status 1 while the first runs on, and (decoder state on) writes no
-      state file: only the first one saves, at its shutdown; with
-      share_ports: true in both configs the second joins on purpose.
+      exit status 1 while the first runs on (metrics on, on the same metrics
+      port: the message is the listen ports', not the metrics bind error),
+      and (decoder state on) it writes no state file: only the first one
+      saves, at its shutdown. With share_ports: true in both configs (and a
+      metrics port and state path of its own) the second joins on purpose.
 """
 
 import os
@@ -141,9 +143,13 @@ def test_instance(exe):
     off = free_udp_offset()
     # decoder state on, saved at shutdown only: the file appears when the
     # first one stops, never because a refused second one ran
+    # metrics on, as in the packaged config: the second one must be refused
+    # for its listen ports, not die on the metrics port they share
     st = os.path.join(wd, 'st')
+    mport = free_tcp_port()
     cfg = {'listen': listen_for(off), 'sinks': [{'type': 'discard'}], 'stats_interval': 0,
-           'state': {'path': st, 'interval': 0}}
+           'state': {'path': st, 'interval': 0},
+           'metrics': {'listen': '127.0.0.1:%d' % mport}}
     one = Netmeta(exe, wd, cfg, tag='one').start()
     if not ck.check(one.wait_ready(), 'the first netmeta starts'):
         return ck.finish()
@@ -157,6 +163,8 @@ def test_instance(exe):
     want = 'netmeta: listen: port %d on :: is in use by another process (another netmeta?): refused; ' \
            'set share_ports: true to join it on purpose' % (6343 + off)
     ck.check(want in two.err, 'it says why: %r' % want, two.err[-600:])
+    ck.check('metrics.listen' not in two.err and 'Address already in use' not in two.err,
+             'not the metrics port\'s bind error', two.err[-600:])
     ck.check('decoder state saved' not in two.err,
              'the refused one saves no decoder state over the running one\'s', two.err[-600:])
     ck.eq(sorted(f for f in os.listdir(wd) if f.startswith('st.')), [],
@@ -166,11 +174,14 @@ def test_instance(exe):
     ck.eq(one.rc, 0, 'the first one stops cleanly')
     ck.check('decoder state saved to %s.0' % st in one.err and os.path.exists(st + '.0'),
              'the first one saves its state at shutdown', one.err[-600:])
-    # on purpose: both say share_ports
+    # on purpose: both say share_ports; each needs its own metrics port and
+    # state path (README)
     cfg2 = dict(cfg, share_ports=True)
     one = Netmeta(exe, wd, cfg2, tag='one2').start()
     ck.check(one.wait_ready(), 'share_ports: the first starts')
-    two = Netmeta(exe, wd, cfg2, tag='two2').start()
+    cfg3 = dict(cfg2, state={'path': st + 'b', 'interval': 0},
+                metrics={'listen': '127.0.0.1:%d' % free_tcp_port()})
+    two = Netmeta(exe, wd, cfg3, tag='two2').start()
     ck.check(two.wait_ready(), 'share_ports: the second joins the same ports')
     ck.check(one.alive() and two.alive(), 'both run')
     two.stop()
