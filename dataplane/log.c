@@ -14,12 +14,24 @@ static enum nm_log_format nm_log_fmt;
 static int nm_log_out = -1;  /* the real stderr */
 static int nm_log_pipe = -1; /* read end */
 static pthread_t nm_log_tid;
+/* bare: nm_log_start() ran, so a level below info starts the relay. Read
+ * and written only by the thread that sets the level (main at start, then
+ * the stats thread, which main starts after and joins before exit). */
+static bool nm_log_bare_armed;
+
+static int nm_log_relay_start(bool line_buffered);
 
 static const char *const nm_log_names[] = {"error", "warning", "info", "debug"};
 
 void nm_log_set_level(enum nm_log_level l)
 {
 	atomic_store_explicit(&nm_log_level, (int)l, memory_order_relaxed);
+	/* bare, and a reload asks for less than info: the relay from now on
+	 * (stderr is in use by other threads: left unbuffered, see below) */
+	if (nm_log_bare_armed && nm_log_out < 0 && l < NM_LOG_INFO &&
+	    nm_log_relay_start(false) != 0)
+		fprintf(stderr, "netmeta: warning: log.level: no pipe for the log relay: "
+				"lines stay unfiltered\n");
 }
 
 int nm_log_format_parse(const char *s)
@@ -77,12 +89,12 @@ static size_t nm_json_escape(char *out, size_t cap, const char *in)
 	return n;
 }
 
-static void nm_log_emit(const char *line)
+/* One line as the format wants it, into out; its length. */
+static int nm_log_format_line(char *out, size_t cap, enum nm_log_level l, const char *line,
+			      const char *msg)
 {
-	const char *msg;
-	enum nm_log_level l = nm_log_classify(line, &msg);
-	if ((int)l > atomic_load_explicit(&nm_log_level, memory_order_relaxed))
-		return;
+	if (nm_log_fmt == NM_LOG_BARE) /* the line as written */
+		return snprintf(out, cap, "%s\n", line);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
@@ -91,16 +103,23 @@ static void nm_log_emit(const char *line)
 	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (int)(ts.tv_nsec / 1000000));
-	static char out[16384 + 256];
-	int n;
 	if (nm_log_fmt == NM_LOG_JSON) {
 		static char esc[16384];
 		nm_json_escape(esc, sizeof(esc), msg);
-		n = snprintf(out, sizeof(out), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", t,
-			     nm_log_names[l], esc);
-	} else {
-		n = snprintf(out, sizeof(out), "%s %s %s\n", t, nm_log_names[l], msg);
+		return snprintf(out, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", t,
+				nm_log_names[l], esc);
 	}
+	return snprintf(out, cap, "%s %s %s\n", t, nm_log_names[l], msg);
+}
+
+static void nm_log_emit(const char *line)
+{
+	const char *msg;
+	enum nm_log_level l = nm_log_classify(line, &msg);
+	if ((int)l > atomic_load_explicit(&nm_log_level, memory_order_relaxed))
+		return;
+	static char out[16384 + 256];
+	int n = nm_log_format_line(out, sizeof(out), l, line, msg);
 	if (n > (int)sizeof(out) - 1)
 		n = (int)sizeof(out) - 1;
 	for (ssize_t off = 0; off < n;) {
@@ -146,8 +165,21 @@ static void *nm_log_run(void *arg)
 
 int nm_log_start(enum nm_log_format f)
 {
-	if (f == NM_LOG_BARE)
-		return 0;
+	nm_log_fmt = f;
+	if (f == NM_LOG_BARE) {
+		nm_log_bare_armed = true;
+		if (atomic_load_explicit(&nm_log_level, memory_order_relaxed) >= NM_LOG_INFO)
+			return 0; /* nothing to filter: stderr stays the terminal's */
+	}
+	return nm_log_relay_start(true);
+}
+
+/* The pipe in place of fd 2 and the relay thread. line_buffered: stderr
+ * not used by another thread yet, so it can be made line-buffered (whole
+ * lines into the pipe); later it stays unbuffered, where glibc still writes
+ * each fprintf() with one write(). 0, or -1 (stderr stays as it was). */
+static int nm_log_relay_start(bool line_buffered)
+{
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
@@ -160,8 +192,8 @@ int nm_log_start(enum nm_log_format f)
 	}
 	close(p[1]);
 	nm_log_pipe = p[0];
-	nm_log_fmt = f;
-	setvbuf(stderr, NULL, _IOLBF, 0); /* whole lines into the pipe */
+	if (line_buffered)
+		setvbuf(stderr, NULL, _IOLBF, 0); /* whole lines into the pipe */
 	if (pthread_create(&nm_log_tid, NULL, nm_log_run, NULL) != 0) {
 		dup2(nm_log_out, 2);
 		close(nm_log_out);

@@ -9,7 +9,11 @@ Log lines (dataplane/log.c).
       level error), the stats line and its rates line each second, the final
       counters. log.format plain: "TIMESTAMP LEVEL MESSAGE" lines. A reload
       to log.level warning silences the info lines (the stats line) while
-      warnings still come.
+      warnings still come. log.format bare (the default): lines keep their
+      form; log.level warning from the start writes the warnings and none of
+      the info lines (configuration, ready, final counters); a reload from
+      info to warning drops the info lines from then on (the final
+      counters, which always come at exit, are not written).
 """
 
 import json
@@ -20,7 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import Checks, Netmeta, free_tcp_port, free_udp_offset, listen_for, wait_for, workdir  # noqa: E402
+from opslib import (Checks, Netmeta, free_tcp_port, free_udp_offset, http_get, listen_for,  # noqa: E402
+                    wait_for, workdir)
 
 TS = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
 
@@ -76,7 +81,58 @@ def main():
     badp = [l for l in lines if not re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warning|info|debug) ', l)]
     ck.check(not badp, 'plain: all %d lines are "TIMESTAMP LEVEL message"' % len(lines), badp[:3])
     ck.eq(nm.rc, 0, 'plain: exit status')
+    test_bare(ck, exe, wd, cfg2)
     return ck.finish()
+
+
+def moved(cfg):
+    """cfg with the IPFIX port moved: a reload says 'needs a restart', a warning."""
+    return dict(cfg, listen=dict(cfg['listen'], ipfix=cfg['listen']['ipfix'] + 1))
+
+
+def test_bare(ck, exe, wd, base):
+    warn = 'netmeta: reload: listen changed: needs a restart (kept the running value)'
+    # 1. level warning from the start: ready is an info line, so readiness
+    #    is read from /readyz
+    mport = free_tcp_port()
+    cfg = dict(base, log={'format': 'bare', 'level': 'warning'},
+               metrics={'listen': '127.0.0.1:%d' % mport})
+    nm = Netmeta(exe, wd, cfg, tag='bare-warning').start()
+
+    def ready():
+        try:
+            return http_get('http://127.0.0.1:%d/readyz' % mport, timeout=5)[0] == 200
+        except OSError:
+            return nm.proc.poll() is not None
+    ck.check(wait_for(ready, 60) and nm.alive(), 'bare, level warning: starts (/readyz 200)')
+    nm.write_cfg(moved(cfg))
+    nm.signal(signal.SIGHUP)
+    ck.check(wait_for(lambda: warn in nm.stderr(), 60), 'bare, level warning: the reload\'s warning comes')
+    nm.stop()
+    lines = nm.err.splitlines()
+    ck.check(warn in lines, 'bare: the warning line as written, no time or level', lines[:5])
+    info = [l for l in lines if 'netmeta: ready' in l or l.startswith('RX_PACKETS ') or
+            'netmeta: sink 0:' in l or 'netmeta: rx ' in l]
+    ck.eq(info, [], 'bare, level warning: no info line (ready, configuration, stats, final counters)')
+    ck.eq(nm.rc, 0, 'bare, level warning: exit status')
+    # 2. info, then a reload to warning
+    cfg = dict(base, log={'format': 'bare', 'level': 'info'})
+    nm = Netmeta(exe, wd, cfg, tag='bare-reload').start()
+    ck.check(nm.wait_ready(), 'bare, level info: starts')
+    ck.check(wait_for(lambda: 'netmeta: rx ' in nm.stderr(), 60), 'bare, level info: a stats line')
+    ck.check(nm.stderr().startswith('netmeta: '), 'bare: lines as written', nm.stderr()[:200])
+    c2 = moved(dict(cfg, log={'format': 'bare', 'level': 'warning'}))
+    nm.write_cfg(c2)
+    nm.signal(signal.SIGHUP)
+    ck.check(wait_for(lambda: warn in nm.stderr(), 60), 'bare, reload to warning: its warning comes')
+    nm.stop()
+    after = nm.err.split(warn, 1)[-1].splitlines()
+    ck.check(not any(l.startswith('RX_PACKETS ') or 'netmeta: rx ' in l for l in after),
+             'bare, after the reload to warning: no info line (no stats line, no final counters)',
+             after[:5])
+    ck.check(not any('reload: ' in l and 'applied' in l for l in after),
+             'bare, after the reload to warning: its own info line ("applied") dropped too')
+    ck.eq(nm.rc, 0, 'bare, reload: exit status')
 
 
 if __name__ == '__main__':
