@@ -11,6 +11,12 @@ netmeta as a systemd service.
       the built netmeta, man pages from the build: Documentation=man:
       netmeta(8) is checked too) and every man page renders without a
       warning. Skips when systemd-analyze or man is absent.
+  pkgconfig NETMETA_YAML NETMETA
+      The packaged /etc/netmeta/netmeta.yaml, its /var/lib/netmeta and
+      /var/cache/netmeta moved into a temporary folder, passes --check; it
+      turns decoder state on (decoder.<worker> in the state directory) and
+      metrics on loopback. Run (ports and metrics port moved to free ones)
+      and stopped, it leaves decoder.0, which the next start loads.
 """
 
 import os
@@ -23,7 +29,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import Checks, Netmeta, free_udp_offset, listen_for, skip, wait_for, workdir  # noqa: E402
+from opslib import (Checks, Netmeta, free_tcp_port, free_udp_offset, listen_for, skip, wait_for,  # noqa: E402
+                    workdir)
 
 
 def test_notify(exe):
@@ -107,7 +114,49 @@ def test_unit(unit_in, exe, mandir):
     return ck.finish()
 
 
+def test_pkgconfig(yaml, exe):
+    ck = Checks()
+    wd = workdir('pkgconfig')
+    lib, cache = os.path.join(wd, 'lib'), os.path.join(wd, 'cache')
+    os.makedirs(lib)
+    os.makedirs(cache)
+    with open(yaml) as f:
+        text = f.read()
+    ck.check('/var/lib/netmeta/decoder' in text, 'the packaged config keeps decoder state in /var/lib/netmeta')
+    text = text.replace('/var/lib/netmeta', lib).replace('/var/cache/netmeta', cache)
+    cfg = os.path.join(wd, 'netmeta.yaml')
+    with open(cfg, 'w') as f:
+        f.write(text)
+    r = subprocess.run([exe, '--config', cfg, '--check'], capture_output=True, text=True, timeout=60)
+    ck.check(r.returncode == 0 and 'netmeta: --check: configuration ok' in r.stderr,
+             'the packaged config passes --check', r.stderr[-600:])
+    ck.check('decoder state: %s/decoder.<worker>' % lib in r.stderr, 'it turns decoder state on', r.stderr[-600:])
+    # a run on free ports: the state file is there afterwards and loaded
+    off = free_udp_offset()
+    mport = free_tcp_port()
+    lp = listen_for(off)
+    run = text.replace('listen: {sflow: 6343, netflow: 2055, ipfix: 4739}',
+                       'listen: {sflow: %d, netflow: %d, ipfix: %d}' % (lp['sflow'], lp['netflow'], lp['ipfix']))
+    run = run.replace('127.0.0.1:9464', '127.0.0.1:%d' % mport)
+    ck.check(run != text and '9464' not in run and '6343,' not in run, 'ports moved for the test run')
+    with open(cfg, 'w') as f:
+        f.write(run)
+    for tag in ('first', 'second'):
+        nm = Netmeta(exe, wd, {}, tag=tag)
+        nm.args = [exe, '--config', cfg, '--log-format', 'plain']
+        nm.start()
+        ck.check(nm.wait_ready(), '%s run of the packaged config starts' % tag)
+        nm.stop()
+        ck.eq(nm.rc, 0, '%s run stops cleanly' % tag)
+        ck.check('decoder state saved to %s/decoder.0' % lib in nm.err, '%s run saves decoder.0' % tag,
+                 nm.err[-600:])
+    ck.check('decoder state loaded from %s/decoder.0' % lib in nm.err, 'the second run loads it', nm.err[:2000])
+    return ck.finish()
+
+
 def main():
+    if sys.argv[1] == 'pkgconfig':
+        return test_pkgconfig(sys.argv[2], sys.argv[3])
     if sys.argv[1] == 'notify':
         return test_notify(sys.argv[2])
     if sys.argv[1] == 'unit':
