@@ -39,6 +39,7 @@
 
 static atomic_bool nm_stop;
 static atomic_bool nm_reload; /* SIGHUP: the stats thread re-reads the config */
+static atomic_bool nm_drained; /* the sink thread has stopped: main sets it after joining it */
 
 /* systemd's notification socket (Type=notify): READY, RELOADING, STOPPING,
  * WATCHDOG, STATUS. Nothing without libsystemd or outside systemd. */
@@ -392,6 +393,12 @@ static void *nm_stats_run(void *arg)
 			last = now;
 		}
 	}
+	/* Stopping: the sink drains (Kafka is flushed for up to
+	 * flush_timeout_ms). The endpoint keeps answering meanwhile, /readyz
+	 * with 503 (nm_stop is its "stopping"), rather than leaving probes
+	 * hanging on an accepted connection. */
+	while (x->metrics && !atomic_load(&nm_drained))
+		nm_metrics_poll(x->metrics, 100);
 	return NULL;
 }
 
@@ -694,6 +701,7 @@ int main(int argc, char **argv)
 	 * their last batches: the sink drains them and stops. */
 	nm_sink_stop(&sink);
 	pthread_join(sink_tid, NULL);
+	atomic_store(&nm_drained, true);
 	pthread_join(stats_tid, NULL);
 	/* Every record a worker sent reached the outputs. */
 	assert(nm_sink_get(&sink, NM_SINK_CTR_records_written) ==

@@ -29,6 +29,13 @@ The metrics endpoint (dataplane/metrics.c), end to end.
       read) from other loopback addresses while traffic runs: the collector
       loses no datagram, the stats line keeps coming, and a scrape from
       another address is answered while they hang on.
+  readyz NETMETA NETMETA_GEN
+      /readyz says 503 when the collector no longer takes traffic: a Kafka
+      sink whose broker refuses connections (records handed, none
+      delivered), then SIGTERM. While the sink drains (flush_timeout_ms 20
+      s) the endpoint still answers: /readyz 503, /healthz 200, /metrics
+      200. Before SIGTERM /readyz is 200: a broker that is down does not
+      make it 503 (records queue, or spool), as the README says.
 """
 
 import os
@@ -331,6 +338,46 @@ def test_slow(exe, exe_gen):
     return ck.finish()
 
 
+def test_readyz(exe, exe_gen):
+    ck = Checks()
+    wd = workdir('readyz')
+    off = free_udp_offset()
+    mport = free_tcp_port()
+    dead = free_tcp_port()  # nothing listens there
+    nm = Netmeta(exe, wd, {'workers': 1, 'listen': listen_for(off), 'stats_interval': 0,
+                           'metrics': {'listen': '127.0.0.1:%d' % mport},
+                           'sinks': [{'type': 'kafka', 'brokers': '127.0.0.1:%d' % dead, 'topic': 't',
+                                      'linger_ms': 5, 'flush_timeout_ms': 20000}]}).start()
+    if not ck.check(nm.wait_ready(), 'netmeta starts'):
+        return ck.finish()
+    url = 'http://127.0.0.1:%d' % mport
+
+    def status(path):
+        try:
+            return http_get(url + path, timeout=5)[0]
+        except OSError:
+            return None
+    ck.eq(status('/readyz'), 200, '/readyz while running, broker down')
+    sent = gen(exe_gen, off, ['--proto', 'v5', '--exporters', '1', '--datagrams', '20', '--pps', '1000'])
+    ck.check(wait_for(lambda: scrape(mport).get('netmeta_output_handed_total', output='kafka0') > 0, 60),
+             'records handed to the Kafka output (%d datagrams sent)' % sent)
+    ck.eq(scrape(mport).get('netmeta_output_delivered_total', output='kafka0'), 0, 'none delivered')
+    nm.signal(signal.SIGTERM)
+    seen = wait_for(lambda: status('/readyz') == 503 or not nm.alive(), 60) and nm.alive()
+    ck.check(seen, '/readyz 503 while the sink drains after SIGTERM')
+    if seen:
+        # still draining: the flush of 20 s cannot end before the broker answers
+        ck.eq(status('/healthz'), 200, '/healthz 200 meanwhile')
+        ck.eq(status('/metrics'), 200, '/metrics answered meanwhile')
+        ck.check(nm.alive(), 'still draining after those requests')
+    nm.stop(timeout=120)
+    ck.eq(nm.rc, 0, 'exit status')
+    ck.check(nm.counters.get('kafka0_handed', 0) > 0 and nm.counters.get('kafka0_delivered') == 0,
+             'final: kafka0 handed %s, delivered %s' % (nm.counters.get('kafka0_handed'),
+                                                         nm.counters.get('kafka0_delivered')))
+    return ck.finish()
+
+
 def test_dpdk(exe, exe_gen):
     """The DPDK backend: a capture replayed through a net_pcap vdev; the
     settled scrape equals the final counters, per-exporter series included."""
@@ -391,6 +438,8 @@ def main():
         return test_cap(sys.argv[2])
     if mode == 'slow':
         return test_slow(sys.argv[2], sys.argv[3])
+    if mode == 'readyz':
+        return test_readyz(sys.argv[2], sys.argv[3])
     skip('unknown mode ' + mode)
 
 
