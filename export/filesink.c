@@ -195,6 +195,9 @@ static void nm_filesink_close(void *o)
 	nm_fstream_rotate(s, &s->ctrs);
 }
 
+_Static_assert((0 NM_FILESINK_COUNTERS(NM_OUTPUT_COUNT_ONE)) <= NM_OUTPUT_MAX_COUNTERS,
+	       "the file output reports more counters than NM_OUTPUT_MAX_COUNTERS");
+
 static void nm_filesink_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
 	const struct nm_filesink *s = o;

@@ -16,6 +16,13 @@
 /* Receive-to-delivery latency buckets: [2^(i-1), 2^i) ms, the last open. */
 #define NM_LAT_BUCKETS 18
 #define NM_KAFKA_RTT_MAX 16 /* brokers whose round-trip time is kept */
+/* nm_kafka_counters at its most: the list, failed_<REASON> per reason,
+ * queue_messages, an RTT per broker, every latency bucket, the spool's. */
+_Static_assert((0 NM_KAFKA_COUNTERS(NM_OUTPUT_COUNT_ONE)) + NM_KAFKA_REASONS + 1 +
+			       NM_KAFKA_RTT_MAX + NM_LAT_BUCKETS +
+			       (0 NM_SPOOL_COUNTERS(NM_OUTPUT_COUNT_ONE)) <=
+		       NM_OUTPUT_MAX_COUNTERS,
+	       "the Kafka output can report more counters than NM_OUTPUT_MAX_COUNTERS");
 #define NM_REPLAY_PER_IDLE 32
 #define NM_REPLAY_MAX_OUTQ 200
 

@@ -26,6 +26,15 @@
 #include "batch.h"
 #include "sink_cfg.h"
 
+/* The most counters one output reports through counters(), every optional
+ * one present (Kafka with a spool: 82, asserted in kafka.c). The sink's
+ * live table (sink.h) is sized from it, so no output's series can miss
+ * from the metrics endpoint; each output asserts its own worst case. */
+#define NM_OUTPUT_MAX_COUNTERS 96
+
+/* 1 per entry of an X(name, help) list: (0 LIST(NM_OUTPUT_COUNT_ONE)). */
+#define NM_OUTPUT_COUNT_ONE(name, help) +1
+
 /* One counter: its name (without an output's "kafka0_" prefix), its help
  * text, its value. */
 typedef void nm_counter_fn(void *ctx, const char *name, const char *help, uint64_t v);

@@ -106,6 +106,9 @@ static void nm_json_free(void *o)
 	free(j);
 }
 
+_Static_assert((0 NM_JSON_COUNTERS(NM_OUTPUT_COUNT_ONE)) <= NM_OUTPUT_MAX_COUNTERS,
+	       "the JSON output reports more counters than NM_OUTPUT_MAX_COUNTERS");
+
 static void nm_json_counters(const void *o, nm_counter_fn *fn, void *ctx)
 {
 	const struct nm_jsonsink *j = o;
@@ -223,6 +226,8 @@ void nm_sink_init(struct nm_sink *s, const struct nm_cfg_sink *cfg, uint32_t ncf
 	atomic_init(&s->delivered, 0);
 	atomic_init(&s->reconf_req, 0);
 	atomic_init(&s->reconf_done, 0);
+	s->live_cap = NM_SINK_MAX_LIVE - 1; /* the last one: sink_live_unpublished */
+	atomic_init(&s->live_unpublished, 0);
 	for (uint32_t k = 0; k < NM_CFG_MAX_SINKS; k++) {
 		atomic_init(&s->pub[k].dropped, 0);
 		atomic_init(&s->pub[k].nreasons, 0);
@@ -322,8 +327,10 @@ static void nm_live_fn(void *ctx, const char *name, const char *help, uint64_t v
 			atomic_store_explicit(&s->live[i].v, v, memory_order_relaxed);
 			return;
 		}
-	if (n == NM_SINK_MAX_LIVE)
-		return; /* still in the final counters */
+	if (n >= s->live_cap) {
+		s->live_missing++; /* still in the final counters; counted */
+		return;
+	}
 	snprintf(s->live[n].name, sizeof(s->live[n].name), "%s", name);
 	s->live[n].help = help;
 	atomic_store_explicit(&s->live[n].v, v, memory_order_relaxed);
@@ -342,7 +349,9 @@ static void nm_sink_publish_live(struct nm_sink *s, bool force)
 	/* release fence: the values below come after the odd count (pairs
 	 * with the acquire fence in nm_sink_live) */
 	atomic_thread_fence(memory_order_release);
+	s->live_missing = 0;
 	nm_sink_counters(s, nm_live_fn, s);
+	atomic_store_explicit(&s->live_unpublished, s->live_missing, memory_order_relaxed);
 	/* release pairs with the acquire load in nm_sink_live */
 	atomic_store_explicit(&s->live_seq, seq + 2, memory_order_release);
 }
@@ -371,6 +380,10 @@ void nm_sink_live(const struct nm_sink *s, nm_counter_fn *fn, void *ctx)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		fn(ctx, s->live[i].name, s->live[i].help, v[i]);
+	fn(ctx, "sink_live_unpublished",
+	   "counters of the sink's outputs the live table had no room for (only in the final "
+	   "counters) (gauge)",
+	   atomic_load_explicit(&s->live_unpublished, memory_order_relaxed));
 }
 
 bool nm_sink_accepting(const struct nm_sink *s)

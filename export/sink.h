@@ -71,8 +71,11 @@ struct nm_output_pub {
 /* Every counter of the sink and its outputs (nm_sink_counters), published
  * by the sink thread at most every NM_SINK_LIVE_NS and when it stops, for
  * the metrics endpoint. A slot's name and help are written once, before
- * nlive counts it (release); values under live_seq (odd while written). */
-#define NM_SINK_MAX_LIVE 192
+ * nlive counts it (release); values under live_seq (odd while written).
+ * Sized for every output at its most (NM_OUTPUT_MAX_COUNTERS), plus the
+ * sink's own counters and sink_live_unpublished, which counts the names a
+ * publication found no slot for (0 unless an output breaks its bound). */
+#define NM_SINK_MAX_LIVE (NM_SINK_CTR__COUNT + NM_CFG_MAX_SINKS * NM_OUTPUT_MAX_COUNTERS + 1)
 #define NM_SINK_LIVE_NS 50000000ull
 
 struct nm_live_slot {
@@ -103,6 +106,9 @@ struct nm_sink {
 	 * the sink thread, which then sets reconf_done = reconf_req. */
 	struct nm_cfg_sink reconf[NM_CFG_MAX_SINKS];
 	_Atomic uint32_t reconf_req, reconf_done;
+	uint32_t live_cap;     /* slots used at most: NM_SINK_MAX_LIVE - 1 (tests lower it) */
+	uint32_t live_missing; /* sink thread only: names without a slot, this publication */
+	_Atomic uint64_t live_unpublished; /* the last publication's live_missing */
 	struct nm_live_slot live[NM_SINK_MAX_LIVE];
 };
 

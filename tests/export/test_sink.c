@@ -97,8 +97,8 @@ static void nm_touch(const char *name, char *path, size_t len)
 
 /* Counters by full name, as nm_sink_counters reports them. */
 struct nm_seen {
-	char name[16][64];
-	uint64_t v[16];
+	char name[64][64];
+	uint64_t v[64];
 	int n;
 };
 
@@ -107,7 +107,7 @@ static void nm_seen_fn(void *ctx, const char *name, const char *help, uint64_t v
 	struct nm_seen *s = ctx;
 	assert_non_null(help);
 	assert_true(help[0] != 0);
-	assert_true(s->n < 16);
+	assert_true(s->n < 64);
 	snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
 	s->v[s->n++] = v;
 }
@@ -261,6 +261,53 @@ static void test_sink_drains_and_gives_back(void **state)
 	}
 }
 
+/* The live table (what /metrics shows) holds every counter of the sink's
+ * outputs, and names it had no room for are counted, not lost silently:
+ * NM_CFG_MAX_SINKS outputs in full, then the same with the table cut to 5
+ * slots. */
+static void nm_live_run(struct nm_sink *sk, struct nm_cfg_sink *c, uint32_t cap,
+			struct nm_seen *all, struct nm_seen *live)
+{
+	struct nm_sink_producer none = {NULL, NULL};
+	nm_sink_init(sk, c, NM_CFG_MAX_SINKS, &none, 0);
+	if (cap)
+		sk->live_cap = cap;
+	nm_sink_stop(sk);
+	nm_sink_run(sk);
+	char err[256];
+	assert_int_equal(nm_sink_wait_ready(sk, err, sizeof(err)), 0);
+	memset(all, 0, sizeof(*all));
+	memset(live, 0, sizeof(*live));
+	nm_sink_counters(sk, nm_seen_fn, all);
+	nm_sink_live(sk, nm_seen_fn, live);
+	nm_sink_free(sk);
+}
+
+static void test_sink_live_table(void **state)
+{
+	(void)state;
+	_Static_assert(NM_CFG_MAX_SINKS == 4, "four outputs below");
+	struct nm_cfg_sink c[NM_CFG_MAX_SINKS];
+	nm_cfg(&c[0], NM_SINK_DISCARD, "");
+	nm_cfg(&c[1], NM_SINK_JSON, "live.json");
+	nm_cfg(&c[2], NM_SINK_FILE, "live");
+	nm_cfg(&c[3], NM_SINK_FILE, "live2");
+	static struct nm_sink sk;
+	struct nm_seen all, live;
+	nm_live_run(&sk, c, 0, &all, &live);
+	assert_true(all.n > 5);
+	assert_int_equal(live.n, all.n + 1); /* + sink_live_unpublished */
+	for (int i = 0; i < all.n; i++)
+		assert_int_equal(nm_seen_get(&live, all.name[i]), all.v[i]);
+	assert_int_equal(nm_seen_get(&live, "sink_live_unpublished"), 0);
+	/* a table too small: 5 shown, the rest counted */
+	nm_live_run(&sk, c, 5, &all, &live);
+	assert_int_equal(live.n, 5 + 1);
+	assert_int_equal(nm_seen_get(&live, "sink_live_unpublished"), (uint64_t)all.n - 5);
+	/* the worst case of every output fits */
+	assert_true(NM_SINK_MAX_LIVE >= NM_SINK_CTR__COUNT + NM_CFG_MAX_SINKS * 82 + 1);
+}
+
 /* One output's open must fail with a message containing want. */
 static void nm_open_fails(const struct nm_output_ops *ops, const struct nm_cfg_sink *c,
 			  const char *want)
@@ -346,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_output),
 		cmocka_unit_test(test_sink_drains_and_gives_back),
+		cmocka_unit_test(test_sink_live_table),
 		cmocka_unit_test(test_open_failures),
 		cmocka_unit_test(test_sink_open_failure),
 	};
