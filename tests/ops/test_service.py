@@ -17,6 +17,14 @@ netmeta as a systemd service.
       turns decoder state on (decoder.<worker> in the state directory) and
       metrics on loopback. Run (ports and metrics port moved to free ones)
       and stopped, it leaves decoder.0, which the next start loads.
+  builddeps SRCROOT
+      Every dependency() and find_program() the package build needs (the
+      meson.build files outside tests/, not required : false; -Dman=enabled)
+      is provided by a package that debian/control's Build-Depends names
+      (itself or one it depends on, found with dpkg -S on the .pc file or
+      program), and every Build-Depends package is in scripts/install-deps,
+      with debhelper, fakeroot, dpkg-dev and scdoc for scripts/package.
+      Skips without dpkg or pkg-config.
 """
 
 import os
@@ -154,7 +162,70 @@ def test_pkgconfig(yaml, exe):
     return ck.finish()
 
 
+def test_builddeps(root):
+    import re
+    ck = Checks()
+    for tool in ('dpkg', 'dpkg-query', 'pkg-config'):
+        if shutil.which(tool) is None:
+            skip('%s is not installed' % tool)
+    need = []  # ('pc', name) or ('prog', name)
+    for d, _, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        if rel.split(os.sep)[0] in ('tests', '.git', 'subprojects') or rel.startswith('build'):
+            continue
+        if 'meson.build' not in files:
+            continue
+        with open(os.path.join(d, 'meson.build')) as f:
+            text = f.read()
+        for m in re.finditer(r"(dependency|find_program)\('([^']+)'([^)]*)\)", text):
+            kind, name, rest = m.groups()
+            # the package builds with -Dtests=disabled: cmocka is not needed
+            if 'required : false' in rest or "get_option('tests'" in rest or name == 'threads':
+                continue
+            need.append(('pc' if kind == 'dependency' else 'prog', name, os.path.join(rel, 'meson.build')))
+    ck.check(len(need) >= 10, 'required dependencies found in meson.build files: %d' % len(need), need)
+    with open(os.path.join(root, 'debian', 'control')) as f:
+        control = f.read()
+    bd = re.search(r'^Build-Depends:(.*?)^\S', control, re.S | re.M).group(1)
+    build_deps = [re.match(r'\s*([a-z0-9.+-]+)', x).group(1) for x in bd.split(',') if x.strip()]
+    covered = {}
+    for b in build_deps:
+        r = subprocess.run(['dpkg-query', '-W', '-f', '${Depends},${Pre-Depends}', b],
+                           capture_output=True, text=True)
+        covered[b] = b
+        for dep in re.split(r'[,|]', r.stdout):
+            dep = re.sub(r'[\s(].*', '', dep.strip()).split(':')[0]
+            if dep:
+                covered.setdefault(dep, b)
+    for kind, name, where in need:
+        if kind == 'pc':
+            r = subprocess.run(['pkg-config', '--variable=pcfiledir', name], capture_output=True, text=True)
+            path = os.path.join(r.stdout.strip(), name + '.pc') if r.returncode == 0 else None
+        else:
+            path = shutil.which(name)
+        if not ck.check(path is not None and os.path.exists(path),
+                        '%s %s (%s) is installed here' % (kind, name, where)):
+            continue
+        r = subprocess.run(['dpkg', '-S', os.path.realpath(path)], capture_output=True, text=True)
+        if r.returncode != 0:
+            r = subprocess.run(['dpkg', '-S', path], capture_output=True, text=True)
+        pkgs = [p.strip().split(':')[0] for p in r.stdout.split(':', 1)[0].split(',')] if r.returncode == 0 else []
+        ok = [covered[p] for p in pkgs if p in covered]
+        ck.check(ok, '%s %s: package %s is in Build-Depends (as %s)' % (kind, name, pkgs, ok), r.stderr)
+    with open(os.path.join(root, 'scripts', 'install-deps')) as f:
+        lists = re.findall(r'^pkgs=\((.*?)^\)', f.read(), re.S | re.M)  # the apt-get list
+    ck.check(len(lists) == 1, 'scripts/install-deps has one pkgs=( ... ) list')
+    inst = set(re.findall(r'[a-z0-9][a-z0-9.+-]+', lists[0] if lists else ''))
+    for b in sorted(set(build_deps) | {'debhelper', 'fakeroot', 'dpkg-dev', 'scdoc'}):
+        if b == 'debhelper-compat':
+            continue
+        ck.check(b in inst, 'scripts/install-deps installs %s' % b)
+    return ck.finish()
+
+
 def main():
+    if sys.argv[1] == 'builddeps':
+        return test_builddeps(sys.argv[2])
     if sys.argv[1] == 'pkgconfig':
         return test_pkgconfig(sys.argv[2], sys.argv[3])
     if sys.argv[1] == 'notify':
