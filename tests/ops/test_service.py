@@ -25,6 +25,13 @@ netmeta as a systemd service.
       program), and every Build-Depends package is in scripts/install-deps,
       with debhelper, fakeroot, dpkg-dev and scdoc for scripts/package.
       Skips without dpkg or pkg-config.
+  package SRCROOT
+      scripts/package builds the .deb from a clean copy of the tree (about
+      1 min here); it holds the five programs, the unit, the config and the
+      man pages; unpacked (dpkg-deb -x, not installed), its netmeta prints
+      its version and passes --check on its own config (paths moved into a
+      temporary folder). Skips without dpkg-buildpackage or the build
+      dependencies (dpkg-checkbuilddeps), or outside a git checkout.
 """
 
 import os
@@ -37,7 +44,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import (Checks, Netmeta, free_tcp_port, free_udp_offset, listen_for, skip, wait_for,  # noqa: E402
+from opslib import (Checks, Netmeta, free_tcp_port, free_udp_offset, listen_for, log, skip, wait_for,  # noqa: E402
                     workdir)
 
 
@@ -223,7 +230,65 @@ def test_builddeps(root):
     return ck.finish()
 
 
+def test_package(root, version):
+    import re
+    ck = Checks()
+    for tool in ('dpkg-buildpackage', 'dpkg-deb', 'dpkg-checkbuilddeps', 'fakeroot', 'git'):
+        if shutil.which(tool) is None:
+            skip('%s is not installed (scripts/install-deps)' % tool)
+    if subprocess.run(['git', '-C', root, 'rev-parse'], capture_output=True).returncode != 0:
+        skip('%s is not a git checkout' % root)
+    r = subprocess.run(['dpkg-checkbuilddeps'], cwd=root, capture_output=True, text=True)
+    if r.returncode != 0:
+        skip('build dependencies missing: %s' % r.stderr.strip())
+    wd = workdir('package')
+    out = os.path.join(wd, 'out')
+    t0 = time.time()
+    r = subprocess.run([os.path.join(root, 'scripts', 'package'), out], capture_output=True, text=True,
+                       timeout=1200)
+    log('scripts/package: %.0f s' % (time.time() - t0))
+    if not ck.check(r.returncode == 0, 'scripts/package builds the .deb', (r.stdout + r.stderr)[-2000:]):
+        return ck.finish()
+    debs = [f for f in os.listdir(out) if f.endswith('.deb')]
+    ck.eq(debs, ['netmeta_%s_%s.deb' % (version, subprocess.run(['dpkg', '--print-architecture'],
+                                                                 capture_output=True, text=True).stdout.strip())],
+          'one package, named by version and architecture')
+    deb = os.path.join(out, debs[0])
+    listing = subprocess.run(['dpkg-deb', '-c', deb], capture_output=True, text=True).stdout
+    for path in ['./usr/bin/netmeta', './usr/bin/netmeta-decode', './usr/bin/netmeta-gen', './usr/bin/netmeta-cat',
+                 './usr/bin/netmeta-kafka-mock', './lib/systemd/system/netmeta.service', './etc/netmeta/netmeta.yaml',
+                 './usr/share/man/man8/netmeta.8.gz', './usr/share/man/man1/netmeta-gen.1.gz',
+                 './usr/share/doc/netmeta/netmeta.example.yaml']:
+        ck.check(re.search(r' %s(\.gz)?$' % re.escape(path), listing, re.M) is not None, 'the package holds ' + path)
+    with open(os.path.join(out, 'build.log')) as f:
+        blog = f.read()
+    ck.check('-march=native' not in blog, 'no -march=native in the build log')
+    x = os.path.join(wd, 'x')
+    subprocess.run(['dpkg-deb', '-x', deb, x], check=True)
+    exe = os.path.join(x, 'usr', 'bin', 'netmeta')
+    r = subprocess.run([exe, '--version'], capture_output=True, text=True)
+    ck.eq((r.returncode, r.stdout.strip()), (0, 'netmeta %s' % version), 'the packaged netmeta --version')
+    lib, cache = os.path.join(wd, 'lib'), os.path.join(wd, 'cache')
+    os.makedirs(lib)
+    os.makedirs(cache)
+    with open(os.path.join(x, 'etc', 'netmeta', 'netmeta.yaml')) as f:
+        text = f.read().replace('/var/lib/netmeta', lib).replace('/var/cache/netmeta', cache)
+    cfg = os.path.join(wd, 'netmeta.yaml')
+    with open(cfg, 'w') as f:
+        f.write(text)
+    r = subprocess.run([exe, '--config', cfg, '--check'], capture_output=True, text=True)
+    ck.check(r.returncode == 0 and 'netmeta: --check: configuration ok' in r.stderr,
+             'the packaged netmeta passes --check on the packaged config', r.stderr[-600:])
+    with open(os.path.join(x, 'lib', 'systemd', 'system', 'netmeta.service')) as f:
+        unit = f.read()
+    ck.check('ExecStart=/usr/bin/netmeta --config /etc/netmeta/netmeta.yaml' in unit,
+             'the packaged unit runs /usr/bin/netmeta')
+    return ck.finish()
+
+
 def main():
+    if sys.argv[1] == 'package':
+        return test_package(sys.argv[2], sys.argv[3])
     if sys.argv[1] == 'builddeps':
         return test_builddeps(sys.argv[2])
     if sys.argv[1] == 'pkgconfig':
