@@ -186,25 +186,14 @@ static int nm_probe_bind(const struct sockaddr *sa, socklen_t sl, int type, bool
 
 int nm_preflight_ports(const struct nm_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->metrics_listen[0]) {
-		struct sockaddr_storage ss;
-		unsigned sl;
-		if (nm_metrics_parse_listen(cfg->metrics_listen, &ss, &sl) == 0) {
-			int e = nm_probe_bind((struct sockaddr *)&ss, sl, SOCK_STREAM, false);
-			if (e != 0) { /* nm_metrics_start's words */
-				snprintf(err, errlen, "metrics.listen: %s: %s", cfg->metrics_listen,
-					 strerror(e));
-				return -1;
-			}
-		}
-	}
-	if (cfg->backend != NM_BACKEND_SOCKET)
-		return 0; /* DPDK: the listen ports are numbers in the data path */
+	/* The listen ports first, as start-up probes them before the
+	 * metrics endpoint binds. DPDK: the listen ports are numbers in the
+	 * data path, nothing is bound. */
 	struct nm_prefix bind_to;
-	if (nm_prefix_parse(cfg->bind, &bind_to, false) != 0)
-		return 0; /* the config loader refuses it */
-	bool v4 = nm_addr_is_v4(&bind_to.addr);
-	for (uint32_t k = 0; k < cfg->nlisten; k++) {
+	bool sock = cfg->backend == NM_BACKEND_SOCKET &&
+		    nm_prefix_parse(cfg->bind, &bind_to, false) == 0; /* else the loader refused */
+	bool v4 = sock && nm_addr_is_v4(&bind_to.addr);
+	for (uint32_t k = 0; sock && k < cfg->nlisten; k++) {
 		uint16_t port = cfg->listen[k].port;
 		struct sockaddr_storage ss;
 		memset(&ss, 0, sizeof(ss));
@@ -236,6 +225,18 @@ int nm_preflight_ports(const struct nm_config *cfg, char *err, size_t errlen)
 		if (e != 0) {
 			snprintf(err, errlen, "listen: port %u on %s: %s", port, cfg->bind, strerror(e));
 			return -1;
+		}
+	}
+	if (cfg->metrics_listen[0]) {
+		struct sockaddr_storage ss;
+		unsigned sl;
+		if (nm_metrics_parse_listen(cfg->metrics_listen, &ss, &sl) == 0) {
+			int e = nm_probe_bind((struct sockaddr *)&ss, sl, SOCK_STREAM, false);
+			if (e != 0) { /* nm_metrics_start's words */
+				snprintf(err, errlen, "metrics.listen: %s: %s", cfg->metrics_listen,
+					 strerror(e));
+				return -1;
+			}
 		}
 	}
 	return 0;

@@ -26,10 +26,10 @@ uint64_t nm_preflight_mem_limit(char *what, size_t whatlen);
 
 /*
  * Binds, and closes at once, every socket start-up binds, as start-up
- * binds it: the metrics endpoint (TCP, SO_REUSEADDR) and, with the socket
- * backend, each listen port on cfg->bind (UDP; without SO_REUSEPORT, so a
- * port anyone holds is refused, or with it when share_ports is true, so a
- * port another netmeta holds is not). Finds ports in use, a bind address
+ * binds it: with the socket backend each listen port on cfg->bind (UDP;
+ * without SO_REUSEPORT, so a port anyone holds is refused, or with it when
+ * share_ports is true, so a port another netmeta holds is not), then the
+ * metrics endpoint (TCP, SO_REUSEADDR). Finds ports in use, a bind address
  * that is not local, ports below 1024 without the capability. 0, or -1
  * with start-up's own message in err.
  */
