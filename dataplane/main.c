@@ -32,6 +32,7 @@
 #include "linux_in.h"
 #include "log.h"
 #include "metrics.h"
+#include "preflight.h"
 #include "sink.h"
 #include "sock.h"
 #include "state_file.h"
@@ -431,18 +432,18 @@ static int nm_preflight(const struct nm_config *cfg, char *err, size_t errlen)
 	uint64_t total = per * (cfg->workers + nm_linux_count(cfg)); /* per < 2^60, workers <= 64 */
 	if (cfg->backend == NM_BACKEND_DPDK) /* mbuf pools: data room + headroom + header */
 		total += (uint64_t)cfg->nports * cfg->mbufs * (cfg->mbuf_size + 256u);
-	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
-	if (phys && total > phys) {
+	char what[700]; /* physical memory, RLIMIT_AS or the cgroup's limit */
+	uint64_t limit = nm_preflight_mem_limit(what, sizeof(what));
+	if (limit && total > limit) {
 		snprintf(err, errlen,
 			 "memory: %" PRIu64 " bytes needed (%" PRIu32 " worker%s x %" PRIu64
 			 " bytes: batches x batch_records x %zu-byte records, decoder, rings%s), "
-			 "more than the %" PRIu64 " bytes of physical memory: lower batches, "
+			 "more than the %" PRIu64 " bytes of %s: lower batches, "
 			 "batch_records or ring_size",
 			 total, cfg->workers, cfg->workers == 1 ? "" : "s", per,
 			 sizeof(struct nm_flow) > sizeof(struct nm_ctr) ? sizeof(struct nm_flow)
 									: sizeof(struct nm_ctr),
-			 cfg->backend == NM_BACKEND_DPDK ? "; plus the mbuf pools" : "", phys);
+			 cfg->backend == NM_BACKEND_DPDK ? "; plus the mbuf pools" : "", limit, what);
 		return -1;
 	}
 	if (nm_linux_check(cfg, err, errlen) != 0)
@@ -463,8 +464,9 @@ static void nm_usage(FILE *o)
 		   "  -c, --config FILE  YAML configuration (see netmeta(8) and\n"
 		   "                     netmeta.example.yaml); defaults without it\n"
 		   "      --check        validate the configuration and preflight it (memory,\n"
-		   "                     paths, Kafka properties; starts nothing), print the\n"
-		   "                     summary, exit 0 when start-up would accept it\n"
+		   "                     paths, Kafka properties, ports bound and closed at\n"
+		   "                     once; starts nothing), print the summary, exit 0 when\n"
+		   "                     start-up would accept it (DPDK devices: only at start)\n"
 		   "      --log-format F bare (default: lines as they are), plain (timestamped,\n"
 		   "                     levelled) or json; overrides log.format\n"
 		   "      --exit-idle S  stop once packets came and then none for S seconds\n"
@@ -587,6 +589,12 @@ int main(int argc, char **argv)
 	}
 	nm_config_print(&cfg, stderr);
 	if (nm_preflight(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "netmeta: %s\n", err);
+		return 1;
+	}
+	/* Last, so that a port in use (a running instance's) means every other
+	 * check passed; start-up meets these when it binds. */
+	if (check && nm_preflight_ports(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "netmeta: %s\n", err);
 		return 1;
 	}

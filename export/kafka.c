@@ -56,6 +56,10 @@ struct nm_kafka {
 	int unsynced;
 	uint64_t sync_ns;
 	uint64_t last_ok_ns, last_fail_ns;
+	/* payload bytes in librdkafka's queue (produced, not yet reported) and
+	 * its bound (queue.buffering.max.kbytes): the replay stops short of it,
+	 * a replay refused with QUEUE_FULL would rewind the spool */
+	uint64_t outq_bytes, outq_max;
 	/* accounting (sink thread only): NM_KAFKA_COUNTERS */
 #define NM_X_(name, help) uint64_t name;
 	NM_KAFKA_COUNTERS(NM_X_)
@@ -184,6 +188,7 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct nm_kmsg *km = m->_private;
 	int counters = k->ctopic && m->rkt == k->ctopic;
 	k->in_flight -= km->records;
+	k->outq_bytes -= m->len;
 	if (km->from_spool)
 		k->replay_out--;
 	else if (!counters)
@@ -381,7 +386,16 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	 * 5 s, not librdkafka's default 30 s: longer than message.timeout.ms,
 	 * so they would all fail as "timed out", naming no cause. */
 	bad = bad || nm_set(c, "topic.metadata.propagation.max.ms", "5000", err, errlen);
-	bad = bad || nm_set(c, "queue.buffering.max.kbytes", "262144", err, errlen);
+	/* What librdkafka may hold in memory. With a spool, 32 MiB: a broker
+	 * that hangs (never reported down) fills it in seconds, then QUEUE_FULL
+	 * turns the sink to the spool after 1 s of backpressure, so an outage
+	 * goes to disk instead of memory (the soak's +208 MiB at 256 MiB), and
+	 * a crash in that window loses at most this much. Without a spool the
+	 * queue is all the buffer there is: 256 MiB. queue.buffering.max.
+	 * messages stays librdkafka's 100,000: our messages are up to 900 kB,
+	 * the byte bound binds first. */
+	bad = bad || nm_set(c, "queue.buffering.max.kbytes", cfg->spool_dir[0] ? "32768" : "262144",
+			    err, errlen);
 	/* the brokers' round-trip time for the metrics (a property overrides) */
 	bad = bad || nm_set(c, "statistics.interval.ms", "5000", err, errlen);
 	for (uint32_t i = 0; !bad && i < cfg->nprops; i++)
@@ -449,6 +463,11 @@ static void *nm_kafka_open(const struct nm_cfg_sink *cfg, char *err, size_t errl
 		free(k);
 		return NULL;
 	}
+	char qv[32];
+	size_t ql = sizeof(qv);
+	k->outq_max = rd_kafka_conf_get(c, "queue.buffering.max.kbytes", qv, &ql) == RD_KAFKA_CONF_OK
+			      ? strtoull(qv, NULL, 10) * 1024u
+			      : 0;
 	rd_kafka_conf_set_opaque(c, k);
 	rd_kafka_conf_set_dr_msg_cb(c, nm_dr_cb);
 	rd_kafka_conf_set_error_cb(c, nm_err_cb);
@@ -515,10 +534,12 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 	km->from_spool = (uint8_t)from_spool;
 	km->token = token;
 	km->recv_ns = recv_ns;
+	uint64_t wait0 = 0; /* when QUEUE_FULL began for this message */
 	for (int tries = 0;; tries++) {
 		if (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, p, len, key,
 				     key ? 16 : 0, km) == 0) {
 			k->in_flight += records;
+			k->outq_bytes += len;
 			k->messages++;
 			k->bytes += len;
 			if (from_spool)
@@ -530,14 +551,24 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 		rd_kafka_resp_err_t err = rd_kafka_last_error();
 		/* A full queue is backpressure first (the brokers are slower
 		 * than the traffic: waiting costs nothing, the disk path costs
-		 * a second compression); with a spool, after 1 s of it the
-		 * brokers count as stuck and new messages go to the spool. A
-		 * report served meanwhile may have started spooling already. */
+		 * a second compression); with a spool, after 1 s of it, or
+		 * 200 ms without a single delivery report (a broker that hangs
+		 * is never reported down: waiting longer only fills the
+		 * workers' rings), the brokers count as stuck and new messages
+		 * go to the spool. A report served meanwhile may have started
+		 * spooling already. */
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !from_spool &&
-		    tries < (k->has_spool ? 10 : 600) && !(k->spooling && t == k->topic)) {
-			k->queue_full_waits++;
-			rd_kafka_poll(k->rk, 100);
-			continue;
+		    !(k->spooling && t == k->topic)) {
+			uint64_t now = nm_ns();
+			if (wait0 == 0)
+				wait0 = now;
+			uint64_t quiet = now - (k->last_ok_ns > wait0 ? k->last_ok_ns : wait0);
+			if (!k->has_spool ? tries < 600
+					  : now - wait0 < 1000000000ull && quiet < 200000000ull) {
+				k->queue_full_waits++;
+				rd_kafka_poll(k->rk, k->has_spool ? 20 : 100);
+				continue;
+			}
 		}
 		if (from_spool) {
 			nm_kafka_replay_failed(k, err, token, records);
@@ -683,6 +714,11 @@ static void nm_kafka_poll(void *o)
 	}
 	int budget = nm_kafka_replay_budget(k);
 	for (int i = 0; i < budget; i++) {
+		/* room for the largest message (or an empty queue), else the
+		 * replay waits for reports */
+		if (k->outq_max && k->outq_bytes &&
+		    k->outq_bytes + k->cfg.max_message_bytes + 65536u > k->outq_max)
+			break;
 		void *msg;
 		size_t len;
 		uint32_t records;

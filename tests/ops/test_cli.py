@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import Checks  # noqa: E402
+from opslib import Checks, free_udp_offset  # noqa: E402
 
 # An option of each program that takes a value, to leave it out.
 NEEDS_VALUE = {'netmeta': '--config', 'netmeta-decode': '--template-lifetime', 'netmeta-gen': '--udp',
@@ -65,10 +65,14 @@ def main():
         ('metrics: {listen: "[::1]:9999", max_exporters: 65536}', 0,
          'netmeta: metrics on http://[::1]:9999/metrics, 65536 exporter series per worker'),
     ]
+    # --check binds (and closes) the listen ports: free ones, not the defaults
+    off = free_udp_offset()
+    ports = 'listen: {sflow: [%d], netflow: [%d], ipfix: [%d]}\n' % (6343 + off, 2055 + off,
+                                                                   4739 + off)
     for i, (text, want_rc, want) in enumerate(cases):
         path = os.path.join(d, 'c%d.yaml' % i)
         with open(path, 'w') as f:
-            f.write(text + '\nsinks: [{type: discard}]\n')
+            f.write(text + '\n' + ports + 'sinks: [{type: discard}]\n')
         rc, out, err = run([nm, '--config', path, '--check'])
         ck.check(rc == want_rc and want in err, 'config %r: --check exit %d, says %r' % (text, want_rc, want),
                  (rc, err[-300:]))
