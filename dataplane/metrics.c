@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dpdk.h"
+#include "sock.h"
 #include "util.h"
 
 /* Connections served at once, per client address, and how long an idle
@@ -363,6 +365,70 @@ static void nm_render_exporters(struct nm_text *t, const struct nm_metrics_src *
 							    memory_order_relaxed));
 }
 
+/* ---- ports: DPDK ports' ethdev statistics, the sockets' kernel drops ---- */
+
+struct nm_ports {
+	struct nm_port_stats p[NM_CFG_MAX_PORTS];
+	uint32_t n;
+};
+
+static void nm_port_fn(void *ctx, const struct nm_port_stats *st)
+{
+	struct nm_ports *ps = ctx;
+	if (ps->n < NM_CFG_MAX_PORTS)
+		ps->p[ps->n++] = *st;
+}
+
+static const struct {
+	const char *fam, *help;
+	size_t off;
+} nm_port_fam[] = {
+	{"netmeta_port_packets_total", "packets the DPDK port received (ethdev ipackets)",
+	 offsetof(struct nm_port_stats, packets)},
+	{"netmeta_port_bytes_total", "bytes the DPDK port received (ethdev ibytes)",
+	 offsetof(struct nm_port_stats, bytes)},
+	{"netmeta_port_missed_total",
+	 "packets the NIC dropped because its RX queues were full (ethdev imissed): the "
+	 "workers did not keep up",
+	 offsetof(struct nm_port_stats, missed)},
+	{"netmeta_port_errors_total", "erroneous frames the port received (ethdev ierrors)",
+	 offsetof(struct nm_port_stats, errors)},
+	{"netmeta_port_nombuf_total",
+	 "packets the port could not receive for want of an mbuf (ethdev rx_nombuf): raise mbufs",
+	 offsetof(struct nm_port_stats, nombuf)},
+};
+
+/* The stats thread reads the ports' statistics here (rte_eth_stats_get is
+ * safe from a control thread); workers never do. */
+static void nm_render_ports(struct nm_text *t, const struct nm_config *cfg)
+{
+	if (cfg->backend == NM_BACKEND_DPDK) {
+		static _Thread_local struct nm_ports ps;
+		ps.n = 0;
+		nm_dpdk_port_stats_each(nm_port_fn, &ps);
+		for (size_t f = 0; ps.n && f < sizeof(nm_port_fam) / sizeof(nm_port_fam[0]); f++) {
+			nm_family(t, nm_port_fam[f].fam, "counter", nm_port_fam[f].help);
+			for (uint32_t i = 0; i < ps.n; i++) {
+				uint64_t v;
+				memcpy(&v, (const char *)&ps.p[i] + nm_port_fam[f].off, sizeof(v));
+				nm_text_printf(t, "%s{port=\"%u\"} %" PRIu64 "\n", nm_port_fam[f].fam,
+					       (unsigned)ps.p[i].port_id, v);
+			}
+		}
+		return;
+	}
+	/* socket backend: one socket per worker and listen port */
+	nm_family(t, "netmeta_port_kernel_dropped_datagrams_total", "counter",
+		  "datagrams the kernel dropped at a worker's socket of a UDP port, its receive "
+		  "buffer full (SO_RXQ_OVFL; the sum is netmeta_kernel_dropped_datagrams_total)");
+	for (uint32_t k = 0; k < cfg->nlisten; k++)
+		for (uint32_t w = 0; w < cfg->workers; w++)
+			nm_text_printf(t,
+				       "netmeta_port_kernel_dropped_datagrams_total{port=\"%u\",worker=\"%" PRIu32
+				       "\"} %" PRIu64 "\n",
+				       (unsigned)cfg->listen[k].port, w, nm_sock_kernel_drops(w, k));
+}
+
 char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 {
 	struct nm_text t = {malloc(65536), 0, 65536, false};
@@ -397,6 +463,11 @@ char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 	nm_render_decode(&t, src, ws);
 	nm_render_sink(&t, src);
 	nm_render_exporters(&t, src);
+	const struct nm_config *cfg =
+		src->cfg ? atomic_load_explicit(src->cfg, memory_order_acquire) : NULL;
+	if (cfg) {
+		nm_render_ports(&t, cfg);
+	}
 	free(ws);
 	if (t.oom) {
 		free(t.p);
