@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dpdk.h"
+#include "linux_in.h"
 #include "sock.h"
 #include "util.h"
 
@@ -429,6 +430,85 @@ static void nm_render_ports(struct nm_text *t, const struct nm_config *cfg)
 				       (unsigned)cfg->listen[k].port, w, nm_sock_kernel_drops(w, k));
 }
 
+/* ---- the Linux inputs' own counters (NM_LINUX_COUNTERS) ---- */
+
+/* Family and label of each: what several inputs share (overruns) or what
+ * differs only by kind (conntrack events) is one family with a label. */
+static const struct {
+	enum nm_lc c;
+	const char *fam, *lab;
+} nm_lc_fam[] = {
+	{NM_LC_NFLOG_PACKETS, "netmeta_nflog_packets_total", ""},
+	{NM_LC_NFLOG_NOT_IP, "netmeta_nflog_not_ip_packets_total", ""},
+	{NM_LC_NFLOG_HDR_CUT, "netmeta_nflog_header_cut_records_total", ""},
+	{NM_LC_NFLOG_OVERRUNS, "netmeta_linux_input_overruns_total", "input=\"nflog\""},
+	{NM_LC_NFLOG_SEQ_LOST, "netmeta_nflog_sequence_lost_total", ""},
+	{NM_LC_CT_NEW, "netmeta_conntrack_events_total", "event=\"new\""},
+	{NM_LC_CT_DESTROY, "netmeta_conntrack_events_total", "event=\"destroy\""},
+	{NM_LC_CT_DUMPED, "netmeta_conntrack_dumped_connections_total", ""},
+	{NM_LC_CT_REPLY_EMPTY, "netmeta_conntrack_reply_empty_total", ""},
+	{NM_LC_CT_NO_COUNTERS, "netmeta_conntrack_no_accounting_total", ""},
+	{NM_LC_CT_OVERRUNS, "netmeta_linux_input_overruns_total", "input=\"conntrack\""},
+	{NM_LC_CT_RESYNC_DUMPS, "netmeta_conntrack_resync_dumps_total", ""},
+	{NM_LC_CT_RESYNC_LIVE, "netmeta_conntrack_resync_connections_total", ""},
+	{NM_LC_CT_DUMP_FAILED, "netmeta_conntrack_dumps_failed_total", ""},
+};
+
+#define NM_NLC_FAM (sizeof(nm_lc_fam) / sizeof(nm_lc_fam[0]))
+_Static_assert(NM_NLC_FAM == NM_LC__COUNT, "every Linux input counter has a family");
+
+static const char *const nm_lc_help[] = {
+#define NM_X_(name, msg) msg,
+	NM_LINUX_COUNTERS(NM_X_)
+#undef NM_X_
+};
+
+static bool nm_lc_on(const struct nm_config *cfg, enum nm_lc c)
+{
+	return strncmp(nm_lc_name(c), "NFLOG_", 6) == 0 ? cfg->nflog.on : cfg->conntrack.on;
+}
+
+static void nm_render_linux(struct nm_text *t, const struct nm_config *cfg)
+{
+	if (!cfg->nflog.on && !cfg->conntrack.on)
+		return;
+	/* which worker each input is (its records, rings and drops are that
+	 * worker's series): the backend's workers first, then nflog, conntrack */
+	nm_family(t, "netmeta_linux_input_info", "gauge",
+		  "the Linux inputs that run, and the worker label of each");
+	uint32_t w = cfg->workers;
+	if (cfg->nflog.on)
+		nm_text_printf(t, "netmeta_linux_input_info{input=\"nflog\",worker=\"%" PRIu32 "\"} 1\n",
+			       w++);
+	if (cfg->conntrack.on)
+		nm_text_printf(t,
+			       "netmeta_linux_input_info{input=\"conntrack\",worker=\"%" PRIu32 "\"} 1\n",
+			       w);
+	bool done[NM_NLC_FAM] = {false};
+	for (size_t i = 0; i < NM_NLC_FAM; i++) {
+		if (done[i] || !nm_lc_on(cfg, nm_lc_fam[i].c))
+			continue;
+		const char *help = nm_lc_help[nm_lc_fam[i].c];
+		if (strcmp(nm_lc_fam[i].fam, "netmeta_linux_input_overruns_total") == 0)
+			help = "socket overruns (ENOBUFS) of a Linux input: the kernel dropped messages";
+		else if (strcmp(nm_lc_fam[i].fam, "netmeta_conntrack_events_total") == 0)
+			help = "conntrack events received, by kind";
+		nm_family(t, nm_lc_fam[i].fam, "counter", help);
+		for (size_t k = i; k < NM_NLC_FAM; k++) {
+			if (done[k] || strcmp(nm_lc_fam[k].fam, nm_lc_fam[i].fam) != 0 ||
+			    !nm_lc_on(cfg, nm_lc_fam[k].c))
+				continue;
+			done[k] = true;
+			uint64_t v = nm_linux_counter(nm_lc_fam[k].c);
+			if (nm_lc_fam[k].lab[0])
+				nm_text_printf(t, "%s{%s} %" PRIu64 "\n", nm_lc_fam[k].fam,
+					       nm_lc_fam[k].lab, v);
+			else
+				nm_text_printf(t, "%s %" PRIu64 "\n", nm_lc_fam[k].fam, v);
+		}
+	}
+}
+
 char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 {
 	struct nm_text t = {malloc(65536), 0, 65536, false};
@@ -467,6 +547,7 @@ char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 		src->cfg ? atomic_load_explicit(src->cfg, memory_order_acquire) : NULL;
 	if (cfg) {
 		nm_render_ports(&t, cfg);
+		nm_render_linux(&t, cfg);
 	}
 	free(ws);
 	if (t.oom) {
