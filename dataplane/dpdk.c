@@ -528,8 +528,12 @@ void nm_dpdk_port_stats_each(nm_port_stats_fn *fn, void *ctx)
 		struct rte_eth_stats st;
 		if (rte_eth_stats_get(nm_dports[i].port_id, &st) != 0)
 			continue;
-		struct nm_port_stats ps = {nm_dports[i].port_id, st.ipackets, st.ibytes,
-					   st.imissed, st.ierrors, st.rx_nombuf};
+		struct nm_port_stats ps = {.port_id = nm_dports[i].port_id,
+					   .packets = st.ipackets,
+					   .bytes = st.ibytes,
+					   .missed = st.imissed,
+					   .errors = st.ierrors,
+					   .nombuf = st.rx_nombuf};
 		fn(ctx, &ps);
 	}
 }
