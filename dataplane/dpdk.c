@@ -521,6 +521,23 @@ void nm_dpdk_port_stats(void *file)
 	}
 }
 
+void nm_dpdk_port_stats_each(nm_port_stats_fn *fn, void *ctx)
+{
+	/* the ports nm_dpdk_init() set up (nm_ndports is fixed once it returned) */
+	for (uint32_t i = 0; i < nm_ndports; i++) {
+		struct rte_eth_stats st;
+		if (rte_eth_stats_get(nm_dports[i].port_id, &st) != 0)
+			continue;
+		struct nm_port_stats ps = {.port_id = nm_dports[i].port_id,
+					   .packets = st.ipackets,
+					   .bytes = st.ibytes,
+					   .missed = st.imissed,
+					   .errors = st.ierrors,
+					   .nombuf = st.rx_nombuf};
+		fn(ctx, &ps);
+	}
+}
+
 void nm_dpdk_cleanup(void)
 {
 	for (uint32_t i = 0; i < nm_ndports; i++) {

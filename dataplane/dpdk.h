@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "worker.h"
@@ -39,5 +40,27 @@ int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), v
 
 /* Per-port counters for the stats: ipackets, imissed, rx_nombuf. */
 void nm_dpdk_port_stats(void *file);
+
+/* One DPDK port's ethdev statistics (rte_eth_stats). */
+struct nm_port_stats {
+	uint16_t port_id;
+	uint64_t packets; /* ipackets: received by the port */
+	uint64_t bytes;   /* ibytes */
+	uint64_t missed;  /* imissed: dropped by the NIC, its RX queues full */
+	uint64_t errors;  /* ierrors: erroneous frames */
+	uint64_t nombuf;  /* rx_nombuf: no mbuf to receive into */
+};
+
+typedef void nm_port_stats_fn(void *ctx, const struct nm_port_stats *st);
+
+/*
+ * Calls fn(ctx, stats) for each port nm_dpdk_init() set up, in port order,
+ * with rte_eth_stats_get()'s figures (a port whose statistics cannot be
+ * read is left out). For the stats thread (a control thread): never call
+ * it from a worker lcore, nor after nm_dpdk_cleanup() (the metrics
+ * endpoint stops before it). Calls nothing before nm_dpdk_init() or
+ * without DPDK.
+ */
+void nm_dpdk_port_stats_each(nm_port_stats_fn *fn, void *ctx);
 
 #endif

@@ -37,6 +37,12 @@ void nm_dpdk_port_stats(void *file)
 	(void)file;
 }
 
+void nm_dpdk_port_stats_each(nm_port_stats_fn *fn, void *ctx)
+{
+	(void)fn;
+	(void)ctx;
+}
+
 int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
 {
 	(void)name;

@@ -83,8 +83,20 @@ struct nm_linux {
 	atomic_bool *stop;
 	pthread_t nflog_tid, ct_tid;
 	bool nflog_started, ct_started;
-	struct nm_linux_ctr ctr;
+	struct nm_linux_ctr *ctr; /* nm_linux_ctr_live */
 };
+
+/* The inputs' counters: one set per process (main starts the inputs once),
+ * static so the metrics endpoint reads them whenever it scrapes, before the
+ * inputs start and after they are freed alike. */
+static struct nm_linux_ctr nm_linux_ctr_live;
+
+uint64_t nm_linux_counter(enum nm_lc k)
+{
+	return (unsigned)k < NM_LC__COUNT
+		       ? atomic_load_explicit(&nm_linux_ctr_live.v[k], memory_order_relaxed)
+		       : 0;
+}
 
 static void *nm_linux_nflog_thread(void *arg)
 {
@@ -111,14 +123,15 @@ struct nm_linux *nm_linux_start(const struct nm_config *cfg, struct nm_worker *w
 		return NULL;
 	}
 	lx->stop = stop;
+	lx->ctr = &nm_linux_ctr_live;
 	uint32_t k = 0;
 	if (cfg->nflog.on) {
-		lx->nflog = nm_nflog_open(&cfg->nflog, &w[k++], &lx->ctr, err, errlen);
+		lx->nflog = nm_nflog_open(&cfg->nflog, &w[k++], lx->ctr, err, errlen);
 		if (lx->nflog == NULL)
 			goto fail;
 	}
 	if (cfg->conntrack.on) {
-		lx->ct = nm_ct_open(&cfg->conntrack, &w[k++], &lx->ctr, err, errlen);
+		lx->ct = nm_ct_open(&cfg->conntrack, &w[k++], lx->ctr, err, errlen);
 		if (lx->ct == NULL)
 			goto fail;
 	}
@@ -176,7 +189,7 @@ void nm_linux_print(const struct nm_linux *lx, FILE *o)
 		bool nflog = strncmp(nm_lc_names[k], "NFLOG_", 6) == 0;
 		if ((nflog && lx->nflog) || (!nflog && lx->ct))
 			fprintf(o, "%s %" PRIu64 "\n", nm_lc_names[k],
-				atomic_load_explicit(&lx->ctr.v[k], memory_order_relaxed));
+				atomic_load_explicit(&lx->ctr->v[k], memory_order_relaxed));
 	}
 }
 

@@ -61,6 +61,10 @@ static inline void nm_lc_add(struct nm_linux_ctr *c, enum nm_lc k, uint64_t v)
 
 const char *nm_lc_name(enum nm_lc k);
 
+/* The running inputs' counter k (relaxed load; 0 before they start or for
+ * an input that is off). Any thread: the metrics endpoint reads it. */
+uint64_t nm_linux_counter(enum nm_lc k);
+
 /* How many Linux inputs the config turns on (each needs one worker). */
 uint32_t nm_linux_count(const struct nm_config *cfg);
 

@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dpdk.h"
+#include "linux_in.h"
+#include "sock.h"
 #include "util.h"
 
 /* Connections served at once, per client address, and how long an idle
@@ -363,6 +366,149 @@ static void nm_render_exporters(struct nm_text *t, const struct nm_metrics_src *
 							    memory_order_relaxed));
 }
 
+/* ---- ports: DPDK ports' ethdev statistics, the sockets' kernel drops ---- */
+
+struct nm_ports {
+	struct nm_port_stats p[NM_CFG_MAX_PORTS];
+	uint32_t n;
+};
+
+static void nm_port_fn(void *ctx, const struct nm_port_stats *st)
+{
+	struct nm_ports *ps = ctx;
+	if (ps->n < NM_CFG_MAX_PORTS)
+		ps->p[ps->n++] = *st;
+}
+
+static const struct {
+	const char *fam, *help;
+	size_t off;
+} nm_port_fam[] = {
+	{"netmeta_port_packets_total", "packets the DPDK port received (ethdev ipackets)",
+	 offsetof(struct nm_port_stats, packets)},
+	{"netmeta_port_bytes_total", "bytes the DPDK port received (ethdev ibytes)",
+	 offsetof(struct nm_port_stats, bytes)},
+	{"netmeta_port_missed_total",
+	 "packets the NIC dropped because its RX queues were full (ethdev imissed): the "
+	 "workers did not keep up",
+	 offsetof(struct nm_port_stats, missed)},
+	{"netmeta_port_errors_total", "erroneous frames the port received (ethdev ierrors)",
+	 offsetof(struct nm_port_stats, errors)},
+	{"netmeta_port_nombuf_total",
+	 "packets the port could not receive for want of an mbuf (ethdev rx_nombuf): raise mbufs",
+	 offsetof(struct nm_port_stats, nombuf)},
+};
+
+/* The stats thread reads the ports' statistics here (rte_eth_stats_get is
+ * safe from a control thread); workers never do. */
+static void nm_render_ports(struct nm_text *t, const struct nm_config *cfg)
+{
+	if (cfg->backend == NM_BACKEND_DPDK) {
+		static _Thread_local struct nm_ports ps;
+		ps.n = 0;
+		nm_dpdk_port_stats_each(nm_port_fn, &ps);
+		for (size_t f = 0; ps.n && f < sizeof(nm_port_fam) / sizeof(nm_port_fam[0]); f++) {
+			nm_family(t, nm_port_fam[f].fam, "counter", nm_port_fam[f].help);
+			for (uint32_t i = 0; i < ps.n; i++) {
+				uint64_t v;
+				memcpy(&v, (const char *)&ps.p[i] + nm_port_fam[f].off, sizeof(v));
+				nm_text_printf(t, "%s{port=\"%u\"} %" PRIu64 "\n", nm_port_fam[f].fam,
+					       (unsigned)ps.p[i].port_id, v);
+			}
+		}
+		return;
+	}
+	/* socket backend: one socket per worker and listen port */
+	nm_family(t, "netmeta_port_kernel_dropped_datagrams_total", "counter",
+		  "datagrams the kernel dropped at a worker's socket of a UDP port, its receive "
+		  "buffer full (SO_RXQ_OVFL; the sum is netmeta_kernel_dropped_datagrams_total)");
+	for (uint32_t k = 0; k < cfg->nlisten; k++)
+		for (uint32_t w = 0; w < cfg->workers; w++)
+			nm_text_printf(t,
+				       "netmeta_port_kernel_dropped_datagrams_total{port=\"%u\",worker=\"%" PRIu32
+				       "\"} %" PRIu64 "\n",
+				       (unsigned)cfg->listen[k].port, w, nm_sock_kernel_drops(w, k));
+}
+
+/* ---- the Linux inputs' own counters (NM_LINUX_COUNTERS) ---- */
+
+/* Family and label of each: what several inputs share (overruns) or what
+ * differs only by kind (conntrack events) is one family with a label. */
+static const struct {
+	enum nm_lc c;
+	const char *fam, *lab;
+} nm_lc_fam[] = {
+	{NM_LC_NFLOG_PACKETS, "netmeta_nflog_packets_total", ""},
+	{NM_LC_NFLOG_NOT_IP, "netmeta_nflog_not_ip_packets_total", ""},
+	{NM_LC_NFLOG_HDR_CUT, "netmeta_nflog_header_cut_records_total", ""},
+	{NM_LC_NFLOG_OVERRUNS, "netmeta_linux_input_overruns_total", "input=\"nflog\""},
+	{NM_LC_NFLOG_SEQ_LOST, "netmeta_nflog_sequence_lost_total", ""},
+	{NM_LC_CT_NEW, "netmeta_conntrack_events_total", "event=\"new\""},
+	{NM_LC_CT_DESTROY, "netmeta_conntrack_events_total", "event=\"destroy\""},
+	{NM_LC_CT_DUMPED, "netmeta_conntrack_dumped_connections_total", ""},
+	{NM_LC_CT_REPLY_EMPTY, "netmeta_conntrack_reply_empty_total", ""},
+	{NM_LC_CT_NO_COUNTERS, "netmeta_conntrack_no_accounting_total", ""},
+	{NM_LC_CT_OVERRUNS, "netmeta_linux_input_overruns_total", "input=\"conntrack\""},
+	{NM_LC_CT_RESYNC_DUMPS, "netmeta_conntrack_resync_dumps_total", ""},
+	{NM_LC_CT_RESYNC_LIVE, "netmeta_conntrack_resync_connections_total", ""},
+	{NM_LC_CT_DUMP_FAILED, "netmeta_conntrack_dumps_failed_total", ""},
+};
+
+#define NM_NLC_FAM (sizeof(nm_lc_fam) / sizeof(nm_lc_fam[0]))
+_Static_assert(NM_NLC_FAM == NM_LC__COUNT, "every Linux input counter has a family");
+
+static const char *const nm_lc_help[] = {
+#define NM_X_(name, msg) msg,
+	NM_LINUX_COUNTERS(NM_X_)
+#undef NM_X_
+};
+
+static bool nm_lc_on(const struct nm_config *cfg, enum nm_lc c)
+{
+	return strncmp(nm_lc_name(c), "NFLOG_", 6) == 0 ? cfg->nflog.on : cfg->conntrack.on;
+}
+
+static void nm_render_linux(struct nm_text *t, const struct nm_config *cfg)
+{
+	if (!cfg->nflog.on && !cfg->conntrack.on)
+		return;
+	/* which worker each input is (its records, rings and drops are that
+	 * worker's series): the backend's workers first, then nflog, conntrack */
+	nm_family(t, "netmeta_linux_input_info", "gauge",
+		  "the Linux inputs that run, and the worker label of each");
+	uint32_t w = cfg->workers;
+	if (cfg->nflog.on)
+		nm_text_printf(t, "netmeta_linux_input_info{input=\"nflog\",worker=\"%" PRIu32 "\"} 1\n",
+			       w++);
+	if (cfg->conntrack.on)
+		nm_text_printf(t,
+			       "netmeta_linux_input_info{input=\"conntrack\",worker=\"%" PRIu32 "\"} 1\n",
+			       w);
+	bool done[NM_NLC_FAM] = {false};
+	for (size_t i = 0; i < NM_NLC_FAM; i++) {
+		if (done[i] || !nm_lc_on(cfg, nm_lc_fam[i].c))
+			continue;
+		const char *help = nm_lc_help[nm_lc_fam[i].c];
+		if (strcmp(nm_lc_fam[i].fam, "netmeta_linux_input_overruns_total") == 0)
+			help = "socket overruns (ENOBUFS) of a Linux input: the kernel dropped messages";
+		else if (strcmp(nm_lc_fam[i].fam, "netmeta_conntrack_events_total") == 0)
+			help = "conntrack events received, by kind";
+		nm_family(t, nm_lc_fam[i].fam, "counter", help);
+		for (size_t k = i; k < NM_NLC_FAM; k++) {
+			if (done[k] || strcmp(nm_lc_fam[k].fam, nm_lc_fam[i].fam) != 0 ||
+			    !nm_lc_on(cfg, nm_lc_fam[k].c))
+				continue;
+			done[k] = true;
+			uint64_t v = nm_linux_counter(nm_lc_fam[k].c);
+			if (nm_lc_fam[k].lab[0])
+				nm_text_printf(t, "%s{%s} %" PRIu64 "\n", nm_lc_fam[k].fam,
+					       nm_lc_fam[k].lab, v);
+			else
+				nm_text_printf(t, "%s %" PRIu64 "\n", nm_lc_fam[k].fam, v);
+		}
+	}
+}
+
 char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 {
 	struct nm_text t = {malloc(65536), 0, 65536, false};
@@ -397,6 +543,12 @@ char *nm_metrics_render(const struct nm_metrics_src *src, size_t *len)
 	nm_render_decode(&t, src, ws);
 	nm_render_sink(&t, src);
 	nm_render_exporters(&t, src);
+	const struct nm_config *cfg =
+		src->cfg ? atomic_load_explicit(src->cfg, memory_order_acquire) : NULL;
+	if (cfg) {
+		nm_render_ports(&t, cfg);
+		nm_render_linux(&t, cfg);
+	}
 	free(ws);
 	if (t.oom) {
 		free(t.p);

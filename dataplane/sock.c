@@ -34,6 +34,19 @@ struct nm_sock_thread {
 	pthread_t tid;
 };
 
+/* Each socket's kernel drops (SO_RXQ_OVFL deltas, in 64 bits), by worker
+ * and listen index: written by its worker thread only (relaxed), read by
+ * the metrics endpoint. Static so a scrape after the backend returned
+ * still reads it. */
+static _Atomic uint64_t nm_sock_ovfl[NM_CFG_MAX_WORKERS][NM_CFG_MAX_LISTEN];
+
+uint64_t nm_sock_kernel_drops(uint32_t w, uint32_t k)
+{
+	if (w >= NM_CFG_MAX_WORKERS || k >= NM_CFG_MAX_LISTEN)
+		return 0;
+	return atomic_load_explicit(&nm_sock_ovfl[w][k], memory_order_relaxed);
+}
+
 /*
  * Reuseport program: the socket index (= worker, sockets join each port's
  * group in worker order) is the exporter address modulo the worker count:
@@ -207,8 +220,13 @@ static int nm_sock_recv(struct nm_sock_thread *t, struct nm_sock_bufs *b, uint32
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
 			uint32_t v;
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			nm_wc_add(t->w, NM_WC_KERNEL_DROPS, v - t->last_ovfl[i]);
+			uint32_t d = v - t->last_ovfl[i];
+			nm_wc_add(t->w, NM_WC_KERNEL_DROPS, d);
 			t->last_ovfl[i] = v;
+			/* single writer: this thread; the metrics endpoint loads it */
+			_Atomic uint64_t *o = &nm_sock_ovfl[t->w->id][i];
+			atomic_store_explicit(o, atomic_load_explicit(o, memory_order_relaxed) + d,
+					      memory_order_relaxed);
 		}
 	}
 	return n;

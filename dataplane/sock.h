@@ -10,6 +10,7 @@
 #define NM_SOCK_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "worker.h"
@@ -26,5 +27,13 @@ int nm_sock_ports_free(const struct nm_config *cfg, char *err, size_t errlen);
  * or -1 with a message in err when sockets could not be set up. */
 int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
 		char *err, size_t errlen);
+
+/*
+ * Datagrams the kernel dropped at one socket (SO_RXQ_OVFL): worker w's
+ * socket on cfg->listen[k]. Its sum over w and k is KERNEL_DROPS (the
+ * worker updates both after each receive that carries the count). Any
+ * thread; 0 for a socket that does not exist (yet).
+ */
+uint64_t nm_sock_kernel_drops(uint32_t w, uint32_t k);
 
 #endif

@@ -3,7 +3,7 @@
 """
 Suite 'linux-inputs': the NFLOG and conntrack inputs against the kernel.
 
-    test_linux_inputs.py nflog|sampling|conntrack|burst|errors NETMETA
+    test_linux_inputs.py nflog|sampling|conntrack|burst|metrics|errors NETMETA
 
 Two network namespaces joined by a veth pair: linuxin-<pid>-a holds the
 collector (run inside it with ip netns exec: netfilter is per namespace),
@@ -22,6 +22,13 @@ neighbour entries keep ARP and ND out of the picture.
   burst      10,000 UDP connections deleted at once (10,000 DESTROY events)
              with a 64 KiB socket buffer: overruns are counted, and reliable
              delivery (NETLINK_BROADCAST_ERROR) makes every one a record.
+  metrics    both inputs with the metrics endpoint on: 300 UDP datagrams
+             logged to group 10, their 300 connections deleted (300 DESTROY
+             events); the scrape shows every NM_LINUX_COUNTERS counter under
+             its Prometheus name (netmeta_nflog_packets_total 300,
+             netmeta_conntrack_events_total{event="destroy"} 300, overruns
+             by input, ...), which worker each input is, and equals the
+             counters printed at exit.
   errors     a group out of range, a group another listener holds, no
              CAP_NET_ADMIN, nfnetlink_log / nf_conntrack absent: exit 1 and a
              message that says so.
@@ -198,6 +205,10 @@ def helper(args):
         while s.recv(4096):
             pass
         s.close()
+    elif kind == 'http-get':  # URL: the body on stdout
+        import urllib.request
+        with urllib.request.urlopen(args[1], timeout=30) as r:
+            sys.stdout.write(r.read().decode())
     elif kind == 'udp-send':  # HOST PORT COUNT SIZE NEWSOCK
         fam = socket.AF_INET6 if ':' in args[1] else socket.AF_INET
         n, size, new = int(args[3]), int(args[4]), args[5] == '1'
@@ -216,6 +227,13 @@ def helper(args):
                     break
                 except (BlockingIOError, OSError):
                     time.sleep(0.001)
+
+
+def run_out(name, *args):
+    """A helper inside namespace name -> its stdout."""
+    cmd = ['ip', 'netns', 'exec', name, sys.executable, os.path.abspath(__file__), 'helper'] + \
+        [str(a) for a in args]
+    return subprocess.run(cmd, check=True, timeout=120, capture_output=True, text=True).stdout
 
 
 def run_in(name, *args, bg=False):
@@ -537,6 +555,144 @@ def test_burst(netmeta, tmp):
                                    ctr.get('CT_OVERRUNS', 0), ctr.get('CT_RESYNC_LIVE', 0)))
 
 
+# NM_LINUX_COUNTERS (dataplane/linux_in.h) -> (family, labels), as
+# dataplane/metrics.c names them
+LC_METRICS = {
+    'NFLOG_PACKETS': ('netmeta_nflog_packets_total', {}),
+    'NFLOG_NOT_IP': ('netmeta_nflog_not_ip_packets_total', {}),
+    'NFLOG_HDR_CUT': ('netmeta_nflog_header_cut_records_total', {}),
+    'NFLOG_OVERRUNS': ('netmeta_linux_input_overruns_total', {'input': 'nflog'}),
+    'NFLOG_SEQ_LOST': ('netmeta_nflog_sequence_lost_total', {}),
+    'CT_NEW': ('netmeta_conntrack_events_total', {'event': 'new'}),
+    'CT_DESTROY': ('netmeta_conntrack_events_total', {'event': 'destroy'}),
+    'CT_DUMPED': ('netmeta_conntrack_dumped_connections_total', {}),
+    'CT_REPLY_EMPTY': ('netmeta_conntrack_reply_empty_total', {}),
+    'CT_NO_COUNTERS': ('netmeta_conntrack_no_accounting_total', {}),
+    'CT_OVERRUNS': ('netmeta_linux_input_overruns_total', {'input': 'conntrack'}),
+    'CT_RESYNC_DUMPS': ('netmeta_conntrack_resync_dumps_total', {}),
+    'CT_RESYNC_LIVE': ('netmeta_conntrack_resync_connections_total', {}),
+    'CT_DUMP_FAILED': ('netmeta_conntrack_dumps_failed_total', {}),
+}
+
+
+def parse_metrics(text):
+    """Prometheus text -> ({(name, frozenset(labels)): value}, {family: type})."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith('# TYPE '):
+            _, _, name, typ = line.split(' ', 3)
+            if name in types:
+                fail('family %s declared twice' % name)
+            types[name] = typ
+            continue
+        if not line or line.startswith('#'):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m:
+            fail('bad metrics line %r' % line)
+        labels = frozenset(re.findall(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"', m.group(3) or ''))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples, types
+
+
+def metric(samples, name, **labels):
+    """The one series of name with exactly these labels, or None."""
+    return samples.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+
+def test_metrics(netmeta, tmp):
+    preflight(need_ct=True)
+    n, mport = 300, 19464
+    # The scrapes' own TCP connections stay out of conntrack (no events);
+    # "ct state" turns connection tracking on in the namespace.
+    nft('''table inet linuxin {
+  chain raw_o { type filter hook output priority raw;
+    tcp dport %(m)d notrack
+    tcp sport %(m)d notrack
+  }
+  chain raw_p { type filter hook prerouting priority raw;
+    tcp dport %(m)d notrack
+    tcp sport %(m)d notrack
+  }
+  chain o { type filter hook output priority 0;
+    ct state new counter
+    oif "%(a)s" udp dport 5002 log group 10
+  }
+}''' % {'a': IFA, 'm': mport})
+    # unreplied UDP entries live 30 s by default: long enough is safer on a slow machine
+    ns(NSA, 'echo 300 > /proc/sys/net/netfilter/nf_conntrack_udp_timeout')
+    c = Collector(netmeta, 'nflog: {groups: [{group: 10, sampling_rate: 1}]}\nconntrack: {}\n'
+                  'metrics: {listen: "127.0.0.1:%d"}\n' % mport, tmp,
+                  ['netmeta: nflog: bound group 10', 'netmeta: conntrack: listening for events',
+                   'netmeta: ready'])
+
+    def scrape():
+        return parse_metrics(run_out(NSA, 'http-get', 'http://127.0.0.1:%d/metrics' % mport))
+    s0, types = scrape()
+    for name, (fam, lab) in LC_METRICS.items():
+        if metric(s0, fam, **lab) is None or types.get(fam) != 'counter':
+            fail('%s: no counter %s%s in the scrape before traffic' % (name, fam, lab or ''))
+    # one connection per datagram (distinct source ports), each logged once
+    run_in(NSA, 'udp-send', B4, 5002, n, 40, 1)
+    wait_for(lambda: len([r for r in c.records() if r['Type'] == 'NFLOG']) >= n, 'the NFLOG records')
+    wait_for(lambda: int(ns(NSA, 'conntrack -L -p udp --orig-port-dst 5002 2>/dev/null | wc -l',
+                            check=False).stdout.strip() or 0) >= n, '%d conntrack entries' % n)
+    ns(NSA, 'conntrack -D -p udp --orig-port-dst 5002 >/dev/null 2>&1', check=False)
+
+    def ct_done():
+        return len([r for r in c.records() if r['Type'] == 'CONNTRACK' and r['DstPort'] == 5002
+                    and r['FlowEndReason'] == 3]) >= n
+    wait_for(ct_done, 'the DESTROY records', 60)
+    # no event in flight: the counters stop moving
+    last = [None, time.time()]
+
+    def settled():
+        s, _ = scrape()
+        v = tuple(metric(s, f, **l) for f, l in LC_METRICS.values())
+        if v != last[0]:
+            last[0], last[1] = v, time.time()
+        return time.time() - last[1] > 1.0 and s
+    s = wait_for(settled, 'the Linux counters to settle', 60)
+    info = {dict(ls)['input']: dict(ls)['worker'] for (nm_, ls), v in s.items()
+            if nm_ == 'netmeta_linux_input_info' and v == 1}
+    ctr = c.stop()
+    recs = c.records()
+    nfl = [r for r in recs if r['Type'] == 'NFLOG']
+    ctr_recs = [r for r in recs if r['Type'] == 'CONNTRACK']
+    checks = [
+        (metric(s, 'netmeta_nflog_packets_total'), n, 'netmeta_nflog_packets_total'),
+        (metric(s, 'netmeta_conntrack_events_total', event='new'), n,
+         'netmeta_conntrack_events_total{event="new"} (the scrapes are not tracked)'),
+        (metric(s, 'netmeta_conntrack_events_total', event='destroy'), n,
+         'netmeta_conntrack_events_total{event="destroy"}'),
+        (metric(s, 'netmeta_conntrack_reply_empty_total'), n,
+         'netmeta_conntrack_reply_empty_total (unreplied UDP)'),
+        (metric(s, 'netmeta_linux_input_overruns_total', input='nflog'), 0, 'nflog overruns'),
+        (metric(s, 'netmeta_linux_input_overruns_total', input='conntrack'), 0, 'conntrack overruns'),
+        (metric(s, 'netmeta_nflog_sequence_lost_total'), 0, 'nflog sequence loss'),
+        (info, {'nflog': '1', 'conntrack': '2'}, 'netmeta_linux_input_info: nflog worker 1, conntrack 2'),
+        (metric(s, 'netmeta_records_sent_total', worker=1), len(nfl), 'records of the nflog worker'),
+        (metric(s, 'netmeta_records_sent_total', worker=2), len(ctr_recs),
+         'records of the conntrack worker'),
+        (len(nfl), n, 'NFLOG records'),
+    ]
+    bad = ['%s: scraped %s, want %s' % (what, got, want) for got, want, what in checks if got != want]
+    for name, (fam, lab) in LC_METRICS.items():
+        if metric(s, fam, **lab) != ctr.get(name):
+            bad.append('%s: scraped %s, %s at exit' % (fam + str(lab or ''), metric(s, fam, **lab), ctr.get(name)))
+    if bad:
+        fail('metrics: ' + '; '.join(bad))
+    print('metrics: nflog_packets %d, conntrack events new %d destroy %d, reply_empty %d, overruns '
+          '%d/%d; inputs on workers %s; all %d Linux counters = the exit lines'
+          % (metric(s, 'netmeta_nflog_packets_total'),
+             metric(s, 'netmeta_conntrack_events_total', event='new'),
+             metric(s, 'netmeta_conntrack_events_total', event='destroy'),
+             metric(s, 'netmeta_conntrack_reply_empty_total'),
+             metric(s, 'netmeta_linux_input_overruns_total', input='nflog'),
+             metric(s, 'netmeta_linux_input_overruns_total', input='conntrack'), info,
+             len(LC_METRICS)))
+
+
 def expect_fail(cmd, want, what):
     r = sh(cmd, check=False)
     if r.returncode != 1 or want not in r.stderr:
@@ -594,7 +750,7 @@ def main():
         print(__doc__)
         sys.exit(2)
     test = {'nflog': test_nflog, 'sampling': test_sampling, 'conntrack': test_conntrack,
-            'burst': test_burst, 'errors': test_errors}[sys.argv[1]]
+            'burst': test_burst, 'metrics': test_metrics, 'errors': test_errors}[sys.argv[1]]
     netmeta = os.path.abspath(sys.argv[2])
     if os.geteuid() != 0:
         skip('needs root (network namespaces, nftables, netlink groups)')

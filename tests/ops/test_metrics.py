@@ -23,7 +23,17 @@ The metrics endpoint (dataplane/metrics.c), end to end.
   dpdk NETMETA NETMETA_GEN
       The DPDK backend replaying a capture (net_pcap vdev, no hugepages):
       the settled scrape equals the final counters, with the per-exporter
-      series of its 4 exporters x 4 protocols. Skips when DPDK is unusable.
+      series of its 4 exporters x 4 protocols, and the port's ethdev
+      statistics (netmeta_port_{packets,bytes,missed,errors,nombuf}_total)
+      equal the port lines printed at exit, the capture's 4000 packets and
+      its bytes. Skips when DPDK is unusable.
+  sockdrops NETMETA
+      Socket backend, 2 workers, the smallest receive buffer: the collector
+      is stopped (SIGSTOP) while 3000 datagrams go to its NetFlow port, so
+      the kernel drops all but what the buffer holds; after SIGCONT every
+      datagram is either received or a kernel drop, and the per-socket
+      series netmeta_port_kernel_dropped_datagrams_total{port,worker} put
+      every drop on that port and sum to KERNEL_DROPS at exit.
   slow NETMETA NETMETA_GEN
       40 clients that connect and stall (half a request, or garbage, never
       read) from other loopback addresses while traffic runs: the collector
@@ -39,6 +49,7 @@ The metrics endpoint (dataplane/metrics.c), end to end.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -416,6 +427,30 @@ def test_dpdk(exe, exe_gen):
             if m and sc.get(m[0], **m[1]) != v:
                 mism.append('%s: final %d, scraped %d' % (name, v, sc.get(m[0], **m[1])))
         ck.check(not mism, 'dpdk: the scrape equals the final counters', '\n'.join(mism[:10]))
+        # the port's ethdev statistics, read by the stats thread: the
+        # capture's packets and bytes, and what netmeta prints at exit
+        ports = {(int(m.group(1)), m.group(2)): int(m.group(3))
+                 for m in re.finditer(r'^port(\d+) (\w+) (\d+)$', nm.err, re.M)}
+        ck.check(ports.get((0, 'ipackets')) is not None, 'dpdk: port 0 lines at exit', ports)
+        for fam, key in (('packets', 'ipackets'), ('missed', 'imissed'), ('errors', 'ierrors'),
+                         ('nombuf', 'rx_nombuf')):
+            name = 'netmeta_port_%s_total' % fam
+            ser = sc.series(name)
+            ck.check(len(ser) == 1 and ser[0][0] == {'port': '0'}, 'dpdk: %s{port="0"}, one series' % name, ser)
+            ck.eq(sc.get(name, port=0), ports.get((0, key)), 'dpdk: %s = port0 %s at exit' % (name, key))
+        npk, nby = pcap_totals(pcap)
+        ck.eq(sc.get('netmeta_port_packets_total', port=0), npk, 'dpdk: port packets = the capture\'s')
+        ck.eq(sc.get('netmeta_port_bytes_total', port=0), nby, 'dpdk: port bytes = the capture\'s')
+        ck.eq(sc.get('netmeta_port_packets_total', port=0), nm.counters.get('RX_PACKETS'),
+              'dpdk: port packets = RX_PACKETS')
+        ck.eq(sc.get('netmeta_port_missed_total') + sc.get('netmeta_port_nombuf_total') +
+              sc.get('netmeta_port_errors_total'), 0, 'dpdk: no NIC drop or error replaying a capture')
+        ck.check(not sc.series('netmeta_port_kernel_dropped_datagrams_total'),
+                 'dpdk: no socket series on the DPDK backend')
+        log('dpdk: port 0: %d packets, %d bytes, missed %d, errors %d, nombuf %d'
+            % (sc.get('netmeta_port_packets_total'), sc.get('netmeta_port_bytes_total'),
+               sc.get('netmeta_port_missed_total'), sc.get('netmeta_port_errors_total'),
+               sc.get('netmeta_port_nombuf_total')))
         ex = sorted(set((d['exporter'], d['protocol']) for d, v in sc.series('netmeta_exporter_datagrams_total')))
         ck.eq(len(ex), 16, 'dpdk: per-exporter series, 4 exporters x 4 protocols')
         ck.eq(sc.get('netmeta_exporter_datagrams_total'), nm.counters.get('UDP_DATAGRAMS'),
@@ -428,8 +463,89 @@ def test_dpdk(exe, exe_gen):
     return ck.finish()
 
 
+def pcap_totals(path):
+    """(packets, bytes captured) of a classic pcap file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    e = '<' if struct.unpack('<I', data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else '>'
+    off, n, nbytes = 24, 0, 0
+    while off + 16 <= len(data):
+        incl = struct.unpack(e + 'I', data[off + 8:off + 12])[0]
+        n += 1
+        nbytes += incl
+        off += 16 + incl
+    return n, nbytes
+
+
+def test_sockdrops(exe):
+    """Kernel drops per socket: each worker's socket of each UDP port."""
+    ck = Checks()
+    wd = workdir('sockdrops')
+    off = free_udp_offset()
+    mport = free_tcp_port()
+    nm = Netmeta(exe, wd, {'workers': 2, 'listen': listen_for(off), 'stats_interval': 0,
+                           'rcvbuf': 65536, 'metrics': {'listen': '127.0.0.1:%d' % mport},
+                           'sinks': [{'type': 'discard'}]}).start()
+    if not ck.check(nm.wait_ready(), 'netmeta starts'):
+        log(nm.stderr())
+        return ck.finish()
+    sc = scrape(mport)
+    ports = sorted(set(d['port'] for d, v in sc.series('netmeta_port_kernel_dropped_datagrams_total')))
+    want = sorted(str(p + off) for p in (6343, 2055, 4739))
+    ck.eq(ports, want, 'a series per listen port')
+    ck.eq(len(sc.series('netmeta_port_kernel_dropped_datagrams_total')), 6, '3 ports x 2 workers')
+    nf = 2055 + off
+    N = 3000
+    nm.signal(signal.SIGSTOP)  # nobody reads: the socket buffer fills, the kernel drops the rest
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        dg = v5_datagram(0) + bytes(1000)
+        for _ in range(N):
+            s.sendto(dg, ('127.0.0.1', nf))
+        s.close()
+    finally:
+        nm.signal(signal.SIGCONT)
+    # On loopback a datagram is either received or dropped at the socket.
+    # The kernel stamps its drop count on the datagrams it queues after
+    # the drops: one more datagram at a time, until one carries it.
+    sent = [N]
+
+    def accounted():
+        x = scrape(mport)
+        if x.get('netmeta_rx_packets_total') + x.get('netmeta_kernel_dropped_datagrams_total') == sent[0]:
+            return True
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(v5_datagram(1), ('127.0.0.1', nf))
+        s.close()
+        sent[0] += 1
+        return False
+    ok = wait_for(accounted, 60, 0.2)
+    N = sent[0]
+    sc = scrape(mport)
+    ck.check(ok, 'every datagram received or dropped: rx %d + kernel drops %d = %d sent'
+             % (sc.get('netmeta_rx_packets_total'), sc.get('netmeta_kernel_dropped_datagrams_total'), N))
+    drops = sc.get('netmeta_kernel_dropped_datagrams_total')
+    per = sc.get('netmeta_port_kernel_dropped_datagrams_total')
+    on_nf = sc.get('netmeta_port_kernel_dropped_datagrams_total', port=nf)
+    ck.check(drops > N // 2, 'the kernel dropped most of them (%d of %d)' % (drops, N))
+    ck.eq(per, drops, 'per-socket drops sum to the total')
+    ck.eq(on_nf, drops, 'every drop is on the NetFlow port %d' % nf)
+    busy = [d['worker'] for d, v in sc.series('netmeta_port_kernel_dropped_datagrams_total') if v]
+    ck.eq(len(busy), 1, 'on one worker\'s socket (one exporter address)')
+    nm.stop()
+    ck.eq(nm.rc, 0, 'exit status')
+    ck.eq(nm.counters.get('KERNEL_DROPS'), drops, 'KERNEL_DROPS at exit = the scrape')
+    ck.eq(nm.counters.get('KERNEL_DROPS', 0) + nm.counters.get('RX_PACKETS', 0), N,
+          'RX_PACKETS + KERNEL_DROPS at exit = datagrams sent')
+    log('sockdrops: %d sent, %d received, %d dropped on port %d (worker %s)'
+        % (N, nm.counters.get('RX_PACKETS', 0), drops, nf, busy))
+    return ck.finish()
+
+
 def main():
     mode = sys.argv[1]
+    if mode == 'sockdrops':
+        return test_sockdrops(sys.argv[2])
     if mode == 'dpdk':
         return test_dpdk(sys.argv[2], sys.argv[3])
     if mode == 'scrape':
