@@ -12,7 +12,8 @@ neighbour entries keep ARP and ND out of the picture.
 
   nflog      ping, a TCP transfer and UDP, IPv4 and IPv6, logged to group 7 in
              both directions: every packet tcpdump sees on the veth is one
-             record with the same header fields and length, and no other.
+             record with the same header fields and length, and no other;
+             each carries its rule's prefix (lx-in, lx-out).
   sampling   numgen random mod 10 == 0 on 4000 UDP datagrams, rate 10 in the
              config: records and estimated bytes within 4.5 sigma.
   conntrack  a TCP transfer of 1,000,000 bytes and one through a DNAT rule:
@@ -351,6 +352,8 @@ def test_nflog(netmeta, tmp):
         if not out and (r['InIf'] != idx or r['OutIf'] != 0 or r['FlowDirection'] != 0 or
                         r['SrcMac'] != MACB or r['DstMac'] != MACA):
             fail('incoming packet without InIf %d and MACs: %s' % (idx, r))
+        if r['NflogPrefix'] != ('lx-out' if out else 'lx-in'):
+            fail('record without its rule\'s prefix (%s): %s' % ('lx-out' if out else 'lx-in', r))
         if out and r['Proto'] == 6 and not r['HasSocketUid']:
             fail('TCP packet of a local socket without its UID: %s' % r)
         kinds[(r['Etype'], r['Proto'])] = kinds.get((r['Etype'], r['Proto']), 0) + 1
@@ -393,6 +396,8 @@ def test_sampling(netmeta, tmp):
     ip_len = 20 + 8 + size
     if any(r['Bytes'] != ip_len or r['SamplingRate'] != rate for r in recs):
         fail('a sampled record with the wrong length or rate')
+    if any(r['NflogPrefix'] != '' for r in recs):
+        fail('a prefix on a record of a rule without one')
     est_pkts = k * rate
     p = 1.0 / rate
     sigma = (n * p * (1 - p)) ** 0.5 * rate  # of the estimate
