@@ -38,7 +38,9 @@
 	X(CT_REPLY_EMPTY, "conntrack: reply directions without packets (no record)")         \
 	X(CT_NO_COUNTERS, "conntrack: connections without accounting (nf_conntrack_acct off)") \
 	X(CT_OVERRUNS, "conntrack: event socket overruns (ENOBUFS)")                         \
-	X(CT_RESYNC_DUMPS, "conntrack: dumps run after an overrun")                          \
+	X(CT_EVENTS_DROPPED, "conntrack: events the kernel could not queue on the full socket " \
+			     "(lost when best-effort; DESTROYs re-sent when reliable)")      \
+	X(CT_RESYNC_DUMPS, "conntrack: dumps run after overruns (one per resync_interval)")   \
 	X(CT_RESYNC_LIVE, "conntrack: live connections seen by the resync dumps")              \
 	X(CT_DUMP_FAILED, "conntrack: dumps that failed (table changed too fast, ENOBUFS)")
 
