@@ -37,10 +37,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -301,6 +301,51 @@ static void nm_ct_open_err(const char *what, int e, char *err, size_t errlen)
 		snprintf(err, errlen, "conntrack: %s: %s", what, strerror(e));
 }
 
+/*
+ * nf_conntrack not loaded yet (the preflight let it pass because the kernel
+ * can load modules): subscribing to the event groups only starts an
+ * asynchronous load, so a query goes first: nfnetlink loads
+ * nf_conntrack_netlink (and nf_conntrack with it) before answering. A GET of
+ * a tuple that cannot exist answers ENOENT once loaded. Then the sysctls
+ * tell whether it worked. 0, or -1 with the reason in err.
+ */
+static int nm_ct_load(struct nm_ct *t, char *err, size_t errlen)
+{
+	if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) == 0)
+		return 0;
+	struct nf_conntrack *ct = nfct_new();
+	int e = 0;
+	if (ct != NULL) {
+		nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+		nfct_set_attr_u32(ct, ATTR_IPV4_SRC, htonl(INADDR_LOOPBACK));
+		nfct_set_attr_u32(ct, ATTR_IPV4_DST, htonl(INADDR_LOOPBACK));
+		nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_UDP);
+		nfct_set_attr_u16(ct, ATTR_PORT_SRC, 0);
+		nfct_set_attr_u16(ct, ATTR_PORT_DST, 0);
+		if (nfct_query(t->dump, NFCT_Q_GET, ct) != 0)
+			e = errno;
+		nfct_destroy(ct);
+	}
+	if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) != 0) {
+		snprintf(err, errlen,
+			 "conntrack: no connection tracking in this network namespace after trying "
+			 "to load it (/proc/sys/net/netfilter/nf_conntrack_acct missing; the "
+			 "kernel's answer to a conntrack query: %s): modprobe nf_conntrack_netlink "
+			 "(CONFIG_NF_CONNTRACK, CONFIG_NF_CT_NETLINK)",
+			 e == EINVAL ? "no such subsystem" : e ? strerror(e) : "none");
+		return -1;
+	}
+	if (access("/proc/sys/net/netfilter/nf_conntrack_events", F_OK) != 0) {
+		snprintf(err, errlen,
+			 "conntrack: the kernel sends no conntrack events "
+			 "(/proc/sys/net/netfilter/nf_conntrack_events missing): "
+			 "CONFIG_NF_CONNTRACK_EVENTS is needed");
+		return -1;
+	}
+	fprintf(stderr, "netmeta: conntrack: loaded nf_conntrack_netlink\n");
+	return 0;
+}
+
 struct nm_ct *nm_ct_open(const struct nm_cfg_conntrack *c, struct nm_worker *w,
 			 struct nm_linux_ctr *ctr, char *err, size_t errlen)
 {
@@ -345,6 +390,10 @@ struct nm_ct *nm_ct_open(const struct nm_cfg_conntrack *c, struct nm_worker *w,
 			"DESTROY events are not sent again\n",
 			strerror(errno));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (nm_ct_load(t, err, errlen) != 0) {
+		nm_ct_close(t);
+		return NULL;
+	}
 	uint32_t mem[SK_MEMINFO_VARS];
 	socklen_t ml = sizeof(mem);
 	t->meminfo = getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 &&

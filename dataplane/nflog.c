@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <libnetfilter_log/libnetfilter_log.h>
 
@@ -197,10 +198,13 @@ static void nm_nflog_bind_err(uint16_t group, int e, char *err, size_t errlen)
 			 "nflog: group %u: permission denied: binding a log group needs "
 			 "CAP_NET_ADMIN in this network namespace",
 			 group);
-	else if (e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT)
+	/* nfnetlink answers EINVAL for a subsystem it has not and could not
+	 * load (request_module failed or modules are off). */
+	else if (e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT ||
+		 (e == EINVAL && access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0))
 		snprintf(err, errlen,
-			 "nflog: group %u: the kernel has no nfnetlink_log (%s): modprobe "
-			 "nfnetlink_log",
+			 "nflog: group %u: the kernel has no nfnetlink_log and could not load it "
+			 "(%s): modprobe nfnetlink_log (CONFIG_NETFILTER_NETLINK_LOG)",
 			 group, strerror(e));
 	else
 		snprintf(err, errlen, "nflog: group %u: cannot bind: %s", group, strerror(e));
