@@ -297,12 +297,12 @@ def test_nflog(netmeta, tmp):
     preflight(need_tcpdump=True)
     nft('''table inet linuxin {
   chain o { type filter hook output priority 0;
-    oif "%(a)s" ip saddr 10.99.0.0/24 log group 7 prefix "lx-out"
-    oif "%(a)s" ip6 saddr fd00:99::/64 log group 7 prefix "lx-out"
+    oif "%(a)s" ip saddr 10.99.0.0/24 counter log group 7 prefix "lx-out"
+    oif "%(a)s" ip6 saddr fd00:99::/64 counter log group 7 prefix "lx-out"
   }
   chain i { type filter hook input priority 0;
-    iif "%(a)s" ip saddr 10.99.0.0/24 log group 7 prefix "lx-in"
-    iif "%(a)s" ip6 saddr fd00:99::/64 log group 7 prefix "lx-in"
+    iif "%(a)s" ip saddr 10.99.0.0/24 counter log group 7 prefix "lx-in"
+    iif "%(a)s" ip6 saddr fd00:99::/64 counter log group 7 prefix "lx-in"
   }
 }''' % {'a': IFA})
     c = Collector(netmeta, 'nflog: {groups: [{group: 7, sampling_rate: 1}], copy_range: 128, '
@@ -326,11 +326,14 @@ def test_nflog(netmeta, tmp):
         run_in(NSA, 'tcp-send', B6, 5011, 100000)
         run_in(NSA, 'udp-send', B4, 5002, 50, 300, 0)
         run_in(NSA, 'udp-send', B6, 5012, 50, 900, 0)
-        # Both views complete: tcpdump has written every packet the kernel
-        # logged (same count, stable) before either is stopped.
+        # Both views complete: tcpdump has written, and the collector has
+        # recorded, every packet the rules logged (their counters: equal
+        # counts alone can meet while both are still behind).
         def settled():
+            logged = sum(int(x) for x in re.findall(
+                r'counter packets (\d+)', ns(NSA, 'nft list table inet linuxin').stdout))
             a, b = len(pcap_packets(cap)), len(c.records())
-            return a == b and a > 0 and (a, b)
+            return a == b == logged and a > 0 and (a, b)
         wait_for(settled, 'tcpdump and the collector to agree on the packet count', 30)
     finally:
         for s in srv:
@@ -381,27 +384,25 @@ def test_sampling(netmeta, tmp):
     preflight()
     n, size, rate = 4000, 100, 10
     nft('''table inet linuxin { chain o { type filter hook output priority 0;
-    oif "%s" udp dport 5002 numgen random mod %d == 0 log group 8
+    oif "%s" udp dport 5002 numgen random mod %d == 0 counter log group 8
   }
 }''' % (IFA, rate))
     c = Collector(netmeta, 'nflog: {groups: [{group: 8, sampling_rate: %d}]}\n' % rate, tmp,
                   ['netmeta: nflog: bound group 8'])
     run_in(NSA, 'udp-send', B4, 5002, n, size, 1)
-    # every logged packet reaches the collector: its count stops moving
-    last = [-1, time.time()]
-
-    def still():
-        k = len(c.records())
-        if k != last[0]:
-            last[0], last[1] = k, time.time()
-        return k > 0 and time.time() - last[1] > 1.0
-    wait_for(still, 'the sampled records')
+    # every packet the rule logged (its counter) reaches the collector
+    def logged():
+        return sum(int(x) for x in re.findall(
+            r'counter packets (\d+)', ns(NSA, 'nft list table inet linuxin').stdout))
+    wait_for(lambda: len(c.records()) >= logged() > 0, 'the sampled records')
     ctr = c.stop()
     recs = c.records()
     k = len(recs)
     ip_len = 20 + 8 + size
     if any(r['Bytes'] != ip_len or r['SamplingRate'] != rate for r in recs):
         fail('a sampled record with the wrong length or rate')
+    if k != logged():
+        fail('%d records of %d packets logged' % (k, logged()))
     if any(r['NflogPrefix'] != '' for r in recs):
         fail('a prefix on a record of a rule without one')
     est_pkts = k * rate
