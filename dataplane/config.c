@@ -656,6 +656,7 @@ static void nm_linux_cfg_default(struct nm_config *c)
 	c->conntrack.events_new = true;
 	c->conntrack.reliable = true;
 	c->conntrack.set_sysctls = true;
+	c->conntrack.resync_interval = 10;
 	c->conntrack.rcvbuf = 8u << 20;
 }
 
@@ -755,6 +756,8 @@ static int nm_conntrack_pair(struct nm_cfg_ctx *x, const char *path, const char 
 	}
 	if (strcmp(key, "dump_interval") == 0)
 		return nm_get_u32(x, path, v, 0, 86400, &t->dump_interval);
+	if (strcmp(key, "resync_interval") == 0)
+		return nm_get_u32(x, path, v, 0, 86400, &t->resync_interval);
 	if (strcmp(key, "rcvbuf") == 0)
 		return nm_get_u32(x, path, v, 65536, 1u << 30, &t->rcvbuf);
 	if (strcmp(key, "reliable") == 0)
@@ -762,7 +765,8 @@ static int nm_conntrack_pair(struct nm_cfg_ctx *x, const char *path, const char 
 	if (strcmp(key, "set_sysctls") == 0)
 		return nm_get_bool(x, path, v, &t->set_sysctls);
 	return nm_fail(x, path,
-		       "unknown key (expected events, dump_interval, rcvbuf, reliable, set_sysctls)");
+		       "unknown key (expected events, dump_interval, resync_interval, rcvbuf, "
+		       "reliable, set_sysctls)");
 }
 
 /* The top-level keys of this block: 1 when key is not one of them. */
@@ -809,6 +813,11 @@ static void nm_linux_cfg_print(const struct nm_config *c, FILE *o)
 				c->conntrack.dump_interval);
 		else
 			fprintf(o, "no periodic dump, ");
+		if (c->conntrack.resync_interval)
+			fprintf(o, "after overruns a resync dump at most every %" PRIu32 " s, ",
+				c->conntrack.resync_interval);
+		else
+			fprintf(o, "no resync dump, ");
 		fprintf(o, "socket buffer %" PRIu32 " bytes%s\n", c->conntrack.rcvbuf,
 			c->conntrack.set_sysctls ? ", turns on nf_conntrack_acct/_timestamp" : "");
 	}

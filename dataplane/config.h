@@ -80,6 +80,7 @@ struct nm_cfg_conntrack {
 	bool reliable;          /* NETLINK_BROADCAST_ERROR: the kernel re-sends lost DESTROYs */
 	bool set_sysctls;       /* turn on nf_conntrack_acct/_timestamp/_events if off */
 	uint32_t dump_interval; /* s; 0 = off: records of live connections, counters zeroed */
+	uint32_t resync_interval; /* s; at most one resync dump per interval after overruns; 0 = none */
 	uint32_t rcvbuf;        /* event socket receive buffer, bytes */
 };
 

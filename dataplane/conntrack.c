@@ -13,8 +13,17 @@
  * when a DESTROY event cannot be delivered, the kernel keeps the entry and
  * sends the event again later (the mechanism conntrackd's reliable mode
  * uses), so a full socket buffer delays records instead of losing them.
- * Each overrun (ENOBUFS) is counted, and a resync dump follows: it reads
- * the table as it is (nothing zeroed) and counts the live connections
+ * Each overrun (ENOBUFS) is counted, and so is every event the kernel could
+ * not queue (CT_EVENTS_DROPPED, the socket's own drop count read with
+ * SO_MEMINFO: exact, one per event). Best-effort (`reliable: false`), those
+ * events are the loss, and nothing can bring them back: a DESTROY that was
+ * dropped belongs to a connection already gone from the table, so no dump
+ * can see it. Reliable, the kernel re-sends the DESTROYs and a dropped NEW
+ * rides on the connection's next event: the drops are delays. A resync
+ * dump follows overruns, at most one per `resync_interval` seconds and only
+ * once the event socket is drained (a dump during a burst would leave the
+ * socket unread for longer and invite the next overrun): it reads the table
+ * as it is (nothing zeroed) and counts the live connections
  * (CT_RESYNC_LIVE), whose DESTROY events are still to come. Zeroing it
  * was tried and dropped: the kernel zeroes an entry's counters as it
  * writes them, and an entry that does not fit the dump's current message
@@ -28,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +54,9 @@
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
 
 struct nm_ct {
 	const struct nm_cfg_conntrack *cfg;
@@ -54,7 +67,26 @@ struct nm_ct {
 	uint64_t now_ns;
 	uint32_t end_reason; /* of the records being made: 3 events, 2 dumps */
 	bool resync;         /* a resync dump: count the live connections only */
+	bool resync_pending; /* an overrun since the last resync dump */
+	bool meminfo;        /* SO_MEMINFO works: drops are counted */
+	uint32_t drops;      /* the event socket's drop count already added */
+	uint64_t next_resync_ns; /* no resync dump before this */
 };
+
+/* Adds the event socket's drops since the last call to CT_EVENTS_DROPPED.
+ * sk_drops is a 32-bit count of the socket's life: the difference wraps
+ * correctly. */
+static void nm_ct_drops(struct nm_ct *t)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+	if (!t->meminfo ||
+	    getsockopt(nfct_fd(t->ev), SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+	    len < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))
+		return;
+	nm_lc_add(t->ctr, NM_LC_CT_EVENTS_DROPPED, (uint32_t)(mem[SK_MEMINFO_DROPS] - t->drops));
+	t->drops = mem[SK_MEMINFO_DROPS];
+}
 
 void nm_ct_fill(struct nm_flow *f, const struct nm_ct_entry *e, int dir, uint32_t end_reason,
 		uint64_t now_ns)
@@ -269,6 +301,51 @@ static void nm_ct_open_err(const char *what, int e, char *err, size_t errlen)
 		snprintf(err, errlen, "conntrack: %s: %s", what, strerror(e));
 }
 
+/*
+ * nf_conntrack not loaded yet (the preflight let it pass because the kernel
+ * can load modules): subscribing to the event groups only starts an
+ * asynchronous load, so a query goes first: nfnetlink loads
+ * nf_conntrack_netlink (and nf_conntrack with it) before answering. A GET of
+ * a tuple that cannot exist answers ENOENT once loaded. Then the sysctls
+ * tell whether it worked. 0, or -1 with the reason in err.
+ */
+static int nm_ct_load(struct nm_ct *t, char *err, size_t errlen)
+{
+	if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) == 0)
+		return 0;
+	struct nf_conntrack *ct = nfct_new();
+	int e = 0;
+	if (ct != NULL) {
+		nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+		nfct_set_attr_u32(ct, ATTR_IPV4_SRC, htonl(INADDR_LOOPBACK));
+		nfct_set_attr_u32(ct, ATTR_IPV4_DST, htonl(INADDR_LOOPBACK));
+		nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_UDP);
+		nfct_set_attr_u16(ct, ATTR_PORT_SRC, 0);
+		nfct_set_attr_u16(ct, ATTR_PORT_DST, 0);
+		if (nfct_query(t->dump, NFCT_Q_GET, ct) != 0)
+			e = errno;
+		nfct_destroy(ct);
+	}
+	if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) != 0) {
+		snprintf(err, errlen,
+			 "conntrack: no connection tracking in this network namespace after trying "
+			 "to load it (/proc/sys/net/netfilter/nf_conntrack_acct missing; the "
+			 "kernel's answer to a conntrack query: %s): modprobe nf_conntrack_netlink "
+			 "(CONFIG_NF_CONNTRACK, CONFIG_NF_CT_NETLINK)",
+			 e == EINVAL ? "no such subsystem" : e ? strerror(e) : "none");
+		return -1;
+	}
+	if (access("/proc/sys/net/netfilter/nf_conntrack_events", F_OK) != 0) {
+		snprintf(err, errlen,
+			 "conntrack: the kernel sends no conntrack events "
+			 "(/proc/sys/net/netfilter/nf_conntrack_events missing): "
+			 "CONFIG_NF_CONNTRACK_EVENTS is needed");
+		return -1;
+	}
+	fprintf(stderr, "netmeta: conntrack: loaded nf_conntrack_netlink\n");
+	return 0;
+}
+
 struct nm_ct *nm_ct_open(const struct nm_cfg_conntrack *c, struct nm_worker *w,
 			 struct nm_linux_ctr *ctr, char *err, size_t errlen)
 {
@@ -313,6 +390,21 @@ struct nm_ct *nm_ct_open(const struct nm_cfg_conntrack *c, struct nm_worker *w,
 			"DESTROY events are not sent again\n",
 			strerror(errno));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (nm_ct_load(t, err, errlen) != 0) {
+		nm_ct_close(t);
+		return NULL;
+	}
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t ml = sizeof(mem);
+	t->meminfo = getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 &&
+		     ml >= (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t);
+	if (t->meminfo)
+		t->drops = mem[SK_MEMINFO_DROPS];
+	else
+		fprintf(stderr,
+			"netmeta: warning: conntrack: SO_MEMINFO refused (%s): events dropped at "
+			"overruns are not counted\n",
+			strerror(errno));
 	nfct_callback_register(t->ev, NFCT_T_ALL, nm_ct_cb, t);
 	nfct_callback_register(t->dump, NFCT_T_ALL, nm_ct_cb, t);
 	nm_ct_sysctls(c);
@@ -341,26 +433,47 @@ void nm_ct_run(struct nm_ct *t, atomic_bool *stop)
 	uint64_t next_dump = t->cfg->dump_interval
 				     ? nm_now_ns() + (uint64_t)t->cfg->dump_interval * 1000000000u
 				     : UINT64_MAX;
+	uint64_t next_drops = 0;
 	bool draining = false;
 	for (;;) {
 		if (!draining && atomic_load_explicit(stop, memory_order_acquire))
 			draining = true; /* one last read of what the kernel sent */
+		bool drained = true; /* the socket had nothing more to read */
 		if (draining || poll(&pfd, 1, 50) > 0) {
-			for (int round = 0; round < 64; round++) {
+			drained = false;
+			/* At shutdown, everything queued (the buffer bounds it);
+			 * otherwise 64 messages between ticks. */
+			int rounds = draining ? 1 << 22 : 64;
+			for (int round = 0; round < rounds; round++) {
 				t->now_ns = nm_now_ns();
 				/* Non-blocking: returns -1 with EAGAIN once empty. */
 				if (nfct_catch(t->ev) >= 0)
 					continue;
 				if (errno == ENOBUFS) {
 					nm_lc_add(t->ctr, NM_LC_CT_OVERRUNS, 1);
-					nm_lc_add(t->ctr, NM_LC_CT_RESYNC_DUMPS, 1);
-					nm_ct_dump(t, true);
+					nm_ct_drops(t);
+					t->resync_pending = t->cfg->resync_interval != 0;
 					continue;
 				}
+				drained = errno == EAGAIN || errno == EWOULDBLOCK;
 				break;
 			}
 		}
 		uint64_t now = nm_now_ns();
+		/* One resync dump for however many overruns, once the burst is
+		 * read, at most one per resync_interval. */
+		if (t->resync_pending && drained && !draining && now >= t->next_resync_ns) {
+			t->resync_pending = false;
+			nm_lc_add(t->ctr, NM_LC_CT_RESYNC_DUMPS, 1);
+			nm_ct_dump(t, true);
+			nm_ct_drops(t);
+			now = nm_now_ns();
+			t->next_resync_ns = now + (uint64_t)t->cfg->resync_interval * 1000000000u;
+		}
+		if (now >= next_drops) { /* drops go on while the socket stays congested */
+			nm_ct_drops(t);
+			next_drops = now + 1000000000u;
+		}
 		if (now >= next_dump) {
 			nm_ct_dump(t, false);
 			next_dump = now + (uint64_t)t->cfg->dump_interval * 1000000000u;
@@ -369,6 +482,7 @@ void nm_ct_run(struct nm_ct *t, atomic_bool *stop)
 		if (draining)
 			break;
 	}
+	nm_ct_drops(t);
 	nm_worker_finish(t->w);
 }
 

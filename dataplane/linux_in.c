@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,38 @@ static bool nm_linux_net_admin(void)
 	return (eff >> 12) & 1;
 }
 
+/* The first line of a small /proc file, or -1. */
+static int nm_linux_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	bool ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/*
+ * Can the kernel load a module on demand? A kernel with module support
+ * shows /proc/sys/kernel/modprobe (the helper it runs; empty: none), and
+ * modules_disabled 1 forbids loading until the next boot. Binding a log
+ * group or opening the conntrack sockets then loads nfnetlink_log or
+ * nf_conntrack_netlink (and nf_conntrack) by their aliases.
+ */
+static bool nm_linux_can_load(void)
+{
+	char buf[256];
+	if (nm_linux_read_line("/proc/sys/kernel/modprobe", buf, sizeof(buf)) != 0 || buf[0] == 0)
+		return false;
+	if (nm_linux_read_line("/proc/sys/kernel/modules_disabled", buf, sizeof(buf)) == 0 &&
+	    atoi(buf) != 0)
+		return false;
+	return true;
+}
+
 int nm_linux_check(const struct nm_config *cfg, char *err, size_t errlen)
 {
 	if (nm_linux_count(cfg) == 0)
@@ -51,19 +84,37 @@ int nm_linux_check(const struct nm_config *cfg, char *err, size_t errlen)
 			 who);
 		return -1;
 	}
-	/* nfnetlink_log lists its bound groups here once loaded (or built in). */
+	/*
+	 * nfnetlink_log lists its bound groups here once loaded (or built in).
+	 * Not loaded yet is no reason to refuse when the kernel can load it:
+	 * the bind at start does, and says so clearly if it cannot.
+	 */
+	bool can_load = nm_linux_can_load();
 	if (cfg->nflog.on && access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
-		snprintf(err, errlen,
-			 "nflog: the kernel has no nfnetlink_log (/proc/net/netfilter/nfnetlink_log "
-			 "missing): modprobe nfnetlink_log (CONFIG_NETFILTER_NETLINK_LOG)");
-		return -1;
+		if (!can_load) {
+			snprintf(err, errlen,
+				 "nflog: the kernel has no nfnetlink_log (/proc/net/netfilter/"
+				 "nfnetlink_log missing) and cannot load modules: modprobe "
+				 "nfnetlink_log where allowed, or a kernel with "
+				 "CONFIG_NETFILTER_NETLINK_LOG");
+			return -1;
+		}
+		fprintf(stderr, "netmeta: nflog: nfnetlink_log is not loaded yet: binding the "
+				"groups at start loads it\n");
 	}
 	if (cfg->conntrack.on) {
 		if (access("/proc/sys/net/netfilter/nf_conntrack_acct", F_OK) != 0) {
+			if (can_load) {
+				fprintf(stderr,
+					"netmeta: conntrack: nf_conntrack is not loaded yet: "
+					"opening the conntrack sockets at start loads it\n");
+				return 0;
+			}
 			snprintf(err, errlen,
 				 "conntrack: no connection tracking in this network namespace "
-				 "(/proc/sys/net/netfilter/nf_conntrack_acct missing): modprobe "
-				 "nf_conntrack (CONFIG_NF_CONNTRACK)");
+				 "(/proc/sys/net/netfilter/nf_conntrack_acct missing) and the "
+				 "kernel cannot load modules: modprobe nf_conntrack_netlink where "
+				 "allowed, or a kernel with CONFIG_NF_CONNTRACK");
 			return -1;
 		}
 		if (access("/proc/sys/net/netfilter/nf_conntrack_events", F_OK) != 0) {

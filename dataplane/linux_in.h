@@ -31,13 +31,16 @@
 	X(NFLOG_HDR_CUT, "NFLOG: records whose header copy_range cut inside a layer")        \
 	X(NFLOG_OVERRUNS, "NFLOG: socket overruns (ENOBUFS): the kernel dropped messages")   \
 	X(NFLOG_SEQ_LOST, "NFLOG: packets missing by the groups' sequence numbers")           \
+	X(NFLOG_PREFIX_CUT, "NFLOG: records whose log prefix was cut to 64 bytes")             \
 	X(CT_NEW, "conntrack: NEW events")                                                   \
 	X(CT_DESTROY, "conntrack: DESTROY events (finished connections)")                    \
 	X(CT_DUMPED, "conntrack: live connections reported by a dump (counters zeroed)")     \
 	X(CT_REPLY_EMPTY, "conntrack: reply directions without packets (no record)")         \
 	X(CT_NO_COUNTERS, "conntrack: connections without accounting (nf_conntrack_acct off)") \
 	X(CT_OVERRUNS, "conntrack: event socket overruns (ENOBUFS)")                         \
-	X(CT_RESYNC_DUMPS, "conntrack: dumps run after an overrun")                          \
+	X(CT_EVENTS_DROPPED, "conntrack: events the kernel could not queue on the full socket " \
+			     "(lost when best-effort; DESTROYs re-sent when reliable)")      \
+	X(CT_RESYNC_DUMPS, "conntrack: dumps run after overruns (one per resync_interval)")   \
 	X(CT_RESYNC_LIVE, "conntrack: live connections seen by the resync dumps")              \
 	X(CT_DUMP_FAILED, "conntrack: dumps that failed (table changed too fast, ENOBUFS)")
 
@@ -115,15 +118,19 @@ struct nm_nflog_pkt {
 	uint32_t seq;
 	uint64_t ts_ns;         /* packet time, 0 when the kernel sent none */
 	uint64_t now_ns;        /* receive time */
+	const char *prefix;     /* the rule's log prefix (not NUL-terminated), or NULL */
+	size_t prefix_len;
 };
 
 /*
  * Fills f (zeroed) from one logged packet: the header through nm_hdr_parse
  * (raw IPv4/IPv6 start), Bytes from the IP header's length (the payload may
- * be cut), Packets 1. Returns false (f untouched beyond zero) when the
- * packet is not IPv4/IPv6; *cut is set when copy_range cut a layer.
+ * be cut), Packets 1, the log prefix as NflogPrefix (invalid UTF-8 and
+ * control characters as '?'). Returns false (f untouched beyond zero) when
+ * the packet is not IPv4/IPv6; *cut is set when copy_range cut a layer,
+ * *prefix_cut when the prefix was longer than NM_NFLOG_PREFIX_MAX bytes.
  */
-bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut);
+bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut, bool *prefix_cut);
 
 struct nm_nflog;
 struct nm_nflog *nm_nflog_open(const struct nm_cfg_nflog *c, struct nm_worker *w,

@@ -8,7 +8,8 @@
  * copy is cut at copy_range), SamplingRate from the config (the rule's
  * "numgen random mod N" or "-m statistic --probability 1/N": the kernel does
  * not send it), the group as ObservationDomainId, the group's sequence
- * number as SequenceNum (gaps counted), in/out ifindex, mark, socket UID.
+ * number as SequenceNum (gaps counted), in/out ifindex, mark, socket UID,
+ * the rule's log prefix (NflogPrefix, first 64 bytes).
  *
  * Overruns (ENOBUFS: the socket buffer was full and the kernel dropped
  * messages) are counted, not fatal; the sequence numbers say how many
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <libnetfilter_log/libnetfilter_log.h>
 
@@ -52,9 +54,10 @@ struct nm_nflog {
 	uint8_t *buf;
 };
 
-bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut)
+bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut, bool *prefix_cut)
 {
 	*cut = false;
+	*prefix_cut = false;
 	const uint8_t *p = pk->payload;
 	size_t len = pk->len;
 	uint16_t et = pk->hw_protocol;
@@ -80,6 +83,12 @@ bool nm_nflog_fill(struct nm_flow *f, const struct nm_nflog_pkt *pk, bool *cut)
 	f->mark = pk->mark;
 	f->socket_uid = pk->uid;
 	f->has_socket_uid = pk->has_uid;
+	/* The prefix shares its bytes with the sFlow lists, which an NFLOG
+	 * record never has (decoders/flow.h). */
+	if (pk->prefix)
+		f->nflog_prefix_len = (uint8_t)nm_flow_text_copy(
+			f->nflog_prefix, sizeof(f->nflog_prefix), (const uint8_t *)pk->prefix,
+			pk->prefix_len, prefix_cut);
 	/* MACs of a received Ethernet frame (input path). */
 	if (pk->hw_type == ARPHRD_ETHER && pk->hw_hdr && pk->hw_hdr_len >= 14) {
 		f->dst_mac = (uint64_t)nm_load_be16(pk->hw_hdr) << 32 | nm_load_be32(pk->hw_hdr + 2);
@@ -129,6 +138,10 @@ static int nm_nflog_cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct
 	if (nflog_get_timestamp(nfd, &tv) == 0 && tv.tv_sec > 0)
 		pk.ts_ns = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
 	pk.now_ns = n->now_ns;
+	/* NFULA_PREFIX: the kernel sends the prefix with its NUL, at most
+	 * NF_LOG_PREFIXLEN (128) bytes; an empty one is not sent. */
+	pk.prefix = nflog_get_prefix(nfd);
+	pk.prefix_len = pk.prefix ? strnlen(pk.prefix, 128) : 0;
 	if (nflog_get_seq(nfd, &pk.seq) == 0) {
 		/* The group's own counter (NFULNL_CFG_F_SEQ), +1 per packet. */
 		if (g->seen && pk.seq != g->next_seq && pk.seq - g->next_seq < (1u << 30))
@@ -140,13 +153,15 @@ static int nm_nflog_cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct
 	nm_wc_add(n->w, NM_WC_RX_PACKETS, 1);
 	nm_wc_add(n->w, NM_WC_RX_BYTES, pk.len);
 	struct nm_flow *f = nm_worker_record(n->w, n->now_ns);
-	bool cut;
-	if (!nm_nflog_fill(f, &pk, &cut)) {
+	bool cut, prefix_cut;
+	if (!nm_nflog_fill(f, &pk, &cut, &prefix_cut)) {
 		nm_lc_add(n->ctr, NM_LC_NFLOG_NOT_IP, 1);
 		return 0;
 	}
 	if (cut)
 		nm_lc_add(n->ctr, NM_LC_NFLOG_HDR_CUT, 1);
+	if (prefix_cut)
+		nm_lc_add(n->ctr, NM_LC_NFLOG_PREFIX_CUT, 1);
 	nm_worker_record_done(n->w);
 	return 0;
 }
@@ -183,10 +198,13 @@ static void nm_nflog_bind_err(uint16_t group, int e, char *err, size_t errlen)
 			 "nflog: group %u: permission denied: binding a log group needs "
 			 "CAP_NET_ADMIN in this network namespace",
 			 group);
-	else if (e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT)
+	/* nfnetlink answers EINVAL for a subsystem it has not and could not
+	 * load (request_module failed or modules are off). */
+	else if (e == ENOENT || e == EOPNOTSUPP || e == EPROTONOSUPPORT ||
+		 (e == EINVAL && access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0))
 		snprintf(err, errlen,
-			 "nflog: group %u: the kernel has no nfnetlink_log (%s): modprobe "
-			 "nfnetlink_log",
+			 "nflog: group %u: the kernel has no nfnetlink_log and could not load it "
+			 "(%s): modprobe nfnetlink_log (CONFIG_NETFILTER_NETLINK_LOG)",
 			 group, strerror(e));
 	else
 		snprintf(err, errlen, "nflog: group %u: cannot bind: %s", group, strerror(e));

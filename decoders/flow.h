@@ -29,9 +29,21 @@ enum nm_flow_type {
 /* Names as in the proto enum (FlowMessage.FlowType). */
 const char *nm_flow_type_name(enum nm_flow_type t);
 
+/*
+ * Copies text of a foreign source (an NFLOG prefix) into a STR field: up to
+ * the first NUL or len bytes of src, every byte that is not part of a valid
+ * UTF-8 character, and every control character, replaced by '?', whole
+ * characters only, at most cap bytes. Sets *cut when characters were left
+ * out for want of room. Returns the bytes written (no NUL is added).
+ */
+size_t nm_flow_text_copy(char *dst, size_t cap, const uint8_t *src, size_t len, bool *cut);
+
 /* Entries kept of an sFlow AS path / community list (longer ones are cut). */
 #define NM_AS_PATH_MAX 10
 #define NM_COMMUNITIES_MAX 10
+/* Bytes kept of an NFLOG prefix (iptables' NFLOG target allows 63 and a NUL;
+ * longer nftables prefixes are cut at a character boundary and counted). */
+#define NM_NFLOG_PREFIX_MAX 64
 
 struct nm_addr {
 	uint8_t b[16];
@@ -116,8 +128,22 @@ struct nm_flow {
 	uint32_t exporter_port;     /* 1001 */
 	uint32_t flow_end_reason;   /* 1007 */
 	uint32_t drop_reason;       /* 1008 */
-	uint32_t as_path[NM_AS_PATH_MAX];         /* 1009, as_path_len used */
-	uint32_t communities[NM_COMMUNITIES_MAX]; /* 1010, communities_len used */
+	/*
+	 * The sFlow gateway lists and the NFLOG prefix share their bytes: no
+	 * record has both (NFLOG records come from dataplane/nflog.c, which
+	 * sets no list; decoders never set the prefix), and sharing keeps the
+	 * record at its size, which every decoder copies per record
+	 * (DESIGN-NOTES.md, Wire contract). Invariant: nflog_prefix_len != 0
+	 * only when as_path_len == communities_len == 0; the encoders and
+	 * nm_flow_from_pb() keep to it and never read past either array.
+	 */
+	union {
+		struct {
+			uint32_t as_path[NM_AS_PATH_MAX];         /* 1009, as_path_len used */
+			uint32_t communities[NM_COMMUNITIES_MAX]; /* 1010, communities_len used */
+		};
+		char nflog_prefix[NM_NFLOG_PREFIX_MAX];  /* 1026, nflog_prefix_len used; UTF-8, no NUL */
+	};
 	uint32_t bgp_local_pref;    /* 1011 */
 	uint32_t post_nat_src_port; /* 1014 */
 	uint32_t post_nat_dst_port; /* 1015 */
@@ -134,14 +160,20 @@ struct nm_flow {
 	uint8_t has_encap;          /* 43 */
 	uint8_t has_mpls;           /* 53 */
 	uint8_t has_ppp;            /* 63 */
-	uint8_t pad_[2];
+	uint8_t nflog_prefix_len;   /* 1026: bytes of nflog_prefix (0 = none, absent on the wire) */
+	uint8_t pad_[1];
 };
+
+_Static_assert(NM_NFLOG_PREFIX_MAX <= sizeof(uint32_t) * (NM_AS_PATH_MAX + NM_COMMUNITIES_MAX),
+	       "nm_flow: the NFLOG prefix must fit in the bytes it shares");
 
 /*
  * Every wire field of FlowMessage, in field-number order:
  * X(number, WireName, KIND, nm_flow member, protobuf-c member)
  * KIND: ENUM, U32, U64, ADDR (16 bytes), MAC (uint64, low 48 bits), BOOL,
- * U32LIST (array member with a member <name>_len, repeated uint32 on the wire).
+ * U32LIST (array member with a member <name>_len, repeated uint32 on the wire),
+ * STR (char array member with a member <name>_len: a proto3 string, absent
+ * when empty; valid UTF-8 without NUL by the producer's duty).
  * Kept in step with proto/flow.proto by tests/wire/test_proto.c.
  */
 #define NM_FLOW_FIELDS(X) \
@@ -231,7 +263,8 @@ struct nm_flow {
 	X(1022, HasSocketUid, BOOL, has_socket_uid, hassocketuid) \
 	X(1023, ConntrackZone, U32, conntrack_zone, conntrackzone) \
 	X(1024, ConntrackId, U32, conntrack_id, conntrackid) \
-	X(1025, ConntrackStatus, U32, conntrack_status, conntrackstatus)
+	X(1025, ConntrackStatus, U32, conntrack_status, conntrackstatus) \
+	X(1026, NflogPrefix, STR, nflog_prefix, nflogprefix)
 
 /*
  * Copies a whole record inline, in 64-byte pieces: a struct assignment this
@@ -248,6 +281,10 @@ static inline void nm_flow_copy(struct nm_flow *restrict dst, const struct nm_fl
 		memcpy(d + i, s + i, 64);
 	memcpy(d + i, s + i, sizeof(struct nm_flow) - i);
 }
+
+/* Bytes of a STR field to encode: its length, bounded by the array. */
+#define NM_FLOW_STR_LEN(f, m) \
+	((size_t)((f)->m##_len < sizeof((f)->m) ? (f)->m##_len : sizeof((f)->m)))
 
 /* Writes an IPv4 address given in network byte order as ::ffff:a.b.c.d. */
 static inline void nm_addr_set_v4(struct nm_addr *a, const uint8_t v4[4])

@@ -60,6 +60,27 @@ static void nm_j_list(char *buf, size_t *o, size_t cap, const char *name, const 
 	*o += (size_t)snprintf(buf + *o, cap - *o, "],");
 }
 
+/* A JSON string: '"' and '\\' escaped, control bytes as \u00XX (6 bytes
+ * each at most: 64 bytes of text stay within NM_FLOW_JSON_MAX). */
+static void nm_j_text(char *buf, size_t *o, size_t cap, const char *name, const char *v, size_t n)
+{
+	nm_j_key(buf, o, cap, name);
+	buf[(*o)++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '"' || c == '\\') {
+			buf[(*o)++] = '\\';
+			buf[(*o)++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			*o += (size_t)snprintf(buf + *o, cap - *o, "\\u%04x", c);
+		} else {
+			buf[(*o)++] = (char)c;
+		}
+	}
+	buf[(*o)++] = '"';
+	buf[(*o)++] = ',';
+}
+
 #define NM_J_ENUM(name, m) nm_j_str(buf, &o, cap, #name, nm_flow_type_name((enum nm_flow_type)f->m));
 #define NM_J_U32(name, m) nm_j_u64(buf, &o, cap, #name, f->m);
 #define NM_J_U64(name, m) nm_j_u64(buf, &o, cap, #name, f->m);
@@ -67,6 +88,7 @@ static void nm_j_list(char *buf, size_t *o, size_t cap, const char *name, const 
 #define NM_J_ADDR(name, m) nm_j_addr(buf, &o, cap, #name, &f->m);
 #define NM_J_MAC(name, m) nm_j_mac(buf, &o, cap, #name, f->m);
 #define NM_J_U32LIST(name, m) nm_j_list(buf, &o, cap, #name, f->m, f->m##_len);
+#define NM_J_STR(name, m) nm_j_text(buf, &o, cap, #name, f->m, NM_FLOW_STR_LEN(f, m));
 #define NM_X_(num, name, kind, m, pb) NM_J_##kind(name, m)
 
 size_t nm_flow_json(const struct nm_flow *f, char *buf, size_t cap)
@@ -124,11 +146,18 @@ static size_t nm_pb_frame(size_t n, unsigned char *buf, size_t cap, unsigned cha
 #define NM_P_U32LIST(m, pb)                          \
 	msg.n_##pb = f->m##_len;                     \
 	msg.pb = (uint32_t *)(uintptr_t)f->m;
+/* protobuf-c takes a NUL-terminated string; "" is left out (proto3). */
+#define NM_P_STR(m, pb)                                        \
+	char m##_s_[sizeof(f->m) + 1];                         \
+	memcpy(m##_s_, f->m, NM_FLOW_STR_LEN(f, m));           \
+	m##_s_[NM_FLOW_STR_LEN(f, m)] = 0;                     \
+	msg.pb = m##_s_;
 #define NM_X_(num, name, kind, m, pb) NM_P_##kind(m, pb)
 
 size_t nm_flow_pb_delimited(const struct nm_flow *f, unsigned char *buf, size_t cap)
 {
-	Netmeta__FlowMessage msg = NETMETA__FLOW_MESSAGE__INIT;
+	Netmeta__FlowMessage msg;
+	netmeta__flow_message__init(&msg); /* the INIT macro casts away const (string field) */
 	NM_FLOW_FIELDS(NM_X_)
 	unsigned char v[10];
 	size_t h, n = netmeta__flow_message__get_packed_size(&msg);
@@ -172,6 +201,15 @@ static void nm_addr_from_pb(struct nm_addr *a, const ProtobufCBinaryData *d)
 	f->m##_len = (uint8_t)(msg->n_##pb < sizeof(f->m) / sizeof(f->m[0])      \
 				       ? msg->n_##pb                             \
 				       : sizeof(f->m) / sizeof(f->m[0]));
+/* Kept only when no sFlow list holds the bytes it shares (flow.h);
+ * another producer's text is cleaned like the NFLOG input's. */
+#define NM_U_STR(m, pb)                                                           \
+	if (msg->pb && f->as_path_len == 0 && f->communities_len == 0) {         \
+		bool cut_;                                                        \
+		f->m##_len = (uint8_t)nm_flow_text_copy(f->m, sizeof(f->m),       \
+							(const uint8_t *)msg->pb, \
+							strlen(msg->pb), &cut_);  \
+	}
 #define NM_X_(num, name, kind, m, pb) NM_U_##kind(m, pb)
 
 int nm_flow_from_pb(struct nm_flow *f, const uint8_t *p, size_t len)

@@ -60,6 +60,15 @@ static inline uint8_t *nm_tag(uint8_t *p, unsigned n, unsigned wt)
 		memcpy(p, tmp_, (size_t)(q_ - tmp_));                 \
 		p += q_ - tmp_;                                       \
 	}
+/* A string: absent when empty, at most NM_NFLOG_PREFIX_MAX bytes (1-byte length). */
+#define NM_E_STR(num, m)                                   \
+	if (f->m##_len) {                                  \
+		size_t n_ = NM_FLOW_STR_LEN(f, m);         \
+		p = nm_tag(p, num, 2);                     \
+		p = nm_varint(p, n_);                      \
+		memcpy(p, f->m, n_);                       \
+		p += n_;                                   \
+	}
 #define NM_X_(num, name, kind, m, pb) NM_E_##kind(num, m)
 
 /*
@@ -82,6 +91,7 @@ static size_t nm_frame(uint8_t *out, const uint8_t *end)
 
 size_t nm_pb_flow_delimited(const struct nm_flow *f, uint8_t *out)
 {
+	_Static_assert(NM_NFLOG_PREFIX_MAX < 0x80, "nm_pb: a string's length is one byte");
 	uint8_t *p = out + 2;
 	NM_FLOW_FIELDS(NM_X_)
 	return nm_frame(out, p);

@@ -121,7 +121,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     HasSocketUid        UInt8,
     ConntrackZone       UInt16,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -363,7 +364,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     HasSocketUid        UInt8,
     ConntrackZone       UInt32,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = Kafka
 SETTINGS
@@ -574,7 +576,8 @@ SELECT
     HasSocketUid,
     toUInt16(ConntrackZone) AS ConntrackZone,
     ConntrackId,
-    ConntrackStatus
+    ConntrackStatus,
+    NflogPrefix
 FROM ${database}.flows_queue
 WHERE Type != '';
 

@@ -131,7 +131,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw_local
     HasSocketUid        UInt8,
     ConntrackZone       UInt16,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/${database}/flows_raw', '{replica}')
 PARTITION BY toDate(TimeReceived)
@@ -227,7 +228,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     HasSocketUid        UInt8,
     ConntrackZone       UInt16,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = Distributed('${cluster}', '${database}', 'flows_raw_local', rand());
 
@@ -570,7 +572,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     HasSocketUid        UInt8,
     ConntrackZone       UInt32,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = Kafka
 SETTINGS
@@ -781,7 +784,8 @@ SELECT
     HasSocketUid,
     toUInt16(ConntrackZone) AS ConntrackZone,
     ConntrackId,
-    ConntrackStatus
+    ConntrackStatus,
+    NflogPrefix
 FROM ${database}.flows_queue
 WHERE Type != '';
 

@@ -129,7 +129,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw_local
     HasSocketUid        UInt8 CODEC(ZSTD(1)),
     ConntrackZone       UInt16 CODEC(ZSTD(1)),
     ConntrackId         UInt32 CODEC(ZSTD(1)),
-    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1))
+    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1)),
+    NflogPrefix         LowCardinality(String) CODEC(ZSTD(1))
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/${database}/flows_raw', '{replica}')
 PARTITION BY toDate(TimeReceived)
@@ -226,7 +227,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     HasSocketUid        UInt8,
     ConntrackZone       UInt16,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         LowCardinality(String)
 )
 ENGINE = Distributed('${cluster}', '${database}', 'flows_raw_local', rand());
 
@@ -605,7 +607,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     HasSocketUid        UInt8,
     ConntrackZone       UInt32,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = Kafka
 SETTINGS
@@ -818,7 +821,8 @@ SELECT
     HasSocketUid,
     toUInt16(ConntrackZone) AS ConntrackZone,
     ConntrackId,
-    ConntrackStatus
+    ConntrackStatus,
+    toLowCardinality(NflogPrefix) AS NflogPrefix
 FROM ${database}.flows_queue
 WHERE length(_error) = 0;
 

@@ -119,7 +119,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_raw
     HasSocketUid        UInt8 CODEC(ZSTD(1)),
     ConntrackZone       UInt16 CODEC(ZSTD(1)),
     ConntrackId         UInt32 CODEC(ZSTD(1)),
-    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1))
+    ConntrackStatus     UInt32 CODEC(T64, ZSTD(1)),
+    NflogPrefix         LowCardinality(String) CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toDate(TimeReceived)
@@ -385,7 +386,8 @@ CREATE TABLE IF NOT EXISTS ${database}.flows_queue
     HasSocketUid        UInt8,
     ConntrackZone       UInt32,
     ConntrackId         UInt32,
-    ConntrackStatus     UInt32
+    ConntrackStatus     UInt32,
+    NflogPrefix         String
 )
 ENGINE = Kafka
 SETTINGS
@@ -598,7 +600,8 @@ SELECT
     HasSocketUid,
     toUInt16(ConntrackZone) AS ConntrackZone,
     ConntrackId,
-    ConntrackStatus
+    ConntrackStatus,
+    toLowCardinality(NflogPrefix) AS NflogPrefix
 FROM ${database}.flows_queue
 WHERE length(_error) = 0;
 

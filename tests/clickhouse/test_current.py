@@ -76,6 +76,8 @@ def pb_rows(pb, fields, enums, columns, now):
                 r[name] = x or bytes(16)
             elif t.startswith('repeated'):
                 r[name] = x or []
+            elif t == 'string':
+                r[name] = x or b''
             else:
                 r[name] = x or 0
         r['TimeReceived'], r['TimeReceivedNs'] = now, now * 10**9   # the collector's clock

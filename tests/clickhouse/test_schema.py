@@ -100,10 +100,10 @@ def setting(stmt, key):
 # name; bytes into IPv6 need exactly 16 bytes).
 PROTOBUF_READS = {'uint32': {'UInt32', 'UInt64'}, 'uint64': {'UInt64'}, 'bool': {'UInt8'},
                   'enum': {'String'}, 'bytes': {'IPv6', 'String'},
-                  'repeated uint32': {'Array(UInt32)'}}
+                  'repeated uint32': {'Array(UInt32)'}, 'string': {'String'}}
 # What JSONEachRow reads the collector's JSON rendering of each kind into.
 JSON_READS = {'ENUM': 'String', 'U32': 'UInt32', 'U64': 'UInt64', 'ADDR': 'String',
-              'MAC': 'String', 'BOOL': 'UInt8', 'U32LIST': 'Array(UInt32)'}
+              'MAC': 'String', 'BOOL': 'UInt8', 'U32LIST': 'Array(UInt32)', 'STR': 'String'}
 
 CODEC_FORMS = re.compile(r'^(LZ4|LZ4HC(\(\d+\))?|ZSTD(\(\d{1,2}\))?|Delta(\([1248]\))?|DoubleDelta|T64|'
                          r'Gorilla|NONE)$')

@@ -774,6 +774,9 @@ def protoc_vs_json(pf, js):
         elif isinstance(want, str) and k == 'Type':
             g = got[-1] if got else 'FLOWUNKNOWN'
             ok = g == want
+        elif isinstance(want, str) and k == 'NflogPrefix':  # a string: absent when empty
+            g = got[-1].decode() if got else ''
+            ok = g == want
         elif isinstance(want, str):
             g = addr_text(got[-1]) if got else '::'
             ok = g == want

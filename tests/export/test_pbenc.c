@@ -59,6 +59,27 @@ static void nm_random_flow(struct nm_flow *f)
 	f->m##_len = (uint8_t)(nm_rand() % (NM_AS_PATH_MAX + 1));    \
 	for (unsigned i = 0; i < f->m##_len; i++)                    \
 		f->m[i] = (uint32_t)nm_val();
+/* Half the records are NFLOG-like: no sFlow list (they share the prefix's
+ * bytes), a prefix of 0-64 bytes of ASCII (quotes, backslashes) and 2-, 3-
+ * and 4-byte characters. */
+#define NM_R_STR(m)                                                       \
+	if (nm_rand() & 1) {                                              \
+		static const char *const pieces[] = {"a", "\\", "\"", " ", "Z:", \
+						     "\xc3\xa9", "\xe2\x82\xac", \
+						     "\xf0\x9f\x98\x80"};    \
+		f->as_path_len = 0;                                       \
+		f->communities_len = 0;                                   \
+		size_t want_ = nm_rand() % (sizeof(f->m) + 1), o_ = 0;     \
+		for (;;) {                                                \
+			const char *s_ = pieces[nm_rand() % 8];           \
+			size_t l_ = strlen(s_);                           \
+			if (o_ + l_ > want_)                              \
+				break;                                    \
+			memcpy(f->m + o_, s_, l_);                        \
+			o_ += l_;                                         \
+		}                                                         \
+		f->m##_len = (uint8_t)o_;                                 \
+	}
 #define NM_X_(num, name, kind, m, pb) NM_R_##kind(m)
 	NM_FLOW_FIELDS(NM_X_)
 #undef NM_X_
@@ -82,6 +103,9 @@ static void nm_check_unpacked(const struct nm_flow *f, const Netmeta__FlowMessag
 	assert_int_equal(m->n_##pb, f->m_##_len);            \
 	for (size_t i = 0; i < m->n_##pb; i++)               \
 		assert_int_equal(m->pb[i], f->m_[i]);
+#define NM_C_STR(m_, pb)                                    \
+	assert_int_equal(strlen(m->pb), f->m_##_len);        \
+	assert_memory_equal(m->pb, f->m_, f->m_##_len);
 #define NM_X_(num, name, kind, m_, pb) NM_C_##kind(m_, pb)
 	NM_FLOW_FIELDS(NM_X_)
 #undef NM_X_

@@ -37,8 +37,8 @@ static void test_nflog_v4(void **state)
 	pk.seq = 9;
 	pk.now_ns = 5000000000ull;
 	struct nm_flow f = {0};
-	bool cut;
-	assert_true(nm_nflog_fill(&f, &pk, &cut));
+	bool cut, pcut;
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
 	assert_false(cut);
 	assert_int_equal(f.type, NM_FLOW_TYPE_NFLOG);
 	assert_int_equal(f.bytes, 1500); /* the IP header's length, not the copy's */
@@ -60,10 +60,32 @@ static void test_nflog_v4(void **state)
 	assert_int_equal(f.time_flow_start_ns, 5000000000ull);
 	assert_int_equal(f.src_addr.b[15], 1);
 	assert_int_equal(f.dst_addr.b[15], 2);
+	assert_int_equal(f.nflog_prefix_len, 0); /* the kernel sent none */
+	assert_false(pcut);
+	/* the prefix: cleaned, at most 64 bytes, counted when cut */
+	static const char pre[] = "nm in \x01\xff:";
+	pk.prefix = pre;
+	pk.prefix_len = sizeof(pre) - 1;
+	memset(&f, 0, sizeof(f));
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
+	assert_int_equal(f.nflog_prefix_len, 9);
+	assert_memory_equal(f.nflog_prefix, "nm in ??:", 9);
+	assert_int_equal(f.as_path_len + f.communities_len, 0);
+	assert_false(pcut);
+	char longp[127];
+	memset(longp, 'p', sizeof(longp)); /* nftables takes up to 127 */
+	pk.prefix = longp;
+	pk.prefix_len = sizeof(longp);
+	memset(&f, 0, sizeof(f));
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
+	assert_int_equal(f.nflog_prefix_len, NM_NFLOG_PREFIX_MAX);
+	assert_true(pcut);
+	pk.prefix = NULL;
+	pk.prefix_len = 0;
 	/* cut inside the TCP header: ports kept, flags unset, counted as cut */
 	memset(&f, 0, sizeof(f));
 	pk.len = 24;
-	assert_true(nm_nflog_fill(&f, &pk, &cut));
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
 	assert_true(cut);
 	assert_int_equal(f.src_port, 50000);
 	assert_int_equal(f.tcp_flags, 0);
@@ -71,16 +93,16 @@ static void test_nflog_v4(void **state)
 	/* no protocol from the kernel: the version nibble says IPv4 */
 	pk.hw_protocol = 0;
 	memset(&f, 0, sizeof(f));
-	assert_true(nm_nflog_fill(&f, &pk, &cut));
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
 	assert_int_equal(f.etype, 0x0800);
 	/* ARP (bridge family): no record */
 	pk.hw_protocol = 0x0806;
 	memset(&f, 0, sizeof(f));
-	assert_false(nm_nflog_fill(&f, &pk, &cut));
+	assert_false(nm_nflog_fill(&f, &pk, &cut, &pcut));
 	/* nothing at all: no read, no record */
 	pk.hw_protocol = 0;
 	pk.len = 0;
-	assert_false(nm_nflog_fill(&f, &pk, &cut));
+	assert_false(nm_nflog_fill(&f, &pk, &cut, &pcut));
 }
 
 static void test_nflog_v6(void **state)
@@ -103,8 +125,8 @@ static void test_nflog_v6(void **state)
 	pk.hw_hdr = eth;
 	pk.hw_hdr_len = sizeof(eth);
 	struct nm_flow f = {0};
-	bool cut;
-	assert_true(nm_nflog_fill(&f, &pk, &cut));
+	bool cut, pcut;
+	assert_true(nm_nflog_fill(&f, &pk, &cut, &pcut));
 	assert_int_equal(f.bytes, 40 + 64);
 	assert_int_equal(f.proto, 58);
 	assert_int_equal(f.icmp_type, 128);

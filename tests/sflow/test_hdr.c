@@ -966,6 +966,7 @@ static bool hd_skipped(const char *name, const char *const *skip)
 		bad++;                                                                       \
 	}
 #define HD_CMP_U32LIST(name, mem)
+#define HD_CMP_STR(name, mem)
 #define HD_CMP_(num, name, kind, mem, pb) HD_CMP_##kind(name, mem)
 
 static void hd_assert_subset(const struct nm_flow *c, const struct nm_flow *full, size_t cut,

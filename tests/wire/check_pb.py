@@ -84,6 +84,9 @@ def main():
                 assert got.get(key) == exp, (k, key, got.get(key), val)
             elif key == "Type":
                 assert got.get(key) == val, (k, key, got.get(key), val)
+            elif key == "NflogPrefix":  # a string: absent when empty
+                exp = val.encode() if val else None
+                assert (unescape(got[key]) if key in got else None) == exp, (k, key, got.get(key), val)
             elif val == "::":
                 assert key not in got, (k, key, got.get(key))  # unset: left out
             else:

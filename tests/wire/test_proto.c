@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static ProtobufCType nm_pb_type(const char *kind)
 		return PROTOBUF_C_TYPE_UINT64;
 	if (strcmp(kind, "ADDR") == 0)
 		return PROTOBUF_C_TYPE_BYTES;
+	if (strcmp(kind, "STR") == 0)
+		return PROTOBUF_C_TYPE_STRING;
 	return PROTOBUF_C_TYPE_BOOL;
 }
 
@@ -136,12 +139,87 @@ static void test_json_text(void **state)
 	assert_int_equal(nm_flow_json(&f, buf, 100), 0);
 }
 
+/* The NFLOG prefix: absent when empty, the text when set, escaped in JSON,
+ * and back through nm_flow_from_pb (netmeta-cat's path). */
+static void test_nflog_prefix(void **state)
+{
+	(void)state;
+	struct nm_flow f;
+	memset(&f, 0, sizeof(f));
+	f.type = NM_FLOW_TYPE_NFLOG;
+	unsigned char buf[2048], empty[2048];
+	size_t n0 = nm_flow_pb_delimited(&f, empty, sizeof(empty));
+	assert_true(n0 > 0);
+	/* 0x82 << 3 | 2 = field 1026, wire type 2: never there when empty */
+	for (size_t i = 0; i + 1 < n0; i++)
+		assert_false(empty[i] == 0x92 && empty[i + 1] == 0x40);
+	static const char txt[] = "DROP \"in\" \\ é";
+	memcpy(f.nflog_prefix, txt, sizeof(txt) - 1);
+	f.nflog_prefix_len = (uint8_t)(sizeof(txt) - 1);
+	size_t n = nm_flow_pb_delimited(&f, buf, sizeof(buf));
+	assert_int_equal(n, n0 + 3 + sizeof(txt) - 1);
+	Netmeta__FlowMessage *m = netmeta__flow_message__unpack(NULL, n - 1, buf + 1);
+	assert_non_null(m);
+	assert_string_equal(m->nflogprefix, txt);
+	netmeta__flow_message__free_unpacked(m, NULL);
+	struct nm_flow g;
+	assert_int_equal(nm_flow_from_pb(&g, buf + 1, n - 1), 0);
+	assert_int_equal(g.nflog_prefix_len, f.nflog_prefix_len);
+	assert_memory_equal(g.nflog_prefix, txt, sizeof(txt) - 1);
+	char js[NM_FLOW_JSON_MAX];
+	assert_true(nm_flow_json(&f, js, sizeof(js)) > 0);
+	assert_non_null(strstr(js, "\"NflogPrefix\":\"DROP \\\"in\\\" \\\\ é\""));
+	/* A record with an AS path keeps it: the prefix shares its bytes. */
+	memset(&f, 0, sizeof(f));
+	f.as_path_len = 2;
+	f.as_path[0] = 65000;
+	f.as_path[1] = 65001;
+	n = nm_flow_pb_delimited(&f, buf, sizeof(buf));
+	assert_int_equal(nm_flow_from_pb(&g, buf + 1, n - 1), 0);
+	assert_int_equal(g.nflog_prefix_len, 0);
+	assert_int_equal(g.as_path_len, 2);
+	assert_int_equal(g.as_path[1], 65001);
+	assert_true(nm_flow_json(&f, js, sizeof(js)) > 0);
+	assert_non_null(strstr(js, "\"NflogPrefix\":\"\""));
+}
+
+/* Foreign text into a STR field: cleaned, cut at a character boundary. */
+static void test_text_copy(void **state)
+{
+	(void)state;
+	char d[NM_NFLOG_PREFIX_MAX];
+	bool cut;
+	static const uint8_t bad[] = {'a', 0x01, 0xff, 0xc3, 0xa9, 0xc3, 'b', 0xed, 0xa0, 0x80,
+				      0x7f, 0xf0, 0x9f, 0x98, 0x80, 0, 'z'};
+	size_t n = nm_flow_text_copy(d, sizeof(d), bad, sizeof(bad), &cut);
+	/* a ? ? é ? b ? ? ? ? 😀, stopped at the NUL */
+	static const char want[] = "a??\xc3\xa9?b????\xf0\x9f\x98\x80";
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(d, want, n);
+	assert_false(cut);
+	/* 64 bytes of room, 63 of ASCII then a 2-byte character: it is left out */
+	uint8_t longer[70];
+	memset(longer, 'x', 63);
+	longer[63] = 0xc3;
+	longer[64] = 0xa9;
+	n = nm_flow_text_copy(d, sizeof(d), longer, 65, &cut);
+	assert_int_equal(n, 63);
+	assert_true(cut);
+	/* a truncated multi-byte character at the end of the source is one '?' each */
+	static const uint8_t tail[] = {'o', 'k', 0xe2, 0x82};
+	n = nm_flow_text_copy(d, sizeof(d), tail, sizeof(tail), &cut);
+	assert_int_equal(n, 4);
+	assert_memory_equal(d, "ok??", 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields_match_proto),
 		cmocka_unit_test(test_pack_roundtrip),
 		cmocka_unit_test(test_json_text),
+		cmocka_unit_test(test_nflog_prefix),
+		cmocka_unit_test(test_text_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
