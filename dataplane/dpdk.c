@@ -299,7 +299,7 @@ static int nm_worker_main(void *arg)
 				continue;
 			got += n;
 			if (dp->mirror) {
-				nm_dpkt_mirror_burst(x, dp, pkts, n, nm_now_ns());
+				nm_dpkt_mirror_burst(x, dp, pkts, n);
 				rte_pktmbuf_free_bulk(pkts, n);
 				continue;
 			}
@@ -311,9 +311,10 @@ static int nm_worker_main(void *arg)
 			/* Fragments that never complete must not keep their mbufs:
 			 * a flood of them would otherwise drain the pool for good. */
 			rte_ip_frag_table_del_expired_entries(x->frag, &x->dr, t);
-			nm_worker_tick(w, nm_now_ns());
+			uint64_t now = nm_dworker_clock_sync(x, t, hz);
+			nm_worker_tick(w, now);
 			if (x->agent)
-				nm_sampler_tick(x, nm_now_ns(), false);
+				nm_sampler_tick(x, now, false);
 			last_tick = t;
 		}
 		rte_ip_frag_free_death_row(&x->dr, NM_BURST);

@@ -234,6 +234,14 @@ def main_n1_gen(netmeta, decode, shared, work, ck):
     c = nm.counters
     ck.eq((c.get('RX_PACKETS'), c.get('MIRROR_PACKETS'), c.get('SAMPLES')),
           (len(frames),) * 3, 'every packet received, on the mirror port, sampled')
+    # receive times come from the worker's TSC clock: inside the run, and
+    # the seconds field agrees with the nanoseconds
+    lo, hi = int((nm.t0 - 1) * 1e9), int((nm.t0 + nm.elapsed + 1) * 1e9)
+    ts = [r.get('TimeReceivedNs', 0) for r in nm.records]
+    ck.check(ts and all(lo <= t <= hi for t in ts), 'receive times within the run (%s..%s)'
+             % (min(ts) if ts else None, max(ts) if ts else None))
+    ck.check(all(r.get('TimeReceived') == r.get('TimeReceivedNs', 0) // 10**9 for r in nm.records),
+             'TimeReceived = TimeReceivedNs in seconds')
 
 
 def sflow_headers(frames):
