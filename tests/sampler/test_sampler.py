@@ -4,7 +4,7 @@ The packet sampler end to end (issue 14, suite 'sampler'): netmeta with a
 DPDK mirror port (net_pcap replaying frames, or net_af_packet on a veth).
 
   test_sampler.py MODE NETMETA NETMETA_DECODE SHARED_DIR
-  MODE: n1-gen | n1-corpus | estimate | agent | veth | hostile
+  MODE: n1-gen | n1-corpus | estimate | agent | veth | hostile | drops
 
 n1-*: N = 1, one record per frame, every field equal to tshark's decoding.
 estimate: N = 100 and 1000 over a generated stream, per-protocol totals
@@ -12,7 +12,7 @@ within the sFlow 95 % bound for most seeds. agent: the sFlow v5 output read
 back by netmeta-decode and tshark (same samples, consistent sequence numbers
 and pool, counter samples = port statistics). veth: real ping/TCP/UDP from a
 namespace, records = what tcpdump saw. hostile: malformed frames counted,
-no crash.
+no crash. drops: a tiny ring and a stalled sink, SampleDrops = records lost.
 """
 
 import collections
@@ -493,6 +493,92 @@ def main_agent(netmeta, decode, shared, work, ck):
 
 
 # ---------------------------------------------------------------------------
+# drops: a tiny ring and a stalled sink
+# ---------------------------------------------------------------------------
+
+def main_drops(netmeta, decode, shared, work, ck):
+    """A pure-mirror config (N = 1) with a ring of 2 batches of 4 records and
+    a JSON sink writing into a FIFO nobody reads until the replay is over:
+    the sink blocks, the ring fills, records are lost on full batches and on
+    the flush_ms timer alike. SampleDrops (the exit line, the counter, the
+    records' and the sFlow samples' drops fields) must equal what was lost."""
+    import fcntl
+    import select
+    frames = gen_frames(random.Random(41), 3000)
+    frames = [f for i, f in enumerate(frames) if i % 10 != 9]  # no fragments
+    pcap = os.path.join(work, 'drops.pcap')
+    write_pcap(pcap, frames)
+    fifo = os.path.join(work, 'drops.fifo')
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so the sink's open succeeds
+    try:
+        fcntl.fcntl(rfd, 1031, 4096)  # F_SETPIPE_SZ: one page, the sink stalls sooner
+    except OSError:
+        pass
+    sink = UdpSink()
+    cfg = sampler_cfg('net_pcap0,rx_pcap=' + pcap, 1,
+                      {'sflow_collectors': ['127.0.0.1:%d' % sink.port]})
+    cfg.update({'ring_size': 2, 'batches': 4, 'batch_records': 4, 'flush_ms': 20,
+                'sinks': [{'type': 'json', 'path': fifo}]})
+    nm = Netmeta(netmeta, work, cfg, eal=eal_args('0-1'), exit_idle=1, tag='drops').start()
+    data = b''
+    try:
+        # the sink stays stalled until the daemon stops (or gives up)
+        end = time.time() + 120
+        while time.time() < end and nm.proc.poll() is None and 'stopping' not in nm.stderr():
+            time.sleep(0.05)
+        end = time.time() + 120
+        while time.time() < end:
+            if select.select([rfd], [], [], 0.5)[0]:
+                b = os.read(rfd, 1 << 16)
+                if not b:
+                    break  # the sink closed the file: everything is read
+                data += b
+            elif nm.proc.poll() is not None:
+                break
+        nm.wait(120)
+        want = nm.counters.get('SFLOW_DATAGRAMS', 0)
+        end = time.time() + 10
+        while len(sink.got) < want and time.time() < end:
+            time.sleep(0.05)
+    finally:
+        os.close(rfd)
+        sink.close()
+        if nm.proc.poll() is None:
+            nm.stop(30)
+    ck.eq(nm.rc, 0, 'netmeta exits 0')
+    recs = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+    c = nm.counters
+    lost = c.get('RECORDS_RING_FULL', 0) + c.get('RECORDS_NO_BATCH', 0)
+    sl = sampler_lines(nm.err)
+    drops = sl[0]['drops'] if sl else None
+    log('  %d frames, %d samples, %d records arrived, RING_FULL %d NO_BATCH %d, SampleDrops %s'
+        % (len(frames), c.get('SAMPLES', 0), len(recs), c.get('RECORDS_RING_FULL', 0),
+           c.get('RECORDS_NO_BATCH', 0), drops))
+    ck.eq(c.get('SAMPLES'), len(frames), 'every frame sampled at N = 1')
+    ck.check(lost > 0, 'the stalled sink made the worker lose records (%d)' % lost)
+    ck.eq(drops, lost, 'SampleDrops of the port (exit line) = records lost (ring full + no batch)')
+    ck.eq(c.get('SAMPLE_DROPS'), lost, 'SAMPLE_DROPS counter = records lost')
+    ck.eq(len(recs) + lost, len(frames), 'records arrived + dropped = samples')
+    recs.sort(key=lambda r: r['SequenceNum'])
+    rd = [r.get('SampleDrops', 0) for r in recs]
+    ck.check(all(a <= b for a, b in zip(rd, rd[1:])) and rd and rd[-1] <= lost and rd[-1] > 0,
+             'records\' SampleDrops grow with the sequence, up to the total (last %s)'
+             % (rd[-1] if rd else None))
+    flows = [s for _, d in sink.got for s in parse_agent(d)[2] if s[0] == 'flow']
+    flows.sort(key=lambda f: f[1])
+    fd = [f[5] for f in flows]
+    ck.eq(len(flows), len(frames), 'an sFlow flow sample for every frame')
+    ck.check(fd and all(a <= b for a, b in zip(fd, fd[1:])) and 0 < fd[-1] <= lost,
+             'sFlow drops field grows, up to the total (last %s of %d)' % (fd[-1] if fd else None, lost))
+    # a sample's drops count the losses charged before it was taken: the
+    # records of a sample and its flow sample say the same
+    byseq = {f[1]: f[5] for f in flows}
+    ck.check(all(byseq.get(r['SequenceNum']) == r.get('SampleDrops', 0) for r in recs),
+             'each record\'s SampleDrops = its sFlow sample\'s drops')
+
+
+# ---------------------------------------------------------------------------
 # a live mirror port: net_af_packet on a veth from a namespace
 # ---------------------------------------------------------------------------
 
@@ -688,7 +774,8 @@ def main(argv):
     if mode.startswith('n1') and not shutil.which('tshark'):
         skip('tshark missing')
     fn = {'n1-gen': main_n1_gen, 'n1-corpus': main_n1_corpus, 'estimate': main_estimate,
-          'agent': main_agent, 'veth': main_veth, 'hostile': main_hostile}[mode]
+          'agent': main_agent, 'veth': main_veth, 'hostile': main_hostile,
+          'drops': main_drops}[mode]
     ck = Checks()
     work = tempfile.mkdtemp(prefix='nm-sampler-')
     try:
