@@ -410,6 +410,61 @@ def parse_agent(d):
     return sub, seq, out
 
 
+def _first_keys(pairs):
+    """JSON object hook: the first of duplicate keys (tshark repeats them)."""
+    d = {}
+    for k, v in pairs:
+        d.setdefault(k, v)
+    return d
+
+
+def tshark_samples_vs_records(pcap, records, drops_by_seq):
+    """tshark -T json of the agent's datagrams: for each flow sample, the
+    first IP header of its raw header record (ip.src/dst/proto, or
+    ipv6.src/dst/nxt) against the record with the same SequenceNum, and
+    its dropped_packets against the agent's drops field.
+    -> (mismatches, samples compared)"""
+    import ipaddress
+    p = subprocess.run(['tshark', '-n', '-r', pcap, '-d', 'udp.port==6343,sflow', '-T', 'json'],
+                       capture_output=True, text=True, timeout=300)
+    pkts = json.loads(p.stdout or '[]', object_pairs_hook=_first_keys)
+    recs = {r['SequenceNum']: r for r in records}
+    bad, n = [], 0
+
+    def addr(a):
+        return str(ipaddress.ip_address(a)) if a else None
+    for pk in pkts:
+        sf = pk['_source']['layers'].get('sflow', {})
+        for k, smp in sf.items():
+            if not k.startswith('Flow sample'):
+                continue
+            n += 1
+            seq = int(smp['sflow.flow_sample.sequence_number'])
+            r = recs.get(seq)
+            if r is None:
+                bad.append('sample %d: no record' % seq)
+                continue
+            if int(smp['sflow.flow_sample.dropped_packets']) != drops_by_seq.get(seq) or \
+                    drops_by_seq.get(seq) != r.get('SampleDrops', 0):
+                bad.append('sample %d: drops tshark %s, agent %s, record %s' % (
+                    seq, smp['sflow.flow_sample.dropped_packets'], drops_by_seq.get(seq),
+                    r.get('SampleDrops', 0)))
+            tree = smp.get('Raw packet header', {}).get('sflow_245.header_tree', {})
+            if 'ip' in tree:
+                t = (addr(tree['ip'].get('ip.src')), addr(tree['ip'].get('ip.dst')),
+                     int(tree['ip'].get('ip.proto', -1)))
+            elif 'ipv6' in tree:
+                t = (addr(tree['ipv6'].get('ipv6.src')), addr(tree['ipv6'].get('ipv6.dst')),
+                     int(tree['ipv6'].get('ipv6.nxt', -1)))
+            else:
+                t = (None, None, None)
+            mine = (addr(r.get('SrcAddr')), addr(r.get('DstAddr')),
+                    r.get('Proto') if 'ip' in tree or 'ipv6' in tree else None)
+            if t != mine:
+                bad.append('sample %d: tshark %s, record %s' % (seq, t, mine))
+    return bad, n
+
+
 def main_agent(netmeta, decode, shared, work, ck):
     frames = gen_frames(random.Random(7), 3000)
     frames = [f for i, f in enumerate(frames) if i % 10 != 9]  # no fragments
@@ -488,6 +543,13 @@ def main_agent(netmeta, decode, shared, work, ck):
         ck.check(tseq == [f[1] for f in flows], 'tshark: the same %d flow sample sequence numbers' % len(tseq))
         ck.check(tpool == pools, 'tshark: the same sample pools')
         ck.check(trate and set(trate) == {4}, 'tshark: rate 4 in every sample')
+        # tshark's reading of each sample's raw header: addresses and
+        # protocol equal to the record of the same sample, drops equal to
+        # what the agent wrote
+        bad, n = tshark_samples_vs_records(pcap, nm.records, {f[1]: f[5] for f in flows})
+        ck.check(n == len(flows) and not bad,
+                 'tshark: %d samples\' ip/ipv6 src, dst, proto and drops = the records' % n,
+                 '\n'.join(bad[:10]))
     if shutil.which('sfacctd'):
         log('  note  sfacctd present; the comparison above uses netmeta-decode and tshark')
 
