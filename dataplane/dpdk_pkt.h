@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip_frag.h>
 #include <rte_mbuf.h>
@@ -38,6 +39,9 @@
 #include "worker.h"
 
 #define NM_BURST 32
+/* A busy worker reads the TSC for its 1 ms tick every this many loops
+ * (8 bursts of 32 at 50 Mpps: 5 us), an idle one every loop. */
+#define NM_TICK_LOOPS 8
 #define NM_PREFETCH_AHEAD 3
 #define NM_DPKT_BOUNCE NM_L2L3_FRAME_MAX
 
@@ -64,8 +68,42 @@ struct nm_dworker {
 	struct nm_sflow_agent *agent; /* NULL: no sFlow output */
 	uint64_t last_ctr_ns;
 	uint64_t pub_dgrams, pub_failed; /* agent counts already in the worker's */
+	/* Receive times of samples from the TSC: the wall clock clk_ns0 read
+	 * at TSC clk_tsc0 (nm_dworker_clock_sync, every ms tick), the TSC
+	 * scaled by clk_mult / 2^32 ns per cycle; beyond clk_dt_max cycles
+	 * (0: never synced) the wall clock is read instead. */
+	uint64_t clk_tsc0, clk_ns0, clk_mult, clk_dt_max;
 	uint8_t bounce[NM_DPKT_BOUNCE];
 };
+
+/*
+ * Anchors the worker's TSC clock: reads the wall clock once, at TSC value
+ * tsc, for a TSC of hz cycles per second. Returns the wall clock (ns since
+ * the epoch), for the tick it is called from.
+ */
+static inline uint64_t nm_dworker_clock_sync(struct nm_dworker *x, uint64_t tsc, uint64_t hz)
+{
+	x->clk_ns0 = nm_now_ns();
+	x->clk_tsc0 = tsc;
+	if (x->clk_mult == 0 && hz) {
+		/* ns per cycle in 32.32 fixed point; dt * mult must not pass
+		 * 2^64, and one second is far more than a tick's gap */
+		x->clk_mult = (1000000000ull << 32) / hz;
+		uint64_t lim = UINT64_MAX / (x->clk_mult ? x->clk_mult : 1);
+		x->clk_dt_max = hz < lim ? hz : lim;
+	}
+	return x->clk_ns0;
+}
+
+/* The wall clock now from the TSC and the worker's anchor (one rdtsc, no
+ * system call); the wall clock itself before the first sync. */
+static inline uint64_t nm_dworker_now_ns(const struct nm_dworker *x)
+{
+	uint64_t dt = rte_rdtsc() - x->clk_tsc0;
+	if (dt >= x->clk_dt_max)
+		return nm_now_ns();
+	return x->clk_ns0 + ((dt * x->clk_mult) >> 32);
+}
 
 /* Sets dp->us from dp->cfg. */
 void nm_dport_us_init(struct nm_dport *dp);
@@ -81,10 +119,11 @@ uint16_t nm_dpkt_burst(struct nm_dworker *x, const struct nm_dport *dp, struct r
 /*
  * Packet sampler (issue 14): a burst of a mirror port. Counts it
  * (RX_PACKETS, MIRROR_PACKETS), samples 1-in-N of it into records and the
- * sFlow agent; the caller frees every mbuf of the burst.
+ * sFlow agent; the caller frees every mbuf of the burst. The receive time
+ * is taken only when a sample is due, from the TSC (nm_dworker_now_ns).
  */
 void nm_dpkt_mirror_burst(struct nm_dworker *x, const struct nm_dport *dp,
-			  struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns);
+			  struct rte_mbuf **pkts, uint16_t n);
 
 /* Bytes of a sampled frame read at most (a multi-segment frame's prefix
  * is copied into the bounce buffer; a single segment is read in place). */

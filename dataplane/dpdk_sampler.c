@@ -47,6 +47,16 @@ static const uint8_t *nm_dpkt_sample_bytes(struct nm_dworker *x, const struct rt
 	return x->bounce;
 }
 
+/* The worker lost a batch holding n of port's samples (any flush: a full
+ * batch, the flush_ms timer, shutdown): they are that port's drops, in
+ * SampleDrops and sFlow's drops from the next sample on. */
+static void nm_dpkt_samples_lost(void *ctx, uint32_t port, uint64_t n)
+{
+	struct nm_dworker *x = ctx;
+	x->sp[port].drops += n;
+	nm_wc_add(x->w, NM_WC_SAMPLE_DROPS, n);
+}
+
 static void nm_dpkt_sample(struct nm_dworker *x, const struct nm_dport *dp,
 			   struct nm_sampler_port *sp, const struct rte_mbuf *m, uint64_t now_ns)
 {
@@ -62,12 +72,12 @@ static void nm_dpkt_sample(struct nm_dworker *x, const struct nm_dport *dp,
 		return;
 	}
 	if (x->cfg->sampler.records) {
-		uint64_t lost;
-		struct nm_flow *f = nm_worker_flow_slot(w, now_ns, &lost);
-		if (lost) {
-			sp->drops += lost; /* samples of this batch that were lost */
-			nm_wc_add(w, NM_WC_SAMPLE_DROPS, lost);
+		/* before the worker holds any sample of ours: every loss is seen */
+		if (w->samples_lost == NULL) {
+			w->samples_lost = nm_dpkt_samples_lost;
+			w->samples_lost_ctx = x;
 		}
+		struct nm_flow *f = nm_worker_flow_slot(w, now_ns, dp->idx);
 		enum nm_hdr_res r =
 			nm_sampler_record(&x->cfg->sampler, sp, x->id, p, caplen, flen, now_ns, f);
 		if (r == NM_HDR_TRUNCATED)
@@ -79,20 +89,23 @@ static void nm_dpkt_sample(struct nm_dworker *x, const struct nm_dport *dp,
 		nm_sflow_agent_flow(x->agent, sp, p, caplen, flen, now_ns);
 		nm_wc_add(w, NM_WC_SFLOW_FLOW_SAMPLES, 1);
 	}
-	(void)dp;
 }
 
 void nm_dpkt_mirror_burst(struct nm_dworker *x, const struct nm_dport *dp,
-			  struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns)
+			  struct rte_mbuf **pkts, uint16_t n)
 {
 	struct nm_sampler_port *sp = &x->sp[dp->idx];
 	uint32_t k = 0;
-	/* The unsampled path: one subtraction and compare per burst. */
+	uint64_t now_ns = 0;
+	/* The unsampled path: one subtraction and compare per burst (plus
+	 * the pool's add), no clock read; the two counters below. */
 	for (;;) {
 		uint32_t d = nm_sampler_due(sp, n - k);
 		if (d == n - k)
 			break;
 		k += d;
+		if (now_ns == 0)
+			now_ns = nm_dworker_now_ns(x); /* once per burst, only when sampling */
 		nm_dpkt_sample(x, dp, sp, pkts[k], now_ns);
 		k++;
 	}

@@ -106,7 +106,7 @@ struct nm_sampler_port {
 	uint32_t pad_;
 	uint64_t pool;       /* packets seen, samples included */
 	uint64_t samples;
-	uint64_t drops;      /* samples lost (no room for the record, datagram not sent) */
+	uint64_t drops;      /* samples lost: malformed chain, or record lost with its batch */
 };
 
 void nm_sampler_port_init(struct nm_sampler_port *sp, uint32_t rate, uint32_t if_index,
@@ -172,8 +172,9 @@ struct nm_sflow_agent {
 	uint32_t len;              /* bytes in buf */
 	uint64_t boot_ns;          /* uptime origin */
 	uint64_t first_ns;         /* when the oldest sample in buf was added */
-	/* Sends one datagram; false when it could not (its samples are then
-	 * counted as drops of their ports by the caller's bookkeeping). */
+	/* Sends one datagram; false when it could not: counted in send_failed
+	 * (SFLOW_SEND_FAILED) and samples_lost, never in a port's drops (those
+	 * are samples lost before the agent, see nm_sampler_port). */
 	bool (*send)(void *ctx, const uint8_t *p, size_t len);
 	void *send_ctx;
 	uint64_t datagrams, send_failed, samples_lost;

@@ -27,16 +27,35 @@ uint8_t *nm_port_table(const struct nm_config *cfg)
 	return t;
 }
 
-/* Sends the batch being filled and takes an empty one. */
-static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
+/*
+ * The flow records of the batch being filled left it (fb.n is about to be
+ * 0): sent, or lost. Lost: the sampler's records among them are charged to
+ * their ports (a batch may mix ports, and collector records, which are not
+ * samples). Either way the per-port counts start again.
+ */
+static void nm_worker_samples_settle(struct nm_worker *w, bool lost)
+{
+	if (w->fb_samples_n == 0)
+		return;
+	for (uint32_t i = 0; i < NM_CFG_MAX_PORTS; i++) {
+		if (w->fb_samples[i] && lost && w->samples_lost)
+			w->samples_lost(w->samples_lost_ctx, i, w->fb_samples[i]);
+		w->fb_samples[i] = 0;
+	}
+	w->fb_samples_n = 0;
+}
+
+/* Sends the batch being filled and takes an empty one. Returns false when
+ * its records were lost (the ring was full). */
+static bool nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 {
 	struct nm_batch *b = *slot;
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n, kind = b->kind;
-	bool flows = kind == NM_BATCH_FLOWS;
+	bool flows = kind == NM_BATCH_FLOWS, sent = true;
 	assert(n <= b->cap);
 	if (n == 0)
-		return;
+		return true;
 	struct nm_batch *next = NULL;
 	if (nm_ring_push(w->full, b)) {
 		nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
@@ -46,16 +65,18 @@ static void nm_worker_send(struct nm_worker *w, struct nm_batch **slot)
 			/* The sink holds every batch: the caller writes into the
 			 * spill buffer until one comes back (never a stall). */
 			*slot = NULL;
-			return;
+			return true;
 		}
 	} else {
 		nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
 		next = b; /* reuse: its records are lost, counted above */
+		sent = false;
 	}
 	next->n = 0;
 	next->kind = kind;
 	next->worker = w->id;
 	*slot = next;
+	return sent;
 }
 
 /* Makes sure w->cur / w->ccur hold a batch; false when none is free. */
@@ -114,12 +135,14 @@ static void nm_worker_flow_flush(struct nm_flow_batch *fb, void *ctx)
 {
 	struct nm_worker *w = ctx;
 	assert(fb->n <= fb->cap);
+	bool sent = false;
 	if (w->cur) {
 		w->cur->n = fb->n;
-		nm_worker_send(w, &w->cur);
+		sent = nm_worker_send(w, &w->cur);
 	} else {
 		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, fb->n); /* the spill buffer filled up */
 	}
+	nm_worker_samples_settle(w, !sent);
 	fb->n = 0;
 	nm_worker_attach_flows(w);
 }
@@ -286,19 +309,16 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 	}
 }
 
-struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64_t *lost)
+struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint32_t port)
 {
-	*lost = 0;
+	assert(port < NM_CFG_MAX_PORTS);
 	if (w->fb.n == 0 && w->cb.n == 0)
 		w->cur_since_ns = now_ns;
-	if (w->fb.n == w->fb.cap) {
-		uint64_t before = nm_wc_get(w, NM_WC_RECORDS_NO_BATCH) +
-				  nm_wc_get(w, NM_WC_RECORDS_RING_FULL);
+	if (w->fb.n == w->fb.cap)
 		nm_worker_flow_flush(&w->fb, w);
-		*lost = nm_wc_get(w, NM_WC_RECORDS_NO_BATCH) +
-			nm_wc_get(w, NM_WC_RECORDS_RING_FULL) - before;
-	}
 	nm_wc_add(w, NM_WC_SAMPLE_RECORDS, 1);
+	w->fb_samples[port]++;
+	w->fb_samples_n++;
 	return &w->fb.recs[w->fb.n++];
 }
 
@@ -460,8 +480,8 @@ void nm_worker_state_snapshot(struct nm_worker *w, uint64_t now_ns)
 
 /* Pushes a batch at shutdown, waiting (bounded) for the sink to make room;
  * a batch the ring would not take goes back to the pool, its records
- * counted lost. */
-static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
+ * counted lost (returns false). */
+static bool nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 {
 	/* Read before the push: once in the ring the batch is the sink's. */
 	uint32_t n = b->n;
@@ -471,7 +491,7 @@ static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 		if (nm_ring_push(w->full, b)) {
 			nm_wc_add(w, flows ? NM_WC_RECORDS_SENT : NM_WC_COUNTERS_SENT, n);
 			nm_wc_add(w, NM_WC_BATCHES_SENT, 1);
-			return;
+			return true;
 		}
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
@@ -479,6 +499,7 @@ static void nm_worker_drain(struct nm_worker *w, struct nm_batch *b)
 	nm_wc_add(w, flows ? NM_WC_RECORDS_RING_FULL : NM_WC_COUNTERS_DROPPED, n);
 	b->n = 0;
 	nm_ring_push_room(w->free, b);
+	return false;
 }
 
 void nm_worker_finish(struct nm_worker *w)
@@ -490,6 +511,7 @@ void nm_worker_finish(struct nm_worker *w)
 	/* Still no batch: what the spill buffers hold is lost, counted. */
 	if (w->cur == NULL) {
 		nm_wc_add(w, NM_WC_RECORDS_NO_BATCH, w->fb.n);
+		nm_worker_samples_settle(w, true);
 		w->fb.n = 0;
 	}
 	if (w->ccur == NULL) {
@@ -498,7 +520,7 @@ void nm_worker_finish(struct nm_worker *w)
 	}
 	if (w->cur && w->fb.n) {
 		w->cur->n = w->fb.n;
-		nm_worker_drain(w, w->cur);
+		nm_worker_samples_settle(w, !nm_worker_drain(w, w->cur));
 		w->cur = NULL;
 		w->fb.n = 0;
 	}

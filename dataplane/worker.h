@@ -114,6 +114,14 @@ struct nm_worker {
 	struct nm_ctr *cspill;
 	uint64_t cur_since_ns;
 	uint64_t last_publish_ns;
+	/* Packet sampler (issue 14): the sampler's records in the flow batch
+	 * being filled (or the spill buffer), per config port index, so that a
+	 * batch lost on any flush (full, timer, shutdown) is charged to the
+	 * ports whose samples it held: samples_lost(ctx, port, n) per port. */
+	uint32_t fb_samples[NM_CFG_MAX_PORTS];
+	uint32_t fb_samples_n; /* their sum */
+	void (*samples_lost)(void *ctx, uint32_t port, uint64_t n);
+	void *samples_lost_ctx;
 	_Alignas(64) _Atomic uint64_t ctr[NM_WC__COUNT];
 	/* the decoder's counters, published by the worker for other threads */
 	struct nm_dec_pub dec_pub;
@@ -172,12 +180,13 @@ void nm_worker_datagram(struct nm_worker *w, const struct nm_addr *src, uint16_t
 			uint16_t dport, const uint8_t *p, size_t len, uint64_t now_ns);
 
 /*
- * Packet sampler (issue 14): the slot for one flow record in the batch
- * being filled (sending a full one first), counted in SAMPLE_RECORDS.
- * *lost: records that the send just lost (ring full, no batch), for the
- * sampler's drops.
+ * Packet sampler (issue 14): the slot for one flow record of mirror port
+ * `port` (config index, < NM_CFG_MAX_PORTS) in the batch being filled
+ * (sending a full one first), counted in SAMPLE_RECORDS. When this record
+ * is later lost with its batch (ring full, no free batch, on whichever
+ * flush), w->samples_lost is called for its port.
  */
-struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint64_t *lost);
+struct nm_flow *nm_worker_flow_slot(struct nm_worker *w, uint64_t now_ns, uint32_t port);
 
 /*
  * A record made outside the decoder (the Linux inputs, dataplane/linux_in.h):

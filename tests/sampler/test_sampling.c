@@ -6,7 +6,8 @@
  *
  * 1. The skip: mean N, variance ((2N-1)^2 - 1) / 12 of the discrete
  *    uniform law over [1, 2N-1], both ends reached, and a chi-square test
- *    of uniformity.
+ *    of uniformity (one bin per value up to N = 128, beyond that 256 bins
+ *    of equal width, so N = 1000 and 2^24 are tested too).
  * 2. Estimates: a generated stream with known totals per protocol, sampled
  *    in bursts of 32 exactly as a mirror port is, each sample walked into a
  *    record by the header parser; bytes = sum(Bytes) * N and packets =
@@ -36,6 +37,9 @@ static void skip_law(uint32_t n, uint64_t seed)
 	double sum = 0, sum2 = 0;
 	uint32_t lo = UINT32_MAX, hi = 0;
 	uint32_t m = 2 * n - 1; /* values 1..m */
+	/* chi-square bins: one per value up to 256 values, else 256 bins of
+	 * width ceil(m / 256) values (the last one narrower) */
+	uint32_t width = (m + 255) / 256, nb = (m + width - 1) / width;
 	static uint32_t bins[256];
 	memset(bins, 0, sizeof(bins));
 	for (uint32_t i = 0; i < k; i++) {
@@ -44,8 +48,7 @@ static void skip_law(uint32_t n, uint64_t seed)
 		sum2 += (double)s * s;
 		lo = s < lo ? s : lo;
 		hi = s > hi ? s : hi;
-		if (m <= 256)
-			bins[s - 1]++;
+		bins[(s - 1) / width]++;
 	}
 	double mean = sum / k, var = sum2 / k - mean * mean;
 	double want_var = ((double)m * m - 1) / 12;
@@ -62,16 +65,19 @@ static void skip_law(uint32_t n, uint64_t seed)
 	uint32_t slack = m <= 256 ? 0 : m / 1000;
 	assert_true(lo >= 1 && lo <= 1 + slack);
 	assert_true(hi <= m && hi >= m - slack);
-	if (m > 1 && m <= 256) {
-		double e = (double)k / m, chi = 0;
-		for (uint32_t i = 0; i < m; i++)
+	if (nb > 1) {
+		double chi = 0;
+		for (uint32_t i = 0; i < nb; i++) {
+			uint32_t wi = i + 1 < nb ? width : m - i * width; /* values in bin i */
+			double e = (double)k * wi / m;
 			chi += (bins[i] - e) * (bins[i] - e) / e;
+		}
 		/* Wilson-Hilferty: the chi-square quantile at p = 1e-4 */
-		double d = m - 1, z = 3.719;
+		double d = nb - 1, z = 3.719;
 		double crit = d * pow(1 - 2 / (9 * d) + z * sqrt(2 / (9 * d)), 3);
 		if (chi > crit)
-			fail_msg("N=%u seed %llu: chi-square %.1f over %u bins > %.1f", n,
-				 (unsigned long long)seed, chi, m, crit);
+			fail_msg("N=%u seed %llu: chi-square %.1f over %u bins of %u values > %.1f", n,
+				 (unsigned long long)seed, chi, nb, width, crit);
 	}
 }
 
