@@ -79,6 +79,7 @@ struct nm_stats_ctx {
 	const char *path;            /* config file (reload), NULL: defaults */
 	struct nm_cfg_live *live;    /* what the workers run with */
 	struct nm_metrics *metrics;  /* NULL: off */
+	bool nic_said;               /* the first NIC drop was said (stats thread) */
 	_Atomic uint64_t reloads_ok, reloads_failed, restart_needed;
 };
 
@@ -114,6 +115,8 @@ static const struct {
 	{NM_WC_RECORDS_RING_FULL, "the sink's ring was full (the sink is too slow)"},
 	{NM_WC_RECORDS_NO_BATCH, "no free batch (every batch waits for the sink)"},
 	{NM_WC_KERNEL_DROPS, "the socket's receive buffer overflowed (kernel drops)"},
+	{NM_WC_COUNTERS_DROPPED, "an interface counter record found the sink's ring full or no "
+				 "free batch"},
 };
 
 #define NM_NWORKER_DROPS (sizeof(nm_worker_drops) / sizeof(nm_worker_drops[0]))
@@ -128,6 +131,35 @@ static void nm_worker_drops_first(const struct nm_stats_ctx *x, bool *said)
 		}
 }
 
+/* The DPDK ports' drops while running: imissed (the NIC's RX queues were
+ * full) and rx_nombuf (no mbuf), read here on the stats thread. */
+struct nm_nic_drops {
+	uint64_t sum;
+	char text[256]; /* "port0_imissed N, port1_rx_nombuf M": those not 0 */
+};
+
+static void nm_nic_drops_fn(void *ctx, const struct nm_port_stats *st)
+{
+	struct nm_nic_drops *d = ctx;
+	d->sum += st->missed + st->nombuf;
+	const uint64_t v[2] = {st->missed, st->nombuf};
+	static const char *const name[2] = {"imissed", "rx_nombuf"};
+	for (int i = 0; i < 2; i++) {
+		size_t n = strlen(d->text);
+		if (v[i] && n + 2 < sizeof(d->text))
+			snprintf(d->text + n, sizeof(d->text) - n, "%sport%u_%s %" PRIu64,
+				 n ? ", " : "", (unsigned)st->port_id, name[i], v[i]);
+	}
+}
+
+static void nm_nic_drops(const struct nm_stats_ctx *x, struct nm_nic_drops *d)
+{
+	d->sum = 0;
+	d->text[0] = 0;
+	if (x->cfg->backend == NM_BACKEND_DPDK)
+		nm_dpdk_port_stats_each(nm_nic_drops_fn, d);
+}
+
 static void nm_stats_line(struct nm_stats_ctx *x)
 {
 	struct nm_worker *w = x->workers;
@@ -138,24 +170,29 @@ static void nm_stats_line(struct nm_stats_ctx *x)
 	char reasons[1024] = "";
 	struct nm_drops_text t = {reasons, sizeof(reasons)};
 	nm_sink_drops(x->sink, nm_drops_fn, &t);
+	struct nm_nic_drops nic;
+	nm_nic_drops(x, &nic);
 	fprintf(stderr,
 		"netmeta: rx %" PRIu64 " pkts, datagrams %" PRIu64 " (rejected %" PRIu64
 		"), records %" PRIu64 " (sent %" PRIu64 ", dropped %" PRIu64 "), counters %" PRIu64
-		", written %" PRIu64 ", kafka delivered %" PRIu64 ", kernel drops %" PRIu64
-		", output drops %" PRIu64 "%s%s%s\n",
+		" (dropped %" PRIu64 "), written %" PRIu64 ", kafka delivered %" PRIu64
+		", kernel drops %" PRIu64 ", nic drops %" PRIu64 "%s%s%s, output drops %" PRIu64
+		"%s%s%s\n",
 		nm_sum(w, n, NM_WC_RX_PACKETS), d.datagrams, d.datagrams - d.datagrams_ok, d.records,
 		nm_sum(w, n, NM_WC_RECORDS_SENT),
 		nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH),
-		d.counter_records, nm_sink_get(x->sink, NM_SINK_CTR_records_written),
-		nm_sink_delivered(x->sink), nm_sum(w, n, NM_WC_KERNEL_DROPS), nm_sink_dropped(x->sink),
-		reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
+		d.counter_records, nm_sum(w, n, NM_WC_COUNTERS_DROPPED),
+		nm_sink_get(x->sink, NM_SINK_CTR_records_written), nm_sink_delivered(x->sink),
+		nm_sum(w, n, NM_WC_KERNEL_DROPS), nic.sum, nic.text[0] ? " (" : "", nic.text,
+		nic.text[0] ? ")" : "", nm_sink_dropped(x->sink), reasons[0] ? " (" : "", reasons,
+		reasons[0] ? ")" : "");
 	/* Rates since the previous line, on a line of their own (tools read
 	 * the line above as it is). */
 	struct nm_rates r = {nm_now_ns(), nm_sum(w, n, NM_WC_RX_PACKETS), d.records,
 			     nm_sink_get(x->sink, NM_SINK_CTR_records_written),
 			     nm_sink_delivered(x->sink),
 			     nm_sum(w, n, NM_WC_RECORDS_RING_FULL) + nm_sum(w, n, NM_WC_RECORDS_NO_BATCH) +
-				     nm_sum(w, n, NM_WC_KERNEL_DROPS) + nm_sink_dropped(x->sink)};
+				     nm_sum(w, n, NM_WC_KERNEL_DROPS) + nic.sum + nm_sink_dropped(x->sink)};
 	if (x->prev.ns && r.ns > x->prev.ns) {
 		double s = (double)(r.ns - x->prev.ns) / 1e9;
 #define NM_RATE_(f) ((double)(r.f >= x->prev.f ? r.f - x->prev.f : 0) / s)
@@ -364,6 +401,18 @@ static void *nm_stats_run(void *arg)
 		const struct nm_config *lc = atomic_load_explicit(&x->live->cur, memory_order_relaxed);
 		uint64_t now = nm_now_ns();
 		nm_worker_drops_first(x, said);
+		if (!x->nic_said && x->cfg->backend == NM_BACKEND_DPDK) {
+			struct nm_nic_drops nic;
+			nm_nic_drops(x, &nic);
+			if (nic.sum) {
+				x->nic_said = true;
+				fprintf(stderr,
+					"netmeta: ports: first packet dropped by the NIC (%s): imissed: its "
+					"RX queues were full (the workers did not keep up); rx_nombuf: no "
+					"free mbuf (raise mbufs)\n",
+					nic.text);
+			}
+		}
 		uint64_t rx = nm_sum(x->workers, x->nw, NM_WC_RX_PACKETS);
 		if (rx != rx_seen) {
 			rx_seen = rx;
