@@ -129,6 +129,16 @@ def test_unit(unit_in, exe, mandir):
     return ck.finish()
 
 
+def moved_ports(text):
+    """The packaged config on free ports: --check binds them (as start-up
+    will), and the default ones may be held by something else here."""
+    off = free_udp_offset()
+    lp = listen_for(off)
+    run = text.replace('listen: {sflow: 6343, netflow: 2055, ipfix: 4739}',
+                       'listen: {sflow: %d, netflow: %d, ipfix: %d}' % (lp['sflow'], lp['netflow'], lp['ipfix']))
+    return run.replace('127.0.0.1:9464', '127.0.0.1:%d' % free_tcp_port())
+
+
 def test_pkgconfig(yaml, exe):
     ck = Checks()
     wd = workdir('pkgconfig')
@@ -140,22 +150,15 @@ def test_pkgconfig(yaml, exe):
     ck.check('/var/lib/netmeta/decoder' in text, 'the packaged config keeps decoder state in /var/lib/netmeta')
     text = text.replace('/var/lib/netmeta', lib).replace('/var/cache/netmeta', cache)
     cfg = os.path.join(wd, 'netmeta.yaml')
+    run = moved_ports(text)
+    ck.check(run != text and '9464' not in run and '6343,' not in run, 'ports moved for the test')
     with open(cfg, 'w') as f:
-        f.write(text)
+        f.write(run)
     r = subprocess.run([exe, '--config', cfg, '--check'], capture_output=True, text=True, timeout=60)
     ck.check(r.returncode == 0 and 'netmeta: --check: configuration ok' in r.stderr,
              'the packaged config passes --check', r.stderr[-600:])
     ck.check('decoder state: %s/decoder.<worker>' % lib in r.stderr, 'it turns decoder state on', r.stderr[-600:])
-    # a run on free ports: the state file is there afterwards and loaded
-    off = free_udp_offset()
-    mport = free_tcp_port()
-    lp = listen_for(off)
-    run = text.replace('listen: {sflow: 6343, netflow: 2055, ipfix: 4739}',
-                       'listen: {sflow: %d, netflow: %d, ipfix: %d}' % (lp['sflow'], lp['netflow'], lp['ipfix']))
-    run = run.replace('127.0.0.1:9464', '127.0.0.1:%d' % mport)
-    ck.check(run != text and '9464' not in run and '6343,' not in run, 'ports moved for the test run')
-    with open(cfg, 'w') as f:
-        f.write(run)
+    # a run (same free ports): the state file is there afterwards and loaded
     for tag in ('first', 'second'):
         nm = Netmeta(exe, wd, {}, tag=tag)
         nm.args = [exe, '--config', cfg, '--log-format', 'plain']
@@ -275,7 +278,7 @@ def test_package(root, version):
         text = f.read().replace('/var/lib/netmeta', lib).replace('/var/cache/netmeta', cache)
     cfg = os.path.join(wd, 'netmeta.yaml')
     with open(cfg, 'w') as f:
-        f.write(text)
+        f.write(moved_ports(text))
     r = subprocess.run([exe, '--config', cfg, '--check'], capture_output=True, text=True)
     ck.check(r.returncode == 0 and 'netmeta: --check: configuration ok' in r.stderr,
              'the packaged netmeta passes --check on the packaged config', r.stderr[-600:])
