@@ -4,7 +4,7 @@ The packet sampler end to end (issue 14, suite 'sampler'): netmeta with a
 DPDK mirror port (net_pcap replaying frames, or net_af_packet on a veth).
 
   test_sampler.py MODE NETMETA NETMETA_DECODE SHARED_DIR
-  MODE: n1-gen | n1-corpus | estimate | agent | veth | hostile | drops
+  MODE: n1-gen | n1-corpus | estimate | agent | veth | hostile | drops | mixed
 
 n1-*: N = 1, one record per frame, every field equal to tshark's decoding.
 estimate: N = 100 and 1000 over a generated stream, per-protocol totals
@@ -13,6 +13,8 @@ back by netmeta-decode, tshark, sfcapd + nfdump and sfacctd (same samples,
 consistent sequence numbers and pool, counter samples = port statistics). veth: real ping/TCP/UDP from a
 namespace, records = what tcpdump saw. hostile: malformed frames counted,
 no crash. drops: a tiny ring and a stalled sink, SampleDrops = records lost.
+mixed: a mirror port and a collector port (NetFlow v5 to its address) in one
+process, one worker: each packet on its own path, both kinds of record.
 """
 
 import collections
@@ -1014,6 +1016,65 @@ def main_hostile(netmeta, decode, shared, work, ck):
     ck.eq(c.get('SFLOW_FLOW_SAMPLES'), len(frames), 'an sFlow flow sample for each')
 
 
+# ---------------------------------------------------------------------------
+# a collector port and a mirror port in one process
+# ---------------------------------------------------------------------------
+
+OURS4 = '192.0.2.254'
+
+
+def v5_datagram(seq, flows):
+    """NetFlow v5 (header + 48-byte records), written here by hand."""
+    hdr = struct.pack('>HHIIIIBBH', 5, len(flows), 100000, 1764633600, 0, seq, 0, 0, 0)
+    recs = b''
+    for i, (sa, da, sp, dp, octets) in enumerate(flows):
+        recs += struct.pack('>4s4s4sHHIIIIHHBBBBHHBBH', socket.inet_aton(sa), socket.inet_aton(da),
+                            bytes(4), 1, 2, 3, octets, 90000, 99000, sp, dp, 0, 0x18, 6, 0, 0, 0,
+                            24, 24, 0)
+    return hdr + recs
+
+
+def main_mixed(netmeta, decode, shared, work, ck):
+    """Port 0 mirrors traffic (1 in 1), port 1 is a collector port that
+    receives NetFlow v5 at its own address: one process, one worker, both
+    kinds of record, each counted on its own path."""
+    frames = gen_frames(random.Random(21), 200)
+    mp = os.path.join(work, 'mirror.pcap')
+    write_pcap(mp, frames)
+    exports, nflows, seq = [], 0, 0
+    for d in range(40):
+        flows = [('10.1.%d.%d' % (d, i), '10.2.%d.%d' % (d, i), 1000 + i, 443, 1500 + d * 30 + i)
+                 for i in range(1 + d % 30)]
+        exports.append(eth(udp4('198.51.100.9', OURS4, 5000, 2055, v5_datagram(seq, flows))))
+        seq += len(flows)
+        nflows += len(flows)
+    cp = os.path.join(work, 'collector.pcap')
+    write_pcap(cp, exports)
+    cfg = sampler_cfg('net_pcap0,rx_pcap=' + mp, 1)
+    cfg['ports'].append({'device': 'net_pcap1,rx_pcap=' + cp, 'addresses': [OURS4]})
+    cfg['listen'] = {'netflow': [2055]}
+    nm = Netmeta(netmeta, work, cfg, eal=eal_args('0-1'), exit_idle=1, tag='mixed').run(120)
+    ck.eq(nm.rc, 0, 'netmeta exits 0 with a mirror port and a collector port')
+    c = nm.counters
+    ck.eq((c.get('MIRROR_PACKETS'), c.get('SAMPLES')), (len(frames), len(frames)),
+          'the mirror port: every packet sampled (1 in 1), none of the collector port\'s')
+    ck.eq(c.get('UDP_DATAGRAMS'), len(exports), 'the collector port: every export datagram received')
+    ck.eq(c.get('RX_PACKETS'), len(frames) + len(exports), 'RX_PACKETS = both ports')
+    kinds = {}
+    for r in nm.records:
+        kinds[r.get('Type')] = kinds.get(r.get('Type'), 0) + 1
+    ck.eq(kinds, {'SAMPLER': len(frames), 'NETFLOW_V5': nflows}, 'records by type')
+    v5 = [r for r in nm.records if r.get('Type') == 'NETFLOW_V5']
+    ck.check(sorted(r.get('Bytes') for r in v5)
+             == sorted(1500 + d * 30 + i for d in range(40) for i in range(1 + d % 30)),
+             'the v5 records carry their flows\' bytes (%d records)' % len(v5))
+    ck.check(all(r.get('SamplerAddress') == '198.51.100.9' for r in v5),
+             'v5 records: the exporter\'s address')
+    smp = [r for r in nm.records if r.get('Type') == 'SAMPLER']
+    ck.check(all(r.get('SamplerAddress') == AGENT and r.get('InIf') == 7 and r.get('SamplingRate') == 1
+                 for r in smp), 'sampler records: the agent address, the mirror port\'s ifIndex, rate 1')
+
+
 def main(argv):
     if len(argv) < 5:
         print('usage: test_sampler.py MODE NETMETA NETMETA_DECODE SHARED_DIR')
@@ -1026,7 +1087,7 @@ def main(argv):
         skip('tshark missing')
     fn = {'n1-gen': main_n1_gen, 'n1-corpus': main_n1_corpus, 'estimate': main_estimate,
           'agent': main_agent, 'veth': main_veth, 'hostile': main_hostile,
-          'drops': main_drops}[mode]
+          'drops': main_drops, 'mixed': main_mixed}[mode]
     ck = Checks()
     work = tempfile.mkdtemp(prefix='nm-sampler-')
     try:
