@@ -130,6 +130,16 @@ void nm_dpkt_mirror_burst(struct nm_dworker *x, const struct nm_dport *dp,
 #define NM_DPKT_SAMPLE_COPY 2048
 
 /*
+ * The first bytes of a sampled frame: in place for one segment, else at
+ * most NM_DPKT_SAMPLE_COPY bytes copied from the chain into x->bounce,
+ * walking no more than nb_segs segments. NULL when the chain disagrees
+ * with pkt_len. (Here, not in dpdk_sampler.c, so the dpdk_pkt fuzz
+ * target runs it on its chains.)
+ */
+const uint8_t *nm_dpkt_sample_bytes(struct nm_dworker *x, const struct rte_mbuf *m,
+				    uint32_t *caplen);
+
+/*
  * Handles one frame; counts it in exactly one packet counter of
  * NM_WORKER_COUNTERS (and MULTI_SEGMENT, TX_FAILED beside). Returns true
  * when m was consumed (sent, or taken by reassembly), false when the

@@ -3,49 +3,14 @@
  * The packet sampler's DPDK half (issue 14): a mirror port's burst, 1-in-N
  * of it walked into records and sFlow flow samples (sampler.h). Like
  * dpdk_pkt.c it needs DPDK's headers, not the EAL; it is a file of its own
- * so the fuzz harness of dpdk_pkt.c links without the worker's batches.
+ * so the fuzz harness of dpdk_pkt.c links without the worker's batches
+ * (the chain copy, nm_dpkt_sample_bytes, is in dpdk_pkt.c for that harness).
  */
 #include <string.h>
 
 #include "dpdk_pkt.h"
 
 /* ---- packet sampler (issue 14): mirror ports ---- */
-
-/*
- * The first bytes of a sampled frame: in place for one segment, else at
- * most NM_DPKT_SAMPLE_COPY bytes copied from the chain, walking no more
- * than nb_segs segments. NULL when the chain disagrees with pkt_len.
- */
-static const uint8_t *nm_dpkt_sample_bytes(struct nm_dworker *x, const struct rte_mbuf *m,
-					   uint32_t *caplen)
-{
-	uint32_t pl = rte_pktmbuf_pkt_len(m);
-	if (m->nb_segs == 1 && m->next == NULL) {
-		if (m->data_len != pl)
-			return NULL;
-		*caplen = pl;
-		return rte_pktmbuf_mtod(m, const uint8_t *);
-	}
-	uint32_t want = pl < NM_DPKT_SAMPLE_COPY ? pl : NM_DPKT_SAMPLE_COPY;
-	uint32_t got = 0, seen = 0, n = 0;
-	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
-		uint32_t room = want - got, dl = s->data_len;
-		/* cppcheck 2.10 reads no DPDK header and takes pkt_len as 0 */
-		// cppcheck-suppress knownConditionTrueFalse
-		if (room == 0)
-			break;
-		if (++n > m->nb_segs || dl > pl - seen)
-			return NULL;
-		seen += dl;
-		uint32_t take = RTE_MIN(dl, room);
-		memcpy(x->bounce + got, rte_pktmbuf_mtod(s, const uint8_t *), take);
-		got += take;
-	}
-	if (got != want)
-		return NULL;
-	*caplen = got;
-	return x->bounce;
-}
 
 /* The worker lost a batch holding n of port's samples (any flush: a full
  * batch, the flush_ms timer, shutdown): they are that port's drops, in

@@ -28,7 +28,9 @@
  *     rlen(3)   the completed datagram's length (as flen)
  *     dlen(2)   data bytes that follow (cut to what is left): the frame's
  *               first bytes; the rest of flen is zeros
- * Frames go in bursts of up to NM_BURST.
+ * Frames go in bursts of up to NM_BURST. Before its burst, each chain also
+ * goes through the packet sampler's chain copy (nm_dpkt_sample_bytes): what
+ * it returns must be the frame's first bytes, no more than pkt_len.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,23 @@
 #include "nm_fuzz_mbuf.h"
 
 #define NM_FZ_REC 15
+
+/* The sampler's copy of a chain built from data[0, have) and zeros up to
+ * flen: when it accepts the chain, its bytes are the frame's. */
+static void nm_fz_sample_check(struct nm_dworker *x, const struct rte_mbuf *m, const uint8_t *data,
+			       uint32_t have, uint32_t flen)
+{
+	uint32_t caplen = 0;
+	const uint8_t *p = nm_dpkt_sample_bytes(x, m, &caplen);
+	if (p == NULL)
+		return;
+	uint32_t pl = rte_pktmbuf_pkt_len(m);
+	if (caplen > pl || caplen > flen || (m->nb_segs > 1 && caplen > NM_DPKT_SAMPLE_COPY))
+		abort();
+	for (uint32_t i = 0; i < caplen; i++)
+		if (p[i] != (i < have ? data[i] : 0))
+			abort();
+}
 
 static uint32_t nm_fz_be24(const uint8_t *p)
 {
@@ -76,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		};
 		/* the data, then zeros up to flen */
 		pkts[n] = nm_fm_build_zx(data, dlen, flen, &s);
+		nm_fz_sample_check(h.x, pkts[n], data, dlen, flen);
 		data += dlen;
 		size -= dlen;
 		uint8_t ra = r[9];
