@@ -75,12 +75,12 @@ void nm_rng_seed(struct nm_rng *g, uint64_t seed, uint64_t stream);
 /* xorshift64* (Vigna 2016): 64-bit state, passes BigCrush in its high bits. */
 static inline uint64_t nm_rng_next(struct nm_rng *g)
 {
-	uint64_t x = g->s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	g->s = x;
-	return x * 0x2545f4914f6cdd1dull;
+	uint64_t v = g->s;
+	v ^= v >> 12;
+	v ^= v << 25;
+	v ^= v >> 27;
+	g->s = v;
+	return v * 0x2545f4914f6cdd1dull;
 }
 
 /*
