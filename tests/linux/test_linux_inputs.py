@@ -776,18 +776,19 @@ def test_errors(netmeta, tmp):
     preflight(need_ct=True)
     cfg = os.path.join(tmp, 'e.yaml')
 
-    def conf(text):
+    def conf(text, port=16343):
         with open(cfg, 'w') as f:
             f.write('listen: {auto: [%d]}\nstats_interval: 0\nsinks: [{type: discard}]\n'
-                    % 16343 + text)
+                    % port + text)
         return cfg
     expect_fail([netmeta, '--config', conf('nflog: {groups: [70000]}\n'), '--check'],
                 "nflog.groups[0]: '70000' is out of range (0..65535)", 'group out of range')
     expect_fail([netmeta, '--config', conf('nflog: {copy_range: 128}\n'), '--check'],
                 'nflog: groups: at least one log group', 'no group')
-    # a group another listener holds
+    # a group another listener holds (the second netmeta on another UDP
+    # port: start-up refuses a port in use before it binds the groups)
     c = Collector(netmeta, 'nflog: {groups: [9]}\n', tmp, ['netmeta: nflog: bound group 9'])
-    expect_fail(['ip', 'netns', 'exec', NSA, netmeta, '--config', conf('nflog: {groups: [9]}\n')],
+    expect_fail(['ip', 'netns', 'exec', NSA, netmeta, '--config', conf('nflog: {groups: [9]}\n', 16344)],
                 'nflog: group 9 is already bound by another listener', 'group taken')
     c.stop()
     # without CAP_NET_ADMIN: refused by --check and at start
