@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "sock.h"
 
 /* cgroup v1 writes "no limit" as LONG_MAX rounded down to a page. */
 #define NM_CG_V1_UNLIMITED (UINT64_C(1) << 62)
@@ -164,21 +165,15 @@ uint64_t nm_preflight_mem_limit(char *what, size_t whatlen)
 	return best;
 }
 
-/* A socket of the family of addr, with SO_REUSEADDR (TCP, as the metrics
- * endpoint) or SO_REUSEPORT (UDP with share_ports, as the socket backend),
- * bound to addr and closed. 0 or errno. */
-static int nm_probe_bind(const struct sockaddr *sa, socklen_t sl, int type, bool reuseport)
+/* A TCP socket bound to sa with SO_REUSEADDR, as the metrics endpoint
+ * binds, and closed. 0 or errno. */
+static int nm_probe_tcp(const struct sockaddr *sa, socklen_t sl)
 {
-	int fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
-	int one = 1, zero = 0;
-	if (type == SOCK_STREAM)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (reuseport)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (sa->sa_family == AF_INET6 && type == SOCK_DGRAM)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)); /* IPv4 too */
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	int e = bind(fd, sa, sl) == 0 ? 0 : errno;
 	close(fd);
 	return e;
@@ -189,49 +184,13 @@ int nm_preflight_ports(const struct nm_config *cfg, char *err, size_t errlen)
 	/* The listen ports first, as start-up probes them before the
 	 * metrics endpoint binds. DPDK: the listen ports are numbers in the
 	 * data path, nothing is bound. */
-	struct nm_prefix bind_to;
-	bool sock = cfg->backend == NM_BACKEND_SOCKET &&
-		    nm_prefix_parse(cfg->bind, &bind_to, false) == 0; /* else the loader refused */
-	bool v4 = sock && nm_addr_is_v4(&bind_to.addr);
-	for (uint32_t k = 0; sock && k < cfg->nlisten; k++) {
-		uint16_t port = cfg->listen[k].port;
-		struct sockaddr_storage ss;
-		memset(&ss, 0, sizeof(ss));
-		socklen_t sl;
-		if (v4) {
-			struct sockaddr_in *a = (struct sockaddr_in *)(void *)&ss;
-			a->sin_family = AF_INET;
-			a->sin_port = htons(port);
-			memcpy(&a->sin_addr, bind_to.addr.b + 12, 4);
-			sl = sizeof(*a);
-		} else {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&ss;
-			a->sin6_family = AF_INET6;
-			a->sin6_port = htons(port);
-			memcpy(&a->sin6_addr, bind_to.addr.b, 16);
-			sl = sizeof(*a);
-		}
-		/* Start-up probes without SO_REUSEPORT (one instance per port)
-		 * unless share_ports, then binds with it: the same two outcomes,
-		 * in sock.c's words. */
-		int e = nm_probe_bind((struct sockaddr *)&ss, sl, SOCK_DGRAM, cfg->share_ports);
-		if (e == EADDRINUSE && !cfg->share_ports) {
-			snprintf(err, errlen,
-				 "listen: port %u on %s is in use by another process (another "
-				 "netmeta?): refused; set share_ports: true to join it on purpose",
-				 port, cfg->bind);
-			return -1;
-		}
-		if (e != 0) {
-			snprintf(err, errlen, "listen: port %u on %s: %s", port, cfg->bind, strerror(e));
-			return -1;
-		}
-	}
+	if (cfg->backend == NM_BACKEND_SOCKET && nm_sock_ports_bindable(cfg, err, errlen) != 0)
+		return -1;
 	if (cfg->metrics_listen[0]) {
 		struct sockaddr_storage ss;
 		unsigned sl;
 		if (nm_metrics_parse_listen(cfg->metrics_listen, &ss, &sl) == 0) {
-			int e = nm_probe_bind((struct sockaddr *)&ss, sl, SOCK_STREAM, false);
+			int e = nm_probe_tcp((struct sockaddr *)&ss, sl);
 			if (e != 0) { /* nm_metrics_start's words */
 				snprintf(err, errlen, "metrics.listen: %s: %s", cfg->metrics_listen,
 					 strerror(e));

@@ -70,12 +70,35 @@ static int nm_sock_attach_bpf(int fd, uint32_t nworkers)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 
-static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, size_t errlen)
+/* bind()'s address for a listen port on cfg->bind (IPv4, or IPv6 with
+ * IPV6_V6ONLY off, so that IPv4 comes too); its length. */
+static socklen_t nm_sock_bind_addr(const struct nm_config *cfg, uint16_t port,
+				   struct sockaddr_storage *ss)
 {
 	struct nm_prefix bind_to;
+	memset(&bind_to, 0, sizeof(bind_to)); /* the loader refused a bind that does not parse */
 	nm_prefix_parse(cfg->bind, &bind_to, false);
-	bool v4 = nm_addr_is_v4(&bind_to.addr);
-	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(ss, 0, sizeof(*ss));
+	if (nm_addr_is_v4(&bind_to.addr)) {
+		struct sockaddr_in *a = (struct sockaddr_in *)(void *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		memcpy(&a->sin_addr, bind_to.addr.b + 12, 4);
+		return sizeof(*a);
+	}
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)ss;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	memcpy(&a->sin6_addr, bind_to.addr.b, 16);
+	return sizeof(*a);
+}
+
+static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nm_sock_bind_addr(cfg, port, &ss);
+	bool v4 = ss.ss_family == AF_INET;
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
@@ -96,21 +119,7 @@ static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, s
 			"netmeta: warning: port %u: SO_RCVBUF is %d bytes, %d asked for; raise "
 			"net.core.rmem_max or run with CAP_NET_ADMIN\n",
 			port, got / 2, want);
-	int rc;
-	if (v4) {
-		struct sockaddr_in a = {0};
-		a.sin_family = AF_INET;
-		a.sin_port = htons(port);
-		memcpy(&a.sin_addr, bind_to.addr.b + 12, 4);
-		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
-	} else {
-		struct sockaddr_in6 a = {0};
-		a.sin6_family = AF_INET6;
-		a.sin6_port = htons(port);
-		memcpy(&a.sin6_addr, bind_to.addr.b, 16);
-		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
-	}
-	if (rc != 0) {
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
 		snprintf(err, errlen, "listen: port %u on %s: %s", port, cfg->bind, strerror(errno));
 		close(fd);
 		return -1;
@@ -119,54 +128,65 @@ static int nm_sock_open(const struct nm_config *cfg, uint16_t port, char *err, s
 }
 
 /*
- * One instance per port: a socket bound without SO_REUSEPORT fails with
- * EADDRINUSE when any other socket holds the port, SO_REUSEPORT or not
- * (another netmeta would otherwise join the group silently and take half
- * the exporters). The probe is closed before the real sockets bind: two
- * collectors started in the same instant may both pass. 0, or -1 with the
- * reason in err.
+ * A probe: a socket bound to a listen port as nm_sock_open() binds it
+ * (with SO_REUSEPORT when reuseport), closed at once. 0 or the errno.
  */
-static int nm_sock_port_free(const struct nm_config *cfg, uint16_t port, char *err, size_t errlen)
+static int nm_sock_probe(const struct nm_config *cfg, uint16_t port, bool reuseport)
 {
-	struct nm_prefix bind_to;
-	nm_prefix_parse(cfg->bind, &bind_to, false);
-	bool v4 = nm_addr_is_v4(&bind_to.addr);
-	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = nm_sock_bind_addr(cfg, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return 0; /* the real open reports it */
-	int zero = 0, rc;
-	if (v4) {
-		struct sockaddr_in a = {0};
-		a.sin_family = AF_INET;
-		a.sin_port = htons(port);
-		memcpy(&a.sin_addr, bind_to.addr.b + 12, 4);
-		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
-	} else {
+		return errno;
+	int one = 1, zero = 0;
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		struct sockaddr_in6 a = {0};
-		a.sin6_family = AF_INET6;
-		a.sin6_port = htons(port);
-		memcpy(&a.sin6_addr, bind_to.addr.b, 16);
-		rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
-	}
-	int e = errno;
+	int e = bind(fd, (struct sockaddr *)&ss, sl) == 0 ? 0 : errno;
 	close(fd);
-	if (rc != 0 && e == EADDRINUSE) {
-		snprintf(err, errlen,
-			 "listen: port %u on %s is in use by another process (another netmeta?): "
-			 "refused; set share_ports: true to join it on purpose",
-			 port, cfg->bind);
-		return -1;
+	return e;
+}
+
+/*
+ * Probes every listen port. One instance per port: without share_ports a
+ * probe bound without SO_REUSEPORT fails with EADDRINUSE when any other
+ * socket holds the port, SO_REUSEPORT or not (another netmeta would
+ * otherwise join the group silently and take half the exporters). With
+ * share_ports the probe binds as the real sockets do. every_error: any
+ * other failure (an address that is not local, a port below 1024 without
+ * the capability) is reported too, else left to the real open. 0, or -1
+ * with the reason in err.
+ */
+static int nm_sock_ports_probe(const struct nm_config *cfg, bool every_error, char *err,
+			       size_t errlen)
+{
+	for (uint32_t k = 0; k < cfg->nlisten; k++) {
+		uint16_t port = cfg->listen[k].port;
+		int e = nm_sock_probe(cfg, port, cfg->share_ports);
+		if (e == EADDRINUSE && !cfg->share_ports) {
+			snprintf(err, errlen,
+				 "listen: port %u on %s is in use by another process (another "
+				 "netmeta?): refused; set share_ports: true to join it on purpose",
+				 port, cfg->bind);
+			return -1;
+		}
+		if (e != 0 && every_error) {
+			snprintf(err, errlen, "listen: port %u on %s: %s", port, cfg->bind, strerror(e));
+			return -1;
+		}
 	}
 	return 0;
 }
 
 int nm_sock_ports_free(const struct nm_config *cfg, char *err, size_t errlen)
 {
-	for (uint32_t k = 0; k < cfg->nlisten && !cfg->share_ports; k++)
-		if (nm_sock_port_free(cfg, cfg->listen[k].port, err, errlen) != 0)
-			return -1;
-	return 0;
+	return cfg->share_ports ? 0 : nm_sock_ports_probe(cfg, false, err, errlen);
+}
+
+int nm_sock_ports_bindable(const struct nm_config *cfg, char *err, size_t errlen)
+{
+	return nm_sock_ports_probe(cfg, true, err, errlen);
 }
 
 static void nm_sock_addr(const struct sockaddr_storage *ss, struct nm_addr *a, uint16_t *port)

@@ -23,6 +23,13 @@
  * the metrics port's; nm_sock_run() probes again just before it binds. */
 int nm_sock_ports_free(const struct nm_config *cfg, char *err, size_t errlen);
 
+/* --check: binds, and closes at once, every listen port as start-up binds
+ * it (with SO_REUSEPORT under share_ports, else without, so that a port
+ * anyone holds is refused in nm_sock_ports_free's words); any failure (an
+ * address that is not local, a port below 1024 without the capability)
+ * is refused with start-up's message. 0, or -1 with it in err. */
+int nm_sock_ports_bindable(const struct nm_config *cfg, char *err, size_t errlen);
+
 /* Runs the socket backend until *stop; workers[] are initialised. Returns 0,
  * or -1 with a message in err when sockets could not be set up. */
 int nm_sock_run(const struct nm_config *cfg, struct nm_worker *workers, atomic_bool *stop,
