@@ -514,18 +514,18 @@ int nm_dpdk_thread_create(pthread_t *t, const char *name, void *(*fn)(void *), v
 	return rte_ctrl_thread_create(t, name, NULL, fn, arg);
 }
 
+static void nm_port_stats_print(void *file, const struct nm_port_stats *st)
+{
+	fprintf(file,
+		"port%u ipackets %" PRIu64 "\nport%u imissed %" PRIu64 "\nport%u ierrors %" PRIu64
+		"\nport%u rx_nombuf %" PRIu64 "\n",
+		st->port_id, st->packets, st->port_id, st->missed, st->port_id, st->errors,
+		st->port_id, st->nombuf);
+}
+
 void nm_dpdk_port_stats(void *file)
 {
-	FILE *o = file;
-	for (uint32_t i = 0; i < nm_ndports; i++) {
-		struct rte_eth_stats st;
-		if (rte_eth_stats_get(nm_dports[i].port_id, &st) == 0)
-			fprintf(o,
-				"port%u ipackets %" PRIu64 "\nport%u imissed %" PRIu64
-				"\nport%u ierrors %" PRIu64 "\nport%u rx_nombuf %" PRIu64 "\n",
-				nm_dports[i].port_id, st.ipackets, nm_dports[i].port_id, st.imissed,
-				nm_dports[i].port_id, st.ierrors, nm_dports[i].port_id, st.rx_nombuf);
-	}
+	nm_dpdk_port_stats_each(nm_port_stats_print, file);
 }
 
 void nm_dpdk_port_stats_each(nm_port_stats_fn *fn, void *ctx)
