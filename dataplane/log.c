@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flow_json.h"
+
 static _Atomic int nm_log_level = NM_LOG_INFO; /* relaxed: a level, nothing behind it */
 static enum nm_log_format nm_log_fmt;
 static int nm_log_out = -1;  /* the real stderr */
@@ -70,25 +72,6 @@ enum nm_log_level nm_log_classify(const char *line, const char **msg)
 	return NM_LOG_INFO;
 }
 
-/* JSON string body: quotes, backslashes and control characters escaped. */
-static size_t nm_json_escape(char *out, size_t cap, const char *in)
-{
-	size_t n = 0;
-	for (; *in && n + 7 < cap; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)c;
-		} else if (c < 0x20) {
-			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
-		} else {
-			out[n++] = (char)c;
-		}
-	}
-	out[n] = 0;
-	return n;
-}
-
 /* One line as the format wants it, into out; its length. */
 static int nm_log_format_line(char *out, size_t cap, enum nm_log_level l, const char *line,
 			      const char *msg)
@@ -105,7 +88,7 @@ static int nm_log_format_line(char *out, size_t cap, enum nm_log_level l, const 
 		 (int)(ts.tv_nsec / 1000000));
 	if (nm_log_fmt == NM_LOG_JSON) {
 		static char esc[16384];
-		nm_json_escape(esc, sizeof(esc), msg);
+		nm_json_escape(esc, sizeof(esc), msg, strlen(msg));
 		return snprintf(out, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", t,
 				nm_log_names[l], esc);
 	}

@@ -60,23 +60,31 @@ static void nm_j_list(char *buf, size_t *o, size_t cap, const char *name, const 
 	*o += (size_t)snprintf(buf + *o, cap - *o, "],");
 }
 
-/* A JSON string: '"' and '\\' escaped, control bytes as \u00XX (6 bytes
- * each at most: 64 bytes of text stay within NM_FLOW_JSON_MAX). */
+size_t nm_json_escape(char *out, size_t cap, const char *in, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 7 < cap; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* A JSON string (6 bytes per input byte at most: 64 bytes of text stay
+ * within NM_FLOW_JSON_MAX). */
 static void nm_j_text(char *buf, size_t *o, size_t cap, const char *name, const char *v, size_t n)
 {
 	nm_j_key(buf, o, cap, name);
 	buf[(*o)++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '"' || c == '\\') {
-			buf[(*o)++] = '\\';
-			buf[(*o)++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			*o += (size_t)snprintf(buf + *o, cap - *o, "\\u%04x", c);
-		} else {
-			buf[(*o)++] = (char)c;
-		}
-	}
+	*o += nm_json_escape(buf + *o, cap - *o, v, n);
 	buf[(*o)++] = '"';
 	buf[(*o)++] = ',';
 }

@@ -19,6 +19,11 @@
  */
 size_t nm_flow_json(const struct nm_flow *f, char *buf, size_t cap);
 
+/* in[0, n) as the inside of a JSON string into out: '"' and '\\' escaped,
+ * control bytes and DEL as \u00XX; stops where fewer than 7 bytes of cap
+ * would be left, then a NUL. The bytes written, the NUL left out. */
+size_t nm_json_escape(char *out, size_t cap, const char *in, size_t n);
+
 /*
  * Packs f as a FlowMessage with protobuf-c's generic packer, prefixed by its
  * length as a varint (the stream format ClickHouse's Protobuf input reads).
