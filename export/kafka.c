@@ -388,7 +388,8 @@ static int nm_kafka_conf(rd_kafka_conf_t *c, const struct nm_cfg_sink *cfg, char
 	bad = bad || nm_set(c, "topic.metadata.propagation.max.ms", "5000", err, errlen);
 	/* What librdkafka may hold in memory. With a spool, 32 MiB: a broker
 	 * that hangs (never reported down) fills it in seconds, then QUEUE_FULL
-	 * turns the sink to the spool after 1 s of backpressure, so an outage
+	 * turns the sink to the spool (after 1 s of backpressure, or 200 ms
+	 * without a delivery report: nm_kafka_produce), so an outage
 	 * goes to disk instead of memory (the soak's +208 MiB at 256 MiB), and
 	 * a crash in that window loses at most this much. Without a spool the
 	 * queue is all the buffer there is: 256 MiB. queue.buffering.max.
