@@ -138,6 +138,11 @@ def nft(rules):
         fail('nft refused the rules: ' + p.stderr)
 
 
+# Every collector started, so that a check that fails (sys.exit) does not
+# leave one running: main() kills those still alive, by PID.
+STARTED = []
+
+
 class Collector:
     """netmeta inside NSA, JSON lines into a file, stopped by PID."""
 
@@ -150,6 +155,7 @@ class Collector:
                     'sinks: [{type: json, path: %s}]\n' % (16343, self.out) + yaml)
         self.p = subprocess.Popen(['ip', 'netns', 'exec', NSA, netmeta, '--config', cfg],
                                   stdout=subprocess.DEVNULL, stderr=open(self.errf, 'w'))
+        STARTED.append(self.p)
         wait_for(lambda: all(r in self.err() for r in ready) or self.p.poll() is not None,
                  'the collector to start')
         if self.p.poll() is not None:
@@ -872,6 +878,10 @@ def main():
         try:
             test(netmeta, tmp)
         finally:
+            for p in STARTED:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
             topo_down()
     print('PASS')
 
