@@ -32,6 +32,7 @@ struct nm_kmsg {
 	uint8_t from_spool; /* a replay (token names its entry), else a direct message */
 	uint64_t token;     /* direct: its number, in the order messages were made */
 	uint64_t recv_ns;   /* direct: receive time of its first record (0: unknown) */
+	uint64_t disc0;     /* nm_kafka.disconnects when it was produced */
 };
 
 struct nm_kafka {
@@ -193,8 +194,21 @@ static void nm_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		k->replay_out--;
 	else if (!counters)
 		k->direct_out--;
+	/* A failure a replay may duplicate: librdkafka's POSSIBLY_PERSISTED
+	 * (sent, no answer), or a retriable one while a broker connection was
+	 * lost. librdkafka's NOT_PERSISTED is the broker's word, and a broker
+	 * in controlled shutdown appends a batch, then answers
+	 * NOT_LEADER_OR_FOLLOWER once its leadership is gone (acks=all): the
+	 * batch stays in its log (one replica), librdkafka retries it within
+	 * the producer id (the broker would drop the copy), but the retry meets
+	 * no broker, the message fails as purged or timed out, and the spool
+	 * replays it under a new producer id. Every such failure comes after
+	 * that broker's disconnect, so counting failures that a disconnect
+	 * overlapped makes maybe_duplicated an upper bound (it also counts
+	 * messages that were only queued then). */
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED)
+	    (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED ||
+	     (km->disc0 != k->disconnects && !nm_permanent(m->err))))
 		k->maybe_duplicated += km->records;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		k->delivered += km->records;
@@ -313,6 +327,8 @@ static int nm_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 static void nm_err_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct nm_kafka *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		k->disconnects++;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		/* Served by rd_kafka_poll on the sink thread: the brokers are
 		 * known down, new messages wait on disk, not in memory, and
@@ -535,6 +551,7 @@ static void nm_kafka_produce(struct nm_kafka *k, rd_kafka_topic_t *t, uint8_t *p
 	km->from_spool = (uint8_t)from_spool;
 	km->token = token;
 	km->recv_ns = recv_ns;
+	km->disc0 = k->disconnects;
 	uint64_t wait0 = 0; /* when QUEUE_FULL began for this message */
 	for (int tries = 0;; tries++) {
 		if (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, p, len, key,

@@ -43,7 +43,8 @@
 	X(spool_mode, "times new messages started going to the spool, not the producer")     \
 	X(spool_direct, "records written to the spool's tail while it held older ones")       \
 	X(syncs, "write_ahead: fdatasync calls on the spool")                                 \
-	X(maybe_duplicated, "records failed that a broker may have written: a replay may duplicate") \
+	X(maybe_duplicated, "records failed that a broker may have written: duplicates, at most") \
+	X(disconnects, "broker connections lost (transport errors, every broker down)")     \
 	X(overtook, "records delivered ahead of an older message that failed (now in the spool)") \
 	X(overtaken, "records that failed after a younger message was delivered (they follow it)")
 
